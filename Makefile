@@ -1,0 +1,56 @@
+# Health data platform: `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-unit test-integration test-deploy lint format bench bench-api lock docs
+
+help: ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
+	rm -f $(VENV)/.installed-*; touch $@
+
+install: $(STAMP) ## Create .venv and install the pinned dependencies
+
+run: install ## Run the whole platform locally (embedded backends, data in .data/)
+	$(BIN)/healthplatform up
+
+test: install ## Every test tier (unit, integration on real servers, deploy checks); skips fail
+	HP_TEST_STRICT=1 $(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-unit: install ## Unit tests only (no servers needed)
+	$(BIN)/python -m pytest -q tests/unit
+
+test-integration: install ## Integration tests (PostgreSQL, Redis, RabbitMQ, moto S3)
+	$(BIN)/python -m pytest -q tests/integration
+
+test-deploy: install ## Offline checks of Terraform/Helm/Argo CD files
+	$(BIN)/python -m pytest -q tests/deploy
+
+lint: install ## ruff (lint + format check) and mypy --strict
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/mypy
+
+format: install ## Apply ruff formatting and safe fixes
+	$(BIN)/ruff check --fix src tests scripts
+	$(BIN)/ruff format src tests scripts
+
+bench: bench-api ## All benchmarks
+
+bench-api: install ## Upload throughput/latency vs bare S3 PUTs (production backends)
+	$(BIN)/python scripts/bench_api.py
+
+docs: install ## Regenerate docs/configuration.md from the settings class
+	$(BIN)/python scripts/gen_config_doc.py
+
+lock: ## Re-resolve and pin every dependency into requirements.lock
+	rm -rf /tmp/hp-lock && $(PYTHON) -m venv /tmp/hp-lock
+	/tmp/hp-lock/bin/pip install -q -e '.[dev]'
+	/tmp/hp-lock/bin/pip freeze --exclude-editable | grep -v '^healthplatform' > requirements.lock

@@ -1,0 +1,1 @@
+"""The Health API application: routers, middleware, error handling, health and metrics."""

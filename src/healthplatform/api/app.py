@@ -1,0 +1,50 @@
+"""Application factory of the Health API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from healthplatform import __version__
+from healthplatform.api import health
+from healthplatform.api.errors import install_error_handlers
+from healthplatform.api.observability import ObservabilityMiddleware
+from healthplatform.me import endpoints as me_endpoints
+from healthplatform.runtime import Resources, open_resources
+from healthplatform.settings import Settings
+from healthplatform.uploads import endpoints as upload_endpoints
+
+
+def _operation_id(route: APIRoute) -> str:
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def create_app(settings: Settings, resources: Resources | None = None) -> FastAPI:
+    """Build the API. With ``resources`` given, the caller owns their lifetime
+    (the all-in-one process shares them between services)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if resources is not None:
+            app.state.resources = resources
+            yield
+            return
+        async with open_resources(settings, "api") as res:
+            app.state.resources = res
+            yield
+
+    app = FastAPI(
+        title="Health API",
+        version=__version__,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(upload_endpoints.router)
+    app.include_router(me_endpoints.router)
+    app.add_middleware(ObservabilityMiddleware, service="api")
+    return app

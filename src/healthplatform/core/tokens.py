@@ -1,0 +1,143 @@
+"""Bearer token verification against the auth service's JWKS (zero trust: every service
+checks tokens itself, the gateway is not the only check)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import jwt
+from jwt import PyJWK
+from jwt.exceptions import InvalidTokenError, PyJWKError
+
+from healthplatform.core import metrics
+from healthplatform.core.errors import Unauthorized
+
+log = logging.getLogger(__name__)
+
+MAX_TOKEN_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: ``subject`` is the token's stable opaque user id."""
+
+    subject: str
+    token_id: str | None
+    claims: dict[str, Any]
+
+
+class JwksCache:
+    """Keys by ``kid``; refetched when an unknown ``kid`` appears (at most every
+    ``min_refresh`` seconds, so garbage kids cannot hammer the auth service)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_refresh: float = 10.0,
+        ttl: float = 300.0,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.url = url
+        self.min_refresh = min_refresh
+        self.ttl = ttl
+        self._client = client or httpx.AsyncClient(timeout=5.0)
+        self._keys: dict[str, PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def _refresh(self) -> None:
+        response = await self._client.get(self.url)
+        response.raise_for_status()
+        keys: dict[str, PyJWK] = {}
+        for jwk in response.json().get("keys", []):
+            kid = jwk.get("kid")
+            if not kid or jwk.get("use", "sig") != "sig":
+                continue
+            try:
+                keys[kid] = PyJWK(jwk)
+            except PyJWKError:
+                log.warning("ignoring unusable JWK", extra={"kid": kid})
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+
+    async def get(self, kid: str) -> PyJWK | None:
+        stale = time.monotonic() - self._fetched_at > self.ttl
+        if kid in self._keys and not stale:
+            return self._keys[kid]
+        async with self._lock:
+            since = time.monotonic() - self._fetched_at
+            if (kid not in self._keys and since >= self.min_refresh) or stale:
+                try:
+                    await self._refresh()
+                except (httpx.HTTPError, ValueError) as exc:
+                    log.warning("JWKS fetch failed", extra={"url": self.url, "error": str(exc)})
+        return self._keys.get(kid)
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        jwks: JwksCache,
+        *,
+        issuer: str,
+        audience: str,
+        algorithms: list[str],
+        leeway: int = 30,
+    ) -> None:
+        self.jwks = jwks
+        self.issuer = issuer
+        self.audience = audience
+        self.algorithms = algorithms
+        self.leeway = leeway
+
+    @staticmethod
+    def _refuse(reason: str) -> Unauthorized:
+        metrics.TOKENS_REFUSED.labels(reason=reason).inc()
+        return Unauthorized(f"invalid token: {reason}")
+
+    async def verify(self, token: str) -> Principal:
+        if len(token) > MAX_TOKEN_BYTES:
+            raise self._refuse("too large")
+        try:
+            header = jwt.get_unverified_header(token)
+        except (InvalidTokenError, json.JSONDecodeError, ValueError) as exc:
+            raise self._refuse("malformed") from exc
+        alg = header.get("alg")
+        if alg not in self.algorithms:
+            raise self._refuse("algorithm not allowed")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise self._refuse("missing kid")
+        key = await self.jwks.get(kid)
+        if key is None:
+            raise self._refuse("unknown kid")
+        if key.algorithm_name != alg:
+            raise self._refuse("algorithm does not match key")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key,
+                algorithms=[alg],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise self._refuse("expired") from exc
+        except InvalidTokenError as exc:
+            raise self._refuse(type(exc).__name__) from exc
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject or len(subject) > 255:
+            raise self._refuse("bad subject")
+        return Principal(subject, claims.get("jti"), claims)

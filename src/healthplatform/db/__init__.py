@@ -1,0 +1,1 @@
+"""Health database: SQLAlchemy 2 async engine, models and Alembic migrations."""

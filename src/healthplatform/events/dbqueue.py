@@ -1,0 +1,136 @@
+"""The outbox table as a queue (local runs): claim with a lease, settle by status.
+
+A claimed event whose lease ran out (its consumer died) is claimed again; after the
+delivery limit it is parked as ``dead`` with its last error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from healthplatform.db.models import OutboxEvent, OutboxStatus
+from healthplatform.events.delivery import Delivery
+
+
+class DatabaseQueue:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        topic_prefix: str = "upload.",
+        delivery_limit: int = 5,
+        lease_seconds: float = 300.0,
+        poll_interval: float = 0.2,
+        batch_size: int = 8,
+    ) -> None:
+        self.sessions = sessions
+        self.topic_prefix = topic_prefix
+        self.delivery_limit = delivery_limit
+        self.lease = timedelta(seconds=lease_seconds)
+        self.poll_interval = poll_interval
+        self.batch_size = batch_size
+        self._closed = asyncio.Event()
+
+    async def start(self) -> None:
+        self._closed.clear()
+
+    async def close(self) -> None:
+        self._closed.set()
+
+    async def claim(self) -> list[Delivery]:
+        now = datetime.now(UTC)
+        async with self.sessions() as session, session.begin():
+            ready = or_(
+                and_(
+                    OutboxEvent.status == OutboxStatus.pending.value,
+                    OutboxEvent.available_at <= now,
+                ),
+                and_(
+                    OutboxEvent.status == OutboxStatus.processing.value,
+                    OutboxEvent.locked_until < now,
+                ),
+            )
+            ids = (
+                (
+                    await session.execute(
+                        select(OutboxEvent.id)
+                        .where(ready, OutboxEvent.topic.startswith(self.topic_prefix))
+                        .order_by(OutboxEvent.id)
+                        .limit(self.batch_size)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if not ids:
+                return []
+            rows = (
+                await session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id.in_(ids), ready)
+                    .values(
+                        status=OutboxStatus.processing.value,
+                        attempts=OutboxEvent.attempts + 1,
+                        locked_until=now + self.lease,
+                    )
+                    .returning(
+                        OutboxEvent.id,
+                        OutboxEvent.topic,
+                        OutboxEvent.payload,
+                        OutboxEvent.headers,
+                        OutboxEvent.attempts,
+                    )
+                )
+            ).all()
+        deliveries = []
+        for row in sorted(rows, key=lambda r: r.id):
+            delivery = Delivery(
+                str(row.id), row.topic, row.payload, row.headers or {}, row.attempts, self
+            )
+            if row.attempts > self.delivery_limit:
+                await self.dead_letter(delivery, "delivery limit exceeded (consumer crashed?)")
+                continue
+            deliveries.append(delivery)
+        return deliveries
+
+    async def deliveries(self) -> AsyncIterator[Delivery]:
+        while not self._closed.is_set():
+            batch = await self.claim()
+            if not batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closed.wait(), self.poll_interval)
+                continue
+            for delivery in batch:
+                yield delivery
+
+    async def _settle(self, delivery: Delivery, **values: object) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id == int(delivery.message_id))
+                .values(locked_until=None, **values)
+            )
+
+    async def ack(self, delivery: Delivery) -> None:
+        await self._settle(delivery, status=OutboxStatus.done.value)
+
+    async def retry(self, delivery: Delivery, error: str, delay_seconds: float) -> None:
+        if delivery.attempt >= self.delivery_limit:
+            await self.dead_letter(delivery, error)
+            return
+        await self._settle(
+            delivery,
+            status=OutboxStatus.pending.value,
+            last_error=error[:2000],
+            available_at=datetime.now(UTC) + timedelta(seconds=delay_seconds),
+        )
+
+    async def dead_letter(self, delivery: Delivery, error: str) -> None:
+        await self._settle(delivery, status=OutboxStatus.dead.value, last_error=error[:2000])

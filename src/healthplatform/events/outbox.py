@@ -1,0 +1,22 @@
+"""Writing events into the outbox, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry import propagate
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from healthplatform.db.models import OutboxEvent
+
+UPLOAD_RECEIVED = "upload.received"
+
+
+def add_event(session: AsyncSession, topic: str, payload: dict[str, Any]) -> OutboxEvent:
+    """Stage an event; it becomes visible only if the surrounding transaction commits.
+    The current trace context travels in the headers so a trace follows the upload."""
+    headers: dict[str, str] = {}
+    propagate.inject(headers)
+    event = OutboxEvent(topic=topic, payload=payload, headers=headers)
+    session.add(event)
+    return event

@@ -1,0 +1,1 @@
+"""The caller's own data: erase (and, with the narrative engine, export)."""

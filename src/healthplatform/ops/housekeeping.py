@@ -1,0 +1,67 @@
+"""Periodic housekeeping: sweep orphaned objects, purge delivered outbox rows, export
+outbox gauges."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from healthplatform.core import metrics
+from healthplatform.db.engine import transaction
+from healthplatform.db.models import Upload
+from healthplatform.events.relay import outbox_stats, purge_finished
+from healthplatform.runtime import Resources
+from healthplatform.uploads.service import RAW_PREFIX
+
+log = logging.getLogger(__name__)
+
+
+async def sweep_orphans(res: Resources, grace_seconds: int) -> int:
+    """Delete raw objects older than the grace period that no upload row references
+    (left behind when the upload's transaction failed after the object was stored)."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=grace_seconds)
+    candidates = [o.key async for o in res.store.list(f"{RAW_PREFIX}/") if o.last_modified < cutoff]
+    deleted = 0
+    for i in range(0, len(candidates), 500):
+        batch = candidates[i : i + 500]
+        async with res.sessions() as session:
+            referenced = set(
+                (
+                    await session.execute(
+                        select(Upload.object_key).where(Upload.object_key.in_(batch))
+                    )
+                ).scalars()
+            )
+        for key in batch:
+            if key not in referenced:
+                await res.store.delete(key)
+                deleted += 1
+    if deleted:
+        metrics.ORPHANS_SWEPT.inc(deleted)
+        log.info("swept orphaned objects", extra={"count": deleted})
+    return deleted
+
+
+async def housekeeping_once(res: Resources) -> None:
+    settings = res.settings
+    async with transaction(res.sessions) as session:
+        await purge_finished(session, settings.outbox_retention_hours)
+    async with res.sessions() as session:
+        pending, age = await outbox_stats(session)
+    metrics.OUTBOX_PENDING.set(pending)
+    metrics.OUTBOX_OLDEST_PENDING_AGE.set(age)
+    await sweep_orphans(res, settings.orphan_grace_seconds)
+
+
+async def run_housekeeping(res: Resources, stop: asyncio.Event, interval: float = 60.0) -> None:
+    while not stop.is_set():
+        try:
+            await housekeeping_once(res)
+        except Exception as exc:
+            log.warning("housekeeping failed", extra={"error": str(exc)[:500]})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)

@@ -1,0 +1,200 @@
+"""One settings tree for every service, read from ``HP_*`` environment variables.
+
+The defaults run the whole platform on embedded backends (SQLite, a local folder,
+the database outbox as the queue, in-process rate limits). Production points the same
+settings at PostgreSQL, an S3 server, RabbitMQ and Redis. ``healthplatform settings``
+prints the reference table that docs/configuration.md is generated from.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "HP_"
+
+
+class ObjectStoreKind(StrEnum):
+    local = "local"
+    s3 = "s3"
+
+
+class EventsBackend(StrEnum):
+    database = "database"
+    rabbitmq = "rabbitmq"
+
+
+class LogFormat(StrEnum):
+    json = "json"
+    console = "console"
+
+
+class Settings(BaseSettings):
+    """Every configuration key of the platform. Field descriptions are the documentation."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    # --- general -----------------------------------------------------------------------
+    environment: str = Field("local", description="Deployment name shown in logs and traces.")
+    data_dir: Path = Field(
+        Path(".data"),
+        description="Folder for embedded backends (SQLite file, local object store).",
+    )
+    log_level: str = Field("INFO", description="Python log level.")
+    log_format: LogFormat = Field(LogFormat.json, description="`json` or `console`.")
+    public_url: str = Field(
+        "http://localhost:8000", description="External base URL (printed by `up`)."
+    )
+
+    # --- database ----------------------------------------------------------------------
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy async URL of the health database "
+        "(`postgresql+asyncpg://...`); empty = SQLite in `data_dir`.",
+    )
+    database_pool_size: int = Field(10, ge=1, description="Connections per process.")
+    database_connect_timeout_seconds: float = Field(
+        3.0, gt=0, description="Connect timeout; a down database answers 503 within it."
+    )
+
+    # --- object store ------------------------------------------------------------------
+    object_store: ObjectStoreKind = Field(
+        ObjectStoreKind.local, description="`local` (a folder) or `s3`."
+    )
+    object_store_path: Path | None = Field(
+        None, description="Folder of the local object store; default `data_dir/objects`."
+    )
+    s3_endpoint_url: str = Field(
+        "",
+        description="S3 endpoint, e.g. `https://<ns>.compat.objectstorage.<region>.oraclecloud.com`.",
+    )
+    s3_region: str = Field("us-east-1", description="S3 region (OCI: the home region).")
+    s3_bucket: str = Field("health-data-lake", description="Data lake bucket.")
+    s3_access_key_id: SecretStr = Field(SecretStr(""), description="S3 access key id.")
+    s3_secret_access_key: SecretStr = Field(SecretStr(""), description="S3 secret key.")
+    s3_timeout_seconds: float = Field(5.0, gt=0, description="Connect/read timeout for S3.")
+
+    # --- events --------------------------------------------------------------------------
+    events_backend: EventsBackend = Field(
+        EventsBackend.database,
+        description="`database`: the outbox table is the queue; `rabbitmq`: a relay "
+        "publishes the outbox to RabbitMQ.",
+    )
+    rabbitmq_url: SecretStr = Field(
+        SecretStr("amqp://guest:guest@127.0.0.1:5672/"), description="AMQP URL."
+    )
+    rabbitmq_exchange: str = Field("health.uploads", description="Exchange for upload events.")
+    rabbitmq_queue: str = Field("etl.uploads", description="Quorum queue the ETL consumes.")
+    rabbitmq_delivery_limit: int = Field(
+        5, ge=1, description="Deliveries before a message is dead-lettered."
+    )
+    outbox_poll_interval_seconds: float = Field(
+        0.2, gt=0, description="Relay poll interval when idle."
+    )
+    outbox_batch_size: int = Field(100, ge=1, description="Events published per relay batch.")
+    outbox_retention_hours: int = Field(
+        168, ge=1, description="Published/done outbox rows are deleted after this."
+    )
+    orphan_grace_seconds: int = Field(
+        900, ge=60, description="Age after which an object with no upload row is swept."
+    )
+
+    # --- cache / rate limits ---------------------------------------------------------------
+    redis_url: SecretStr = Field(
+        SecretStr(""), description="Redis/Valkey URL; empty = in-process limiter."
+    )
+    redis_key_prefix: str = Field("hp:", description="Prefix of every Redis key.")
+    rate_limit_per_minute: int = Field(
+        120, ge=1, description="Requests per user (token `sub`) per minute on /v1."
+    )
+    rate_limit_burst: int = Field(60, ge=1, description="Extra burst allowance per user.")
+
+    # --- tokens (verification) -------------------------------------------------------------
+    jwt_jwks_url: str = Field(
+        "", description="JWKS URL of the auth service; empty = the local platform's own JWKS."
+    )
+    jwt_issuer: str = Field("healthplatform-auth", description="Expected `iss`.")
+    jwt_audience: str = Field("healthplatform-api", description="Expected `aud`.")
+    jwt_algorithms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["RS256", "ES256", "EdDSA"],
+        description="Accepted algorithms (comma separated); `none` and HS* are refused.",
+    )
+    jwt_leeway_seconds: int = Field(30, ge=0, le=300, description="Clock skew allowed.")
+    jwks_min_refresh_seconds: float = Field(
+        10.0, ge=0, description="Minimum interval between JWKS refetches on an unknown `kid`."
+    )
+
+    # --- uploads ----------------------------------------------------------------------------
+    upload_max_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Largest accepted request body."
+    )
+    upload_max_decoded_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1024,
+        description="Largest decompressed Avro payload (defeats deflate bombs).",
+    )
+    upload_max_records: int = Field(200_000, ge=1, description="Most records in one file.")
+
+    # --- telemetry --------------------------------------------------------------------------
+    otel_exporter_otlp_endpoint: str = Field(
+        "", description="OTLP/HTTP endpoint for traces; empty = spans are not exported."
+    )
+    otel_sample_ratio: float = Field(1.0, ge=0, le=1, description="Trace sampling ratio.")
+
+    @field_validator("jwt_algorithms", mode="before")
+    @classmethod
+    def _split_algorithms(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _refuse_weak_algorithms(cls, value: list[str]) -> list[str]:
+        allowed = {"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"}
+        bad = [alg for alg in value if alg not in allowed]
+        if bad:
+            raise ValueError(f"unsupported JWT algorithms {bad}; allowed: {sorted(allowed)}")
+        return value
+
+    @model_validator(mode="after")
+    def _s3_needs_endpoint_or_region(self) -> Settings:
+        if self.object_store is ObjectStoreKind.s3 and not self.s3_bucket:
+            raise ValueError("HP_S3_BUCKET is required when HP_OBJECT_STORE=s3")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'health.db').resolve()}"
+
+    @property
+    def resolved_object_store_path(self) -> Path:
+        return (self.object_store_path or self.data_dir / "objects").resolve()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reference_table() -> str:
+    """Markdown table of every setting: env var, default, description."""
+    rows = ["| Variable | Default | Description |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, SecretStr):
+            default = "(secret)" if default.get_secret_value() else ""
+        elif isinstance(default, list):
+            default = ",".join(map(str, default))
+        elif isinstance(default, StrEnum):
+            default = default.value
+        shown = f"`{default}`" if default not in ("", None) else "(empty)"
+        rows.append(f"| `{ENV_PREFIX}{name.upper()}` | {shown} | {field.description or ''} |")
+    return "\n".join(rows) + "\n"

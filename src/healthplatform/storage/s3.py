@@ -1,0 +1,129 @@
+"""S3 API object store (OCI Object Storage, any S3 server). Path-style addressing, and
+checksums only when required: OCI rejects aws-chunked uploads and CRC32 trailers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import aioboto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from healthplatform.storage.base import ObjectInfo, ObjectNotFound, ObjectStoreError, check_key
+
+
+class S3ObjectStore:
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        endpoint_url: str | None,
+        region: str,
+        access_key_id: str,
+        secret_access_key: str,
+        timeout: float = 5.0,
+        max_connections: int = 64,
+    ) -> None:
+        self.bucket = bucket
+        self._session = aioboto3.Session(
+            aws_access_key_id=access_key_id or None,
+            aws_secret_access_key=secret_access_key or None,
+            region_name=region,
+        )
+        self._endpoint_url = endpoint_url or None
+        self._config = Config(
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            retries={"max_attempts": 2, "mode": "standard"},
+            max_pool_connections=max_connections,
+        )
+        self._stack: AsyncExitStack | None = None
+        self._client: Any = None
+
+    async def start(self) -> None:
+        self._stack = AsyncExitStack()
+        self._client = await self._stack.enter_async_context(
+            self._session.client("s3", endpoint_url=self._endpoint_url, config=self._config)
+        )
+
+    async def close(self) -> None:
+        if self._stack is not None:
+            await self._stack.aclose()
+            self._stack = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            raise ObjectStoreError("object store not started")
+        return self._client
+
+    async def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
+        try:
+            await self.client.put_object(
+                Bucket=self.bucket, Key=check_key(key), Body=data, ContentType=content_type
+            )
+        except (BotoCoreError, ClientError, OSError) as exc:
+            raise ObjectStoreError(f"put {key}: {exc}") from exc
+
+    async def get(self, key: str) -> bytes:
+        try:
+            response = await self.client.get_object(Bucket=self.bucket, Key=check_key(key))
+            async with response["Body"] as body:
+                data: bytes = await body.read()
+                return data
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise ObjectNotFound(key) from exc
+            raise ObjectStoreError(f"get {key}: {exc}") from exc
+        except (BotoCoreError, OSError) as exc:
+            raise ObjectStoreError(f"get {key}: {exc}") from exc
+
+    async def delete(self, key: str) -> None:
+        try:
+            await self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
+        except (BotoCoreError, ClientError, OSError) as exc:
+            raise ObjectStoreError(f"delete {key}: {exc}") from exc
+
+    async def delete_prefix(self, prefix: str) -> int:
+        check_key(prefix.rstrip("/"))
+        deleted = 0
+        batch: list[dict[str, str]] = []
+        async for info in self.list(prefix):
+            batch.append({"Key": info.key})
+            if len(batch) == 1000:
+                deleted += await self._delete_batch(batch)
+                batch = []
+        if batch:
+            deleted += await self._delete_batch(batch)
+        return deleted
+
+    async def _delete_batch(self, batch: list[dict[str, str]]) -> int:
+        try:
+            await self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+            )
+        except (BotoCoreError, ClientError, OSError) as exc:
+            raise ObjectStoreError(f"delete_objects: {exc}") from exc
+        return len(batch)
+
+    async def list(self, prefix: str) -> AsyncIterator[ObjectInfo]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield ObjectInfo(item["Key"], item["Size"], item["LastModified"])
+        except (BotoCoreError, ClientError, OSError) as exc:
+            raise ObjectStoreError(f"list {prefix}: {exc}") from exc
+
+    async def check(self) -> None:
+        try:
+            await self.client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError, OSError) as exc:
+            raise ObjectStoreError(f"bucket {self.bucket}: {exc}") from exc

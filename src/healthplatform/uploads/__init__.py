@@ -1,0 +1,1 @@
+"""Uploads domain: accept Health Connect files, track their processing status."""

@@ -1,0 +1,250 @@
+"""Accepting uploads without ever losing one, and the status lifecycle.
+
+Order of an upload: validate the whole file -> store the object under a content-addressed
+key -> one transaction writes the upload row *and* its outbox event. If the transaction
+fails, the object has no row and the orphan sweeper deletes it after a grace period (a
+request never deletes an object itself: a concurrent identical upload may own it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from healthplatform.core import metrics
+from healthplatform.core.errors import BadRequest, NotFound, Unprocessable, UnsupportedMediaType
+from healthplatform.db.engine import transaction
+from healthplatform.db.models import Upload, UploadStatus
+from healthplatform.events.outbox import UPLOAD_RECEIVED, add_event
+from healthplatform.healthconnect.container import AvroFileError, FileSummary, inspect_file
+from healthplatform.healthconnect.registry import FILENAME_PATTERN
+from healthplatform.runtime import Resources
+from healthplatform.uploads.repository import UploadRepository
+
+log = logging.getLogger(__name__)
+
+RAW_PREFIX = "raw"
+
+
+def user_key(subject: str) -> str:
+    """Opaque, path-safe id of a user derived from the token subject (never user text)."""
+    return hashlib.sha256(f"hp-user:{subject}".encode()).hexdigest()[:32]
+
+
+def clean_filename(name: str) -> str:
+    """Refuse names that could be paths or carry control characters; keep the rest."""
+    if not name or len(name) > 255:
+        raise BadRequest("file name missing or longer than 255 characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+        raise BadRequest("file name contains control characters")
+    if "/" in name or "\\" in name or ".." in name or name.startswith("."):
+        raise BadRequest("file name must not contain path components")
+    if not name.lower().endswith(".avro"):
+        raise UnsupportedMediaType("file name must end with .avro")
+    return name
+
+
+def object_key(user: str, summary: FileSummary, sha256: str) -> str:
+    day = (
+        datetime.fromtimestamp(summary.data_start_ms / 1000, UTC).date()
+        if summary.data_start_ms is not None
+        else date(1970, 1, 1)
+    )
+    return f"{RAW_PREFIX}/{user}/{summary.record_type}/{day:%Y}/{day:%m}/{day:%d}/{sha256}.avro"
+
+
+def _ms_to_dt(ms: int | None) -> datetime | None:
+    if ms is None:
+        return None
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    upload: Upload
+    duplicate: bool
+
+
+def _inspect(data: bytes, max_decoded: int, max_records: int) -> tuple[FileSummary, str]:
+    summary = inspect_file(data, max_decoded_bytes=max_decoded, max_records=max_records)
+    return summary, hashlib.sha256(data).hexdigest()
+
+
+async def accept_upload(
+    res: Resources, subject: str, filename: str, data: bytes, description: str | None = None
+) -> Accepted:
+    filename = clean_filename(filename)
+    if description is not None and len(description) > 1000:
+        raise BadRequest("description longer than 1000 characters")
+    settings = res.settings
+    try:
+        summary, sha256 = await asyncio.to_thread(
+            _inspect, data, settings.upload_max_decoded_bytes, settings.upload_max_records
+        )
+    except AvroFileError as exc:
+        metrics.UPLOADS_REJECTED.labels(reason=exc.reason).inc()
+        raise Unprocessable(exc.message, status_code=exc.status_code) from exc
+    named = FILENAME_PATTERN.match(filename)
+    if named and named["hc_class"] != summary.record_type:
+        metrics.UPLOADS_REJECTED.labels(reason="filename_mismatch").inc()
+        raise Unprocessable(
+            f"file name says {named['hc_class']} but the file contains {summary.record_type}"
+        )
+
+    user = user_key(subject)
+    async with res.sessions() as session:
+        existing = await UploadRepository(session).get_by_sha(user, sha256)
+    if existing is not None:
+        metrics.UPLOADS_DUPLICATE.inc()
+        return Accepted(existing, True)
+
+    key = object_key(user, summary, sha256)
+    await res.store.put(key, data, "avro/binary")
+    now = datetime.now(UTC)
+    upload = Upload(
+        id=uuid.uuid4(),
+        user_id=user,
+        sha256=sha256,
+        record_type=summary.record_type,
+        object_key=key,
+        file_name=filename,
+        description=description,
+        file_size_bytes=len(data),
+        record_count=summary.record_count,
+        codec=summary.codec,
+        data_start=_ms_to_dt(summary.data_start_ms),
+        data_end=_ms_to_dt(summary.data_end_ms),
+        status=UploadStatus.queued.value,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        async with transaction(res.sessions) as session:
+            session.add(upload)
+            add_event(
+                session,
+                UPLOAD_RECEIVED,
+                {
+                    "upload_id": str(upload.id),
+                    "user_id": user,
+                    "object_key": key,
+                    "record_type": summary.record_type,
+                    "sha256": sha256,
+                    "record_count": summary.record_count,
+                },
+            )
+    except IntegrityError:
+        # a concurrent request stored the same bytes first: answer with its upload
+        async with res.sessions() as session:
+            existing = await UploadRepository(session).get_by_sha(user, sha256)
+        if existing is None:
+            raise
+        metrics.UPLOADS_DUPLICATE.inc()
+        return Accepted(existing, True)
+    metrics.UPLOADS_ACCEPTED.labels(record_type=summary.record_type).inc()
+    metrics.UPLOAD_BYTES.inc(len(data))
+    metrics.UPLOAD_RECORDS.labels(record_type=summary.record_type).inc(summary.record_count)
+    return Accepted(upload, False)
+
+
+async def get_status(res: Resources, subject: str, upload_id: uuid.UUID) -> Upload:
+    async with res.sessions() as session:
+        upload = await UploadRepository(session).get_for_user(user_key(subject), upload_id)
+    if upload is None:
+        raise NotFound("upload not found")
+    return upload
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    status: UploadStatus | None = None
+    record_type: str | None = None
+    from_date: date | None = None
+    to_date: date | None = None
+
+
+async def history(
+    res: Resources, subject: str, flt: HistoryFilter, limit: int, offset: int
+) -> tuple[list[Upload], int]:
+    query = select(Upload).where(Upload.user_id == user_key(subject))
+    if flt.status is not None:
+        query = query.where(Upload.status == flt.status.value)
+    if flt.record_type is not None:
+        query = query.where(Upload.record_type == flt.record_type)
+    if flt.from_date is not None:
+        query = query.where(Upload.created_at >= datetime.combine(flt.from_date, time.min, UTC))
+    if flt.to_date is not None:
+        query = query.where(Upload.created_at <= datetime.combine(flt.to_date, time.max, UTC))
+    async with res.sessions() as session:
+        return await UploadRepository(session).history(query, limit, offset)
+
+
+# --- status lifecycle (used by the ETL worker) ------------------------------------------------
+# queued -> processing -> completed | failed | quarantined; a redelivered event may move
+# processing -> processing again; reprocessing resets a finished upload to queued.
+
+
+async def mark_processing(res: Resources, upload_id: uuid.UUID) -> bool:
+    async with transaction(res.sessions) as session:
+        repo = UploadRepository(session)
+        upload = await repo.get(upload_id)
+        if upload is None:
+            return False
+        return await repo.transition(
+            upload_id,
+            (UploadStatus.queued, UploadStatus.processing, UploadStatus.failed),
+            UploadStatus.processing,
+            processing_started_at=datetime.now(UTC),
+            attempts=upload.attempts + 1,
+            error=None,
+        )
+
+
+async def mark_completed(res: Resources, upload_id: uuid.UUID, preview: str | None) -> bool:
+    async with transaction(res.sessions) as session:
+        return await UploadRepository(session).transition(
+            upload_id,
+            (UploadStatus.processing,),
+            UploadStatus.completed,
+            finished_at=datetime.now(UTC),
+            narrative_preview=preview,
+            error=None,
+        )
+
+
+async def mark_failed(
+    res: Resources, upload_id: uuid.UUID, error: str, *, quarantine: bool = False
+) -> bool:
+    target = UploadStatus.quarantined if quarantine else UploadStatus.failed
+    async with transaction(res.sessions) as session:
+        return await UploadRepository(session).transition(
+            upload_id,
+            (UploadStatus.queued, UploadStatus.processing),
+            target,
+            finished_at=datetime.now(UTC),
+            error=error[:2000],
+        )
+
+
+async def reset_to_queued(res: Resources, upload_id: uuid.UUID) -> bool:
+    async with transaction(res.sessions) as session:
+        return await UploadRepository(session).transition(
+            upload_id,
+            tuple(UploadStatus),
+            UploadStatus.queued,
+            finished_at=None,
+            processing_started_at=None,
+            error=None,
+        )

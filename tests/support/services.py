@@ -1,0 +1,151 @@
+"""Real backing services for tests: a moto S3 server process, a fresh PostgreSQL database,
+Redis and RabbitMQ names unique to this run, and a JWKS server with keys the tests own."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+PG_ADMIN_DSN = os.environ.get("HP_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("HP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+RABBIT_URL = os.environ.get("HP_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+ISSUER = "https://auth.test"
+AUDIENCE = "healthplatform-api"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+@contextmanager
+def moto_s3_server() -> Iterator[str]:
+    """A real S3 HTTP server (moto in server mode) in its own process."""
+    exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which(
+        "moto_server"
+    )
+    if exe is None:
+        raise RuntimeError("moto_server not installed: pip install 'moto[server]'")
+    port = free_port()
+    proc = subprocess.Popen(
+        [exe, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh database on the local PostgreSQL; dropped afterwards."""
+    import asyncio
+
+    import asyncpg
+
+    name = f"hp_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+class KeySet:
+    """Signing keys the tests own, published as a JWKS over real HTTP."""
+
+    def __init__(self) -> None:
+        self.rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.ec = ec.generate_private_key(ec.SECP256R1())
+        self.rsa_kid = "rsa-1"
+        self.ec_kid = "ec-1"
+        self.extra: list[dict[str, Any]] = []
+        self.fetches = 0
+
+    def jwks(self) -> dict[str, Any]:
+        rsa_jwk = json.loads(RSAAlgorithm.to_jwk(self.rsa.public_key()))
+        ec_jwk = json.loads(ECAlgorithm.to_jwk(self.ec.public_key()))
+        rsa_jwk.update(kid=self.rsa_kid, use="sig", alg="RS256")
+        ec_jwk.update(kid=self.ec_kid, use="sig", alg="ES256")
+        return {"keys": [rsa_jwk, ec_jwk, *self.extra]}
+
+    def mint(
+        self, sub: str, *, alg: str = "RS256", kid: str | None = None, ttl: int = 900, **claims: Any
+    ) -> str:
+        now = int(time.time())
+        body = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": sub,
+            "iat": now,
+            "exp": now + ttl,
+            "jti": uuid.uuid4().hex,
+            **claims,
+        }
+        key: Any = self.rsa if alg.startswith("RS") else self.ec
+        default_kid = self.rsa_kid if alg.startswith("RS") else self.ec_kid
+        return jwt.encode(body, key, algorithm=alg, headers={"kid": kid or default_kid})
+
+
+@contextmanager
+def jwks_server(keys: KeySet) -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            keys.fetches += 1
+            body = json.dumps(keys.jwks()).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+    finally:
+        server.shutdown()
