@@ -42,7 +42,10 @@ def create_engine(settings: Settings, *, application_name: str = "healthplatform
         url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
-        pool_pre_ping=True,
+        # no pre-ping (a round trip per checkout on the upload hot path): a dropped
+        # connection fails one request with 503 and invalidates the pool
+        pool_pre_ping=False,
+        pool_recycle=1800,
         pool_timeout=timeout,
         connect_args={
             "timeout": timeout,

@@ -7,7 +7,7 @@ from typing import Any
 from opentelemetry import propagate
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from healthplatform.db.models import OutboxEvent
+from healthplatform.db.models import OutboxEvent, OutboxStatus, utcnow
 
 UPLOAD_RECEIVED = "upload.received"
 
@@ -20,3 +20,19 @@ def add_event(session: AsyncSession, topic: str, payload: dict[str, Any]) -> Out
     event = OutboxEvent(topic=topic, payload=payload, headers=headers)
     session.add(event)
     return event
+
+
+def outbox_row(topic: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The same event as a row for a Core ``INSERT`` (the upload hot path)."""
+    headers: dict[str, str] = {}
+    propagate.inject(headers)
+    now = utcnow()
+    return {
+        "topic": topic,
+        "payload": payload,
+        "headers": headers,
+        "status": OutboxStatus.pending.value,
+        "attempts": 0,
+        "created_at": now,
+        "available_at": now,
+    }

@@ -3,15 +3,18 @@ checksums only when required: OCI rejects aws-chunked uploads and CRC32 trailers
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
 
 import aioboto3
+import aiohttp
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from healthplatform.storage.base import ObjectInfo, ObjectNotFound, ObjectStoreError, check_key
+from healthplatform.storage.sigv4 import object_url, sign_request
 
 
 class S3ObjectStore:
@@ -44,17 +47,31 @@ class S3ObjectStore:
         )
         self._stack: AsyncExitStack | None = None
         self._client: Any = None
+        self._http: aiohttp.ClientSession | None = None
+        self._timeout = timeout
+        self._max_connections = max_connections
+        self._credentials = (access_key_id, secret_access_key)
+        self._region = region
 
     async def start(self) -> None:
         self._stack = AsyncExitStack()
         self._client = await self._stack.enter_async_context(
             self._session.client("s3", endpoint_url=self._endpoint_url, config=self._config)
         )
+        if self._endpoint_url and all(self._credentials):
+            # hot path: uploads PUT through one pooled HTTP session, signed directly
+            self._http = await self._stack.enter_async_context(
+                aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(limit=self._max_connections),
+                    timeout=aiohttp.ClientTimeout(total=self._timeout * 2, connect=self._timeout),
+                )
+            )
 
     async def close(self) -> None:
         if self._stack is not None:
             await self._stack.aclose()
             self._stack = None
+            self._http = None
 
     @property
     def client(self) -> Any:
@@ -65,11 +82,34 @@ class S3ObjectStore:
     async def put(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> None:
+        if self._http is not None:
+            await self._fast_put(key, data, content_type)
+            return
         try:
             await self.client.put_object(
                 Bucket=self.bucket, Key=check_key(key), Body=data, ContentType=content_type
             )
         except (BotoCoreError, ClientError, OSError) as exc:
+            raise ObjectStoreError(f"put {key}: {exc}") from exc
+
+    async def _fast_put(self, key: str, data: bytes, content_type: str) -> None:
+        assert self._http is not None and self._endpoint_url is not None
+        url = object_url(self._endpoint_url, self.bucket, check_key(key))
+        headers = sign_request(
+            method="PUT",
+            url=url,
+            headers={"content-type": content_type},
+            payload_sha256=hashlib.sha256(data).hexdigest(),
+            access_key=self._credentials[0],
+            secret_key=self._credentials[1],
+            region=self._region,
+        )
+        try:
+            async with self._http.put(url, data=data, headers=headers) as response:
+                if response.status != 200:
+                    body = (await response.read())[:300]
+                    raise ObjectStoreError(f"put {key}: HTTP {response.status} {body!r}")
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise ObjectStoreError(f"put {key}: {exc}") from exc
 
     async def get(self, key: str) -> bytes:
