@@ -31,6 +31,7 @@ from tests.conftest import make_bucket  # noqa: E402
 from tests.support import services  # noqa: E402
 
 from healthplatform.healthconnect.synth import synthetic_file  # noqa: E402
+from scripts.benchlib import children, cpu_seconds, production_env, wait_http  # noqa: E402
 
 # A day of phone exports: mostly glucose (CGM, ~250 readings/day), heart rate, HRV, steps.
 MIX = [
@@ -143,42 +144,6 @@ async def api_uploads(
     return result
 
 
-def cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
-    """CPU time (user+system) used so far by each named group of processes (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out: dict[str, float] = {}
-    for name, group in pids.items():
-        total = 0.0
-        for pid in group:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / tick
-            except (OSError, IndexError, ValueError):
-                pass
-        out[name] = total
-    return out
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        kids = (task / "children").read_text().split()
-        found += [int(k) for k in kids]
-    return [pid, *found, *(g for k in found for g in children(k) if g != k)]
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not become ready")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--uploads", type=int, default=2000, help="files per measured run")
@@ -198,26 +163,8 @@ def main() -> None:
     ):
         bucket = "bench-lake"
         make_bucket(s3, bucket)
-        env = {
-            **os.environ,
-            "HP_DATABASE_URL": db,
-            "HP_OBJECT_STORE": "s3",
-            "HP_S3_ENDPOINT_URL": s3,
-            "HP_S3_BUCKET": bucket,
-            "HP_S3_ACCESS_KEY_ID": "bench",
-            "HP_S3_SECRET_ACCESS_KEY": "bench",
-            "HP_EVENTS_BACKEND": "rabbitmq",
-            "HP_RABBITMQ_EXCHANGE": f"bench-{port}",
-            "HP_RABBITMQ_QUEUE": f"bench-{port}.etl",
-            "HP_REDIS_URL": services.REDIS_URL,
-            "HP_REDIS_KEY_PREFIX": f"bench-{port}:",
-            "HP_JWT_JWKS_URL": jwks,
-            "HP_JWT_ISSUER": services.ISSUER,
-            "HP_JWT_AUDIENCE": services.AUDIENCE,
-            "HP_RATE_LIMIT_PER_MINUTE": "1000000",
-            "HP_RATE_LIMIT_BURST": "100000",
-            "HP_LOG_LEVEL": "WARNING",
-        }
+        env = production_env(s3, bucket, db, jwks, f"bench-{port}")
+        env.update(HP_RATE_LIMIT_PER_MINUTE="1000000", HP_RATE_LIMIT_BURST="100000")
         exe = str(Path(sys.executable).parent / "healthplatform")
         subprocess.run([exe, "migrate"], env=env, check=True, capture_output=True)
         procs = [

@@ -10,12 +10,17 @@ import asyncio
 import contextlib
 import signal
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from healthplatform.settings import EventsBackend, Settings, reference_table
+
+if TYPE_CHECKING:
+    from healthplatform.etl.worker import Worker
+    from healthplatform.events.delivery import EventConsumer
+    from healthplatform.runtime import Resources
 
 app = typer.Typer(
     help="Health data platform: passkey auth, Health Connect ingestion, clinical narratives.",
@@ -139,6 +144,58 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
+def create_consumer(settings: Settings, res: Resources) -> EventConsumer:
+    """RabbitMQ in production, the outbox table locally."""
+    if settings.events_backend is EventsBackend.rabbitmq:
+        from healthplatform.events.rabbit import RabbitConsumer, Topology
+
+        return RabbitConsumer(
+            settings.rabbitmq_url.get_secret_value(),
+            Topology.from_settings(settings),
+            prefetch=settings.etl_concurrency,
+        )
+    from healthplatform.events.dbqueue import DatabaseQueue
+
+    return DatabaseQueue(
+        res.sessions,
+        delivery_limit=settings.rabbitmq_delivery_limit,
+        lease_seconds=settings.etl_lease_seconds,
+        poll_interval=settings.outbox_poll_interval_seconds,
+    )
+
+
+def create_worker(settings: Settings, res: Resources) -> Worker:
+    from healthplatform.etl.worker import Worker
+
+    return Worker(
+        res,
+        create_consumer(settings, res),
+        concurrency=settings.etl_concurrency,
+        shutdown_grace=settings.etl_shutdown_grace_seconds,
+        backoff_base=settings.etl_backoff_base_seconds,
+        backoff_max=settings.etl_backoff_max_seconds,
+    )
+
+
+async def _etl_main(settings: Settings, metrics_port: int) -> None:
+    from prometheus_client import start_http_server
+
+    from healthplatform.runtime import open_resources
+
+    start_http_server(metrics_port)
+    stop = _stop_on_signals()
+    async with open_resources(settings, "etl") as res:
+        await create_worker(settings, res).run(stop)
+
+
+@serve.command("etl")
+def serve_etl(metrics_port: PortOpt = 9103) -> None:
+    """The ETL narrative engine: consumes upload events, writes metrics and narratives."""
+    settings = _settings()
+    _logging(settings, "etl")
+    asyncio.run(_etl_main(settings, metrics_port))
+
+
 @serve.command("relay")
 def serve_relay(metrics_port: PortOpt = 9102) -> None:
     """Outbox relay to RabbitMQ plus housekeeping (orphan sweeper, outbox purge)."""
@@ -165,7 +222,10 @@ async def _up_main(settings: Settings, host: str, port: int) -> None:
                 api, host=host, port=port, log_config=None, access_log=False, lifespan="on"
             )
         )
-        background = [asyncio.create_task(run_housekeeping(res, stop))]
+        background = [
+            asyncio.create_task(run_housekeeping(res, stop)),
+            asyncio.create_task(create_worker(settings, res).run(stop)),
+        ]
         if settings.events_backend is EventsBackend.rabbitmq:
             from healthplatform.events.rabbit import RabbitPublisher, Topology
             from healthplatform.events.relay import OutboxRelay

@@ -104,6 +104,19 @@ class Settings(BaseSettings):
         900, ge=60, description="Age after which an object with no upload row is swept."
     )
 
+    # --- ETL worker -------------------------------------------------------------------------
+    etl_concurrency: int = Field(4, ge=1, le=64, description="Upload events processed at once.")
+    etl_shutdown_grace_seconds: float = Field(
+        25.0, ge=0, description="On SIGTERM, time in-flight work gets before it is given back."
+    )
+    etl_backoff_base_seconds: float = Field(
+        1.0, ge=0, description="First retry delay; doubles per attempt."
+    )
+    etl_backoff_max_seconds: float = Field(60.0, ge=0, description="Longest retry delay.")
+    etl_lease_seconds: float = Field(
+        300.0, gt=0, description="Database queue: a claimed event returns after this."
+    )
+
     # --- cache / rate limits ---------------------------------------------------------------
     redis_url: SecretStr = Field(
         SecretStr(""), description="Redis/Valkey URL; empty = in-process limiter."

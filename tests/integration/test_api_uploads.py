@@ -114,7 +114,12 @@ async def test_delete_my_data_erases_only_mine(
     await api.upload(other, samples[0].name, samples[0].read_bytes())
     response = await api.http.delete("/v1/me/data", headers=api.auth(user))
     assert response.status_code == 200
-    assert response.json() == {"status": "deleted", "uploads_deleted": 4, "objects_deleted": 4}
+    assert response.json() == {
+        "status": "deleted",
+        "uploads_deleted": 4,
+        "derived_rows_deleted": 0,
+        "objects_deleted": 4,
+    }
     history = (await api.http.get("/v1/upload/history", headers=api.auth(user))).json()
     assert history["pagination"]["total"] == 0
     assert await count_objects(api, user) == 0

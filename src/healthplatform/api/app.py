@@ -13,6 +13,7 @@ from healthplatform.api import health
 from healthplatform.api.errors import install_error_handlers
 from healthplatform.api.observability import ObservabilityMiddleware
 from healthplatform.me import endpoints as me_endpoints
+from healthplatform.narratives import endpoints as narrative_endpoints
 from healthplatform.runtime import Resources, open_resources
 from healthplatform.settings import Settings
 from healthplatform.uploads import endpoints as upload_endpoints
@@ -46,5 +47,6 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
     app.include_router(health.router)
     app.include_router(upload_endpoints.router)
     app.include_router(me_endpoints.router)
+    app.include_router(narrative_endpoints.router)
     app.add_middleware(ObservabilityMiddleware, service="api")
     return app

@@ -37,3 +37,28 @@ OUTBOX_OLDEST_PENDING_AGE = Gauge(
 ORPHANS_SWEPT = Counter(
     "hp_orphan_objects_swept_total", "Stored objects deleted because no upload row references them."
 )
+
+# --- ETL narrative engine --------------------------------------------------------------------
+ETL_PROCESSED = Counter(
+    "hp_etl_uploads_processed_total",
+    "Upload events handled by the ETL.",
+    ["record_type", "outcome"],
+)
+ETL_FAILED = Counter("hp_etl_failures_total", "ETL failures by reason.", ["reason"])
+ETL_RETRIES = Counter("hp_etl_retries_total", "Events given back for another attempt.")
+ETL_DEAD_LETTERED = Counter("hp_etl_dead_lettered_total", "Events parked in the dead-letter queue.")
+ETL_RECORDS = Counter("hp_etl_records_total", "Records normalised and stored.", ["record_type"])
+ETL_MALFORMED_RECORDS = Counter(
+    "hp_etl_malformed_records_total", "Records skipped as malformed inside valid files."
+)
+ETL_DURATION = Histogram(
+    "hp_etl_processing_seconds",
+    "Time to process one upload event.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+ETL_QUEUE_LAG = Histogram(
+    "hp_etl_queue_lag_seconds",
+    "Time from upload accepted to processing started.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
+ETL_INFLIGHT = Gauge("hp_etl_inflight", "Upload events being processed now.")

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,6 +18,15 @@ from sqlalchemy.ext.asyncio import (
 from healthplatform.settings import Settings
 
 
+def _json_dumps(value: Any) -> str:
+    """JSON columns are written for every record the ETL stores: orjson is several times
+    faster than the standard library here."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
@@ -25,7 +35,7 @@ def create_engine(settings: Settings, *, application_name: str = "healthplatform
     url = settings.resolved_database_url
     if is_sqlite(url):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 15})
+        engine = create_async_engine(url, connect_args={"timeout": 15}, **JSON_CODEC)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -40,6 +50,7 @@ def create_engine(settings: Settings, *, application_name: str = "healthplatform
     timeout = settings.database_connect_timeout_seconds
     return create_async_engine(
         url,
+        **JSON_CODEC,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         # no pre-ping (a round trip per checkout on the upload hot path): a dropped

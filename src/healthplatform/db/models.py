@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -92,6 +94,7 @@ class Upload(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processing_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class OutboxStatus(StrEnum):
@@ -119,3 +122,68 @@ class OutboxEvent(Base):
     available_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Observation(Base):
+    """One Health Connect record per user, deduplicated on its ``metadata.id``
+    (the newest ``lastModifiedTimeEpochMillis`` wins)."""
+
+    __tablename__ = "observations"
+    __table_args__ = (
+        UniqueConstraint("user_id", "record_type", "hc_id", name="uq_observations_record"),
+        Index("ix_observations_user_day", "user_id", "local_date"),
+        Index("ix_observations_user_end_day", "user_id", "end_local_date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    record_type: Mapped[str] = mapped_column(String(64))
+    hc_id: Mapped[str] = mapped_column(String(128))
+    last_modified_ms: Mapped[int] = mapped_column(BigInteger)
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    offset_minutes: Mapped[int] = mapped_column(Integer)
+    end_offset_minutes: Mapped[int | None] = mapped_column(Integer)
+    offset_known: Mapped[bool] = mapped_column(Boolean)
+    local_date: Mapped[date] = mapped_column(Date)
+    end_local_date: Mapped[date] = mapped_column(Date)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    upload_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+
+
+class DailyMetrics(Base):
+    """Clinical metrics of one user's local calendar day, all domains."""
+
+    __tablename__ = "daily_metrics"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    local_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    definitions_version: Mapped[str] = mapped_column(String(32))
+    source_upload_ids: Mapped[list[str]] = mapped_column(JSON)
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    training_key: Mapped[str | None] = mapped_column(String(512))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Narrative(Base):
+    """A narrative: ``daily`` (the journal of one local day) or ``upload`` (one file)."""
+
+    __tablename__ = "narratives"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_narratives_key"),
+        Index("ix_narratives_user_day", "user_id", "kind", "local_date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    local_date: Mapped[date | None] = mapped_column(Date)
+    upload_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    domains: Mapped[list[str]] = mapped_column(JSON)
+    statistical: Mapped[str] = mapped_column(Text)
+    structural: Mapped[str] = mapped_column(Text)
+    semantic: Mapped[str] = mapped_column(Text)
+    definitions_version: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

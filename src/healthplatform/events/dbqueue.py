@@ -36,12 +36,18 @@ class DatabaseQueue:
         self.poll_interval = poll_interval
         self.batch_size = batch_size
         self._closed = asyncio.Event()
+        self._unsettled: dict[str, Delivery] = {}
 
     async def start(self) -> None:
         self._closed.clear()
 
     async def close(self) -> None:
+        """Stop, and give back events claimed but never settled (no lease wait)."""
         self._closed.set()
+        for delivery in list(self._unsettled.values()):
+            await self._settle(
+                delivery, status=OutboxStatus.pending.value, attempts=OutboxEvent.attempts - 1
+            )
 
     async def claim(self) -> list[Delivery]:
         now = datetime.now(UTC)
@@ -98,6 +104,7 @@ class DatabaseQueue:
                 await self.dead_letter(delivery, "delivery limit exceeded (consumer crashed?)")
                 continue
             deliveries.append(delivery)
+            self._unsettled[delivery.message_id] = delivery
         return deliveries
 
     async def deliveries(self) -> AsyncIterator[Delivery]:
@@ -111,6 +118,7 @@ class DatabaseQueue:
                 yield delivery
 
     async def _settle(self, delivery: Delivery, **values: object) -> None:
+        self._unsettled.pop(delivery.message_id, None)
         async with self.sessions() as session, session.begin():
             await session.execute(
                 update(OutboxEvent)

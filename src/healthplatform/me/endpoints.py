@@ -14,6 +14,7 @@ router = APIRouter(prefix="/v1/me", tags=["me"])
 class ErasedOut(BaseModel):
     status: str = "deleted"
     uploads_deleted: int
+    derived_rows_deleted: int
     objects_deleted: int
 
 
@@ -21,4 +22,8 @@ class ErasedOut(BaseModel):
 async def delete_my_data(user: CurrentUser, res: ResourcesDep) -> ErasedOut:
     """Erase the caller's uploads, stored files and derived data. Returns counts."""
     erased = await service.erase_user_data(res, user.subject)
-    return ErasedOut(uploads_deleted=erased.uploads_deleted, objects_deleted=erased.objects_deleted)
+    return ErasedOut(
+        uploads_deleted=erased.uploads_deleted,
+        derived_rows_deleted=erased.derived_rows_deleted,
+        objects_deleted=erased.objects_deleted,
+    )

@@ -4,26 +4,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from healthplatform.db.engine import transaction
+from healthplatform.etl import repository as etl_repository
+from healthplatform.etl.training import TRAINING_PREFIX
 from healthplatform.runtime import Resources
 from healthplatform.uploads.repository import UploadRepository
 from healthplatform.uploads.service import RAW_PREFIX, user_key
 
-# Every object prefix that holds per-user data; derived data registers its prefix here.
-USER_PREFIXES = [RAW_PREFIX]
+# Every object prefix that holds per-user data.
+USER_PREFIXES = [RAW_PREFIX, TRAINING_PREFIX]
 
 
 @dataclass(frozen=True)
 class Erased:
     uploads_deleted: int
+    derived_rows_deleted: int
     objects_deleted: int
 
 
 async def erase_user_data(res: Resources, subject: str) -> Erased:
     user = user_key(subject)
-    async with transaction(res.sessions) as session:
-        uploads = await UploadRepository(session).delete_for_user(user)
+    async with res.engine.begin() as conn:
+        await etl_repository.lock_user(conn, user)  # waits for in-flight processing
+        derived = await etl_repository.delete_user(conn, user)
+        uploads = await UploadRepository.delete_for_user_conn(conn, user)
     objects = 0
     for prefix in USER_PREFIXES:
         objects += await res.store.delete_prefix(f"{prefix}/{user}/")
-    return Erased(uploads, objects)
+    return Erased(uploads, derived, objects)

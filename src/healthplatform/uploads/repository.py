@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import Select, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from healthplatform.db.models import Upload, UploadStatus
 
@@ -54,8 +54,9 @@ class UploadRepository:
             await self.session.execute(select(func.count()).where(Upload.object_key == key))
         ).scalar_one() > 0
 
-    async def delete_for_user(self, user_id: str) -> int:
-        result = await self.session.execute(delete(Upload).where(Upload.user_id == user_id))
+    @staticmethod
+    async def delete_for_user_conn(conn: AsyncConnection, user_id: str) -> int:
+        result = await conn.execute(delete(Upload).where(Upload.user_id == user_id))
         return int(getattr(result, "rowcount", 0) or 0)
 
     async def transition(

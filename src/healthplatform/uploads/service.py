@@ -144,6 +144,7 @@ async def accept_upload(
             "record_type": summary.record_type,
             "sha256": sha256,
             "record_count": summary.record_count,
+            "accepted_at": now.isoformat(),
         },
     )
     try:

@@ -1,0 +1,68 @@
+"""Shared pieces of the benchmark scripts: production-backend environment, CPU accounting."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import httpx
+from tests.support import services
+
+
+def production_env(s3: str, bucket: str, database_url: str, jwks: str, tag: str) -> dict[str, str]:
+    """HP_* variables pointing every service at the real servers (names unique per run)."""
+    return {
+        **os.environ,
+        "HP_DATABASE_URL": database_url,
+        "HP_OBJECT_STORE": "s3",
+        "HP_S3_ENDPOINT_URL": s3,
+        "HP_S3_BUCKET": bucket,
+        "HP_S3_ACCESS_KEY_ID": "bench",
+        "HP_S3_SECRET_ACCESS_KEY": "bench",
+        "HP_EVENTS_BACKEND": "rabbitmq",
+        "HP_RABBITMQ_EXCHANGE": tag,
+        "HP_RABBITMQ_QUEUE": f"{tag}.etl",
+        "HP_REDIS_URL": services.REDIS_URL,
+        "HP_REDIS_KEY_PREFIX": f"{tag}:",
+        "HP_JWT_JWKS_URL": jwks,
+        "HP_JWT_ISSUER": services.ISSUER,
+        "HP_JWT_AUDIENCE": services.AUDIENCE,
+        "HP_LOG_LEVEL": "WARNING",
+    }
+
+
+def cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
+    """CPU time (user+system) used so far by each named group of processes (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for name, group in pids.items():
+        total = 0.0
+        for pid in group:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+            except (OSError, IndexError, ValueError):
+                pass
+        out[name] = total
+    return out
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids = (task / "children").read_text().split()
+        found += [int(k) for k in kids]
+    return [pid, *found, *(g for k in found for g in children(k) if g != k)]
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not become ready")

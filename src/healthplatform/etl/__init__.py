@@ -1,0 +1,2 @@
+"""ETL narrative engine: decode uploads, deduplicate records, compute clinical metrics per
+local day, write narratives and training examples."""

@@ -1,0 +1,57 @@
+"""Decode a stored upload into observations (CPU work: runs in a worker thread)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import fastavro
+
+from healthplatform.etl.observations import MalformedRecord, Observation, from_record
+
+
+@dataclass
+class Decoded:
+    """Observations of one file, deduplicated within the file, and what was skipped."""
+
+    observations: list[Observation]
+    total: int = 0
+    malformed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "records": self.total,
+            "valid": len(self.observations),
+            "malformed": self.malformed,
+            "errors": self.errors[:5],
+        }
+
+
+def decode_file(data: bytes, record_type: str) -> Decoded:
+    """Decode with the file's own writer schema; malformed records are counted, not fatal.
+
+    Records without a zone offset take the last offset seen in the file, else UTC."""
+    reader = fastavro.reader(io.BytesIO(data))
+    newest: dict[str, Observation] = {}
+    decoded = Decoded([])
+    last_offset: int | None = None
+    for record in reader:
+        decoded.total += 1
+        try:
+            if not isinstance(record, dict):
+                raise MalformedRecord("record is not an object")
+            obs = from_record(record_type, record, default_offset=last_offset)
+        except (MalformedRecord, TypeError, ValueError, OverflowError) as exc:
+            decoded.malformed += 1
+            if len(decoded.errors) < 20:
+                decoded.errors.append(f"record {decoded.total}: {exc}")
+            continue
+        if obs.offset_known:
+            last_offset = obs.offset_minutes
+        current = newest.get(obs.hc_id)
+        if current is None or obs.last_modified_ms > current.last_modified_ms:
+            newest[obs.hc_id] = obs
+    decoded.observations = sorted(newest.values(), key=lambda o: (o.start_ms, o.hc_id))
+    return decoded

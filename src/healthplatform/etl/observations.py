@@ -1,0 +1,134 @@
+"""Typed observations: one decoded Health Connect record with its times made explicit.
+
+Times stay epoch milliseconds (UTC); ``offset_minutes`` is the record's own zone offset
+(``"Z"``, ``"-05:00"``...), so the *local* time of a record is ``utc + offset``. A record
+without an offset gets the user's last known offset, else UTC (``offset_known`` False).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+_OFFSET = re.compile(r"^(?P<sign>[+-])(?P<h>\d{2}):?(?P<m>\d{2})(?::?(?P<s>\d{2}))?$")
+TIME_FIELDS = {
+    "metadata",
+    "timeEpochMillis",
+    "startTimeEpochMillis",
+    "endTimeEpochMillis",
+    "zoneOffsetId",
+    "startZoneOffsetId",
+    "endZoneOffsetId",
+    "appRecordFetchTimeEpochMillis",
+}
+
+
+class MalformedRecord(ValueError):
+    """A record inside a valid file that cannot be used (counted and reported, not fatal)."""
+
+
+def parse_offset(value: str | None) -> int | None:
+    """``"Z"`` -> 0, ``"-05:00"`` -> -300, ``"+0530"`` -> 330; None when absent/invalid."""
+    if value is None:
+        return None
+    if value in ("Z", "z", "UTC", "+00:00", "-00:00"):
+        return 0
+    match = _OFFSET.match(value.strip())
+    if not match:
+        return None
+    minutes = int(match["h"]) * 60 + int(match["m"])
+    if minutes > 18 * 60:
+        return None
+    return -minutes if match["sign"] == "-" else minutes
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One deduplicated Health Connect record.
+
+    ``fields`` holds the record's own values by their schema names (e.g.
+    ``levelInMilligramsPerDeciliter``, ``count``, ``samples``, ``stages``): everything except
+    metadata, times and zone offsets.
+    """
+
+    record_type: str
+    hc_id: str
+    start_ms: int
+    end_ms: int
+    offset_minutes: int
+    fields: dict[str, Any] = field(default_factory=dict)
+    last_modified_ms: int = 0
+    offset_known: bool = True
+    end_offset_minutes: int | None = None
+
+    @property
+    def local_start(self) -> datetime:
+        """Local wall-clock start (naive datetime in the record's own zone)."""
+        return local_time(self.start_ms, self.offset_minutes)
+
+    @property
+    def local_end(self) -> datetime:
+        offset = (
+            self.end_offset_minutes if self.end_offset_minutes is not None else self.offset_minutes
+        )
+        return local_time(self.end_ms, offset)
+
+    @property
+    def local_date(self) -> date:
+        return self.local_start.date()
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def local_time(epoch_ms: int, offset_minutes: int) -> datetime:
+    """Naive local wall-clock time of an epoch-millisecond instant at a fixed offset."""
+    return _EPOCH + timedelta(milliseconds=epoch_ms + offset_minutes * 60_000)
+
+
+def local_day_bounds_ms(day: date, offset_minutes: int) -> tuple[int, int]:
+    """[start, end) of a local calendar day at a fixed offset, in epoch milliseconds."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(minutes=offset_minutes)
+    start_ms = int(start.timestamp() * 1000)
+    return start_ms, start_ms + 86_400_000
+
+
+def from_record(
+    record_type: str, record: dict[str, Any], default_offset: int | None = None
+) -> Observation:
+    """Normalise one decoded Avro record. Raises :class:`MalformedRecord`."""
+    meta = record.get("metadata")
+    if not isinstance(meta, dict) or not isinstance(meta.get("id"), str) or not meta["id"]:
+        raise MalformedRecord("record has no metadata.id")
+    if "timeEpochMillis" in record:
+        start = end = record["timeEpochMillis"]
+        raw_offset = record.get("zoneOffsetId")
+        raw_end_offset = raw_offset
+    else:
+        start, end = record.get("startTimeEpochMillis"), record.get("endTimeEpochMillis")
+        raw_offset = record.get("startZoneOffsetId")
+        raw_end_offset = record.get("endZoneOffsetId")
+    if not isinstance(start, int) or not isinstance(end, int):
+        raise MalformedRecord("record has no time")
+    if end < start:
+        raise MalformedRecord("record ends before it starts")
+    if not -62_135_596_800_000 < start < 253_402_300_799_000:
+        raise MalformedRecord("record time out of range")
+    offset = parse_offset(raw_offset)
+    known = offset is not None
+    if offset is None:
+        offset = default_offset if default_offset is not None else 0
+    end_offset = parse_offset(raw_end_offset)
+    return Observation(
+        record_type=record_type,
+        hc_id=meta["id"],
+        start_ms=start,
+        end_ms=end,
+        offset_minutes=offset,
+        fields={k: v for k, v in record.items() if k not in TIME_FIELDS},
+        last_modified_ms=int(meta.get("lastModifiedTimeEpochMillis") or 0),
+        offset_known=known,
+        end_offset_minutes=end_offset,
+    )

@@ -1,0 +1,247 @@
+"""Processing one upload event, with idempotent effects.
+
+1. ``queued -> processing`` (own short transaction, visible to the client).
+2. Fetch and decode the object in a thread (malformed records counted, not fatal).
+3. One transaction holding the user's lock: upsert observations (newest version of each
+   Health Connect record wins), recompute every local day the file touches from *all* the
+   user's observations, write metrics, the daily journals, the upload narrative and the
+   training examples, and set the upload ``completed``. A crash anywhere rolls it all back;
+   a redelivered event for a completed upload changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from healthplatform.core import metrics as prom
+from healthplatform.db.models import Upload, UploadStatus
+from healthplatform.etl import repository as repo
+from healthplatform.etl.decode import Decoded, decode_file
+from healthplatform.etl.metrics import DEFINITIONS_VERSION, SUMMARY_KEYS, compute_day
+from healthplatform.etl.narratives import Narrative, daily_journal, upload_narrative
+from healthplatform.etl.observations import Observation
+from healthplatform.etl.training import training_example
+from healthplatform.runtime import Resources
+from healthplatform.storage.base import ObjectNotFound
+from healthplatform.uploads import service as uploads
+
+log = logging.getLogger(__name__)
+HISTORY_DAYS = 14
+DAY_MS = 86_400_000
+
+
+class PermanentError(Exception):
+    """Retrying cannot help: the upload is marked failed (or quarantined)."""
+
+    def __init__(self, message: str, *, quarantine: bool = False) -> None:
+        super().__init__(message)
+        self.quarantine = quarantine
+
+
+@dataclass(frozen=True)
+class Outcome:
+    upload_id: uuid.UUID
+    status: str  # completed | skipped (already done or gone)
+    days: int = 0
+    records: int = 0
+
+
+DOMAIN_OF = {record_type: domain for record_type, (domain, _) in SUMMARY_KEYS.items()}
+# heart excludes exercise from elevated-rate episodes: exercise uploads touch heart too
+DEPENDS_ON = {"heart": {"ExerciseSessionRecord"}}
+
+
+def affected_domains(record_type: str) -> set[str]:
+    domains = {DOMAIN_OF[record_type]}
+    domains |= {d for d, deps in DEPENDS_ON.items() if record_type in deps}
+    return domains
+
+
+def inputs_of(domains: set[str]) -> set[str]:
+    """Record types whose observations the given domains are computed from."""
+    types = {t for t, d in DOMAIN_OF.items() if d in domains}
+    return types.union(*(DEPENDS_ON.get(d, set()) for d in domains))
+
+
+def _days_of(observations: list[Observation]) -> list[date]:
+    return sorted({d for o in observations for d in repo.observation_days(o)})
+
+
+@dataclass(frozen=True)
+class DayResult:
+    metrics: dict[str, Any]  # the recomputed domains only
+    observations: dict[str, list[Observation]]  # per recomputed domain, touching the day
+
+
+def _compute(
+    observations: list[Observation], days: list[date], domains: set[str], height_m: float | None
+) -> dict[date, DayResult]:
+    """Recompute ``domains`` of each day from the observations touching it or a neighbour
+    (records crossing midnight and sleep ending on the day are assigned by compute_day)."""
+    touching = [(o, set(repo.observation_days(o))) for o in observations]
+    result = {}
+    for day in days:
+        near = {day - timedelta(days=1), day, day + timedelta(days=1)}
+        candidates = [o for o, touched in touching if touched & near]
+        metrics = compute_day(candidates, day, height_m=height_m)
+        on_day: dict[str, list[Observation]] = {d: [] for d in domains}
+        for o, touched in touching:
+            domain = DOMAIN_OF[o.record_type]
+            if day in touched and domain in on_day:
+                on_day[domain].append(o)
+        result[day] = DayResult({d: m for d, m in metrics.items() if d in domains}, on_day)
+    return result
+
+
+async def process_upload(res: Resources, upload_id: uuid.UUID) -> Outcome:
+    async with res.sessions() as session:
+        upload = await session.get(Upload, upload_id)
+    if upload is None:
+        return Outcome(upload_id, "skipped")  # erased by its owner meanwhile
+    if upload.status == UploadStatus.completed.value:
+        return Outcome(upload_id, "skipped")  # a redelivery: already done
+    await uploads.mark_processing(res, upload_id)
+    try:
+        data = await res.store.get(upload.object_key)
+    except ObjectNotFound as exc:
+        raise PermanentError("the stored file is missing") from exc
+    try:
+        decoded = await asyncio.to_thread(decode_file, data, upload.record_type)
+    except Exception as exc:  # the file passed validation at upload: storage corruption
+        raise PermanentError(f"stored file cannot be decoded: {exc}", quarantine=True) from exc
+    prom.ETL_MALFORMED_RECORDS.inc(decoded.malformed)
+    if not decoded.observations:
+        raise PermanentError(f"no usable records ({decoded.malformed} malformed)", quarantine=True)
+    return await _apply(res, upload, decoded)
+
+
+async def _apply(res: Resources, upload: Upload, decoded: Decoded) -> Outcome:
+    user = upload.user_id
+    days = _days_of(decoded.observations)
+    domains = affected_domains(upload.record_type)
+    async with res.engine.begin() as conn:
+        # first statement writes: on SQLite this takes the write lock up front
+        still_open = await conn.execute(
+            update(Upload)
+            .where(Upload.id == upload.id, Upload.status == UploadStatus.processing.value)
+            .values(updated_at=datetime.now(UTC))
+        )
+        if not getattr(still_open, "rowcount", 1):
+            return Outcome(upload.id, "skipped")
+        await repo.lock_user(conn, user)
+        await repo.upsert_observations(conn, user, upload.id, decoded.observations)
+        # only the domains this record type feeds are recomputed; the others are kept
+        stored_rows, sources = await repo.load_window(
+            conn,
+            user,
+            days[0] - timedelta(days=1),
+            days[-1] + timedelta(days=1),
+            inputs_of(domains),
+            exclude_upload=upload.id,
+        )
+        # this file's records are in memory; a stored row not replaced by them is current
+        current = {o.hc_id: o for o in decoded.observations}
+        for o in decoded.observations:
+            sources.setdefault(o.hc_id, str(upload.id))
+        current.update({o.hc_id: o for o in stored_rows})
+        window = list(current.values())
+        height = (
+            await repo.latest_height_m(conn, user, decoded.observations[-1].end_ms + 2 * DAY_MS)
+            if "body" in domains
+            else None
+        )
+        computed = await asyncio.to_thread(_compute, window, days, domains, height)
+        stored = await repo.load_days(conn, user, days)
+        past = await repo.history(conn, user, days[0], HISTORY_DAYS)
+        for day in days:
+            row = stored.get(day)
+            result = computed[day]
+            metrics = {k: v for k, v in (row.metrics if row else {}).items() if k not in domains}
+            metrics.update(result.metrics)
+            metrics = dict(sorted(metrics.items()))
+            provenance = {
+                k: v for k, v in (row.provenance if row else {}).items() if k not in domains
+            }
+            for domain, observations in result.observations.items():
+                if observations:
+                    provenance[domain] = {
+                        "uploads": sorted({sources[o.hc_id] for o in observations}),
+                        "records": sorted(o.hc_id for o in observations),
+                    }
+            journal = daily_journal(day, metrics, [p for p in past if p[0] < day])
+            key, body = training_example(
+                user,
+                day,
+                metrics,
+                journal,
+                upload_ids=sorted({u for p in provenance.values() for u in p["uploads"]}),
+                record_ids=sorted({r for p in provenance.values() for r in p["records"]}),
+                version=DEFINITIONS_VERSION,
+            )
+            previous = row.training_key if row else None
+            if previous != key:
+                await res.store.put(key, body, "application/json")
+                if previous:
+                    # the superseded version goes now: a rollback is repaired by the retry,
+                    # which writes the same content-addressed key again
+                    await res.store.delete(previous)
+            await repo.save_day(conn, user, day, metrics, DEFINITIONS_VERSION, provenance, key)
+            await _save(
+                conn,
+                f"daily:{user}:{day.isoformat()}",
+                user,
+                "daily",
+                day,
+                None,
+                sorted(metrics),
+                journal,
+            )
+            past = sorted([*(p for p in past if p[0] != day), (day, metrics)], key=lambda p: p[0])
+        summary = upload_narrative(upload.record_type, [(d, computed[d].metrics) for d in days])
+        await _save(
+            conn, f"upload:{upload.id}", user, "upload", None, upload.id, sorted(domains), summary
+        )
+        report = {**decoded.report(), "days": [d.isoformat() for d in days]}
+        await conn.execute(
+            update(Upload)
+            .where(Upload.id == upload.id)
+            .values(
+                status=UploadStatus.completed.value,
+                finished_at=datetime.now(UTC),
+                updated_at=datetime.now(UTC),
+                narrative_preview=summary.preview(280),
+                report=report,
+                error=None,
+            )
+        )
+    return Outcome(upload.id, "completed", len(days), len(decoded.observations))
+
+
+async def _save(
+    conn: Any,
+    key: str,
+    user: str,
+    kind: str,
+    day: date | None,
+    upload_id: uuid.UUID | None,
+    domains: list[str],
+    narrative: Narrative,
+) -> None:
+    await repo.save_narrative(
+        conn,
+        key=key,
+        user_id=user,
+        kind=kind,
+        local_date=day,
+        upload_id=upload_id,
+        domains=domains,
+        version=DEFINITIONS_VERSION,
+        layers=(narrative.statistical, narrative.structural, narrative.semantic),
+    )

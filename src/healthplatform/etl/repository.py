@@ -1,0 +1,258 @@
+"""SQL of the narrative engine: observation upserts, day windows, metrics and narratives."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from healthplatform.db.models import DailyMetrics, Narrative
+from healthplatform.db.models import Observation as ObservationRow
+from healthplatform.etl.observations import Observation
+
+UPSERT_BATCH = 1000
+
+
+_EPOCH = date(1970, 1, 1)
+_DAY_MS = 86_400_000
+
+
+def observation_days(obs: Observation) -> list[date]:
+    """Local dates an observation touches (capped at a week for very long records).
+    Integer arithmetic: this runs for every record."""
+    end_offset = (
+        obs.end_offset_minutes if obs.end_offset_minutes is not None else obs.offset_minutes
+    )
+    first = (obs.start_ms + obs.offset_minutes * 60_000) // _DAY_MS
+    last = max(first, (obs.end_ms + end_offset * 60_000) // _DAY_MS)
+    return [_EPOCH + timedelta(days=d) for d in range(first, min(last, first + 7) + 1)]
+
+
+def _row(user_id: str, upload_id: uuid.UUID, obs: Observation) -> dict[str, Any]:
+    days = observation_days(obs)
+    return {
+        "user_id": user_id,
+        "record_type": obs.record_type,
+        "hc_id": obs.hc_id,
+        "last_modified_ms": obs.last_modified_ms,
+        "start_ms": obs.start_ms,
+        "end_ms": obs.end_ms,
+        "offset_minutes": obs.offset_minutes,
+        "end_offset_minutes": obs.end_offset_minutes,
+        "offset_known": obs.offset_known,
+        "local_date": days[0],
+        "end_local_date": days[-1],
+        "fields": obs.fields,
+        "upload_id": upload_id,
+    }
+
+
+async def lock_user(conn: AsyncConnection, user_id: str) -> None:
+    """Serialise one user's processing (PostgreSQL advisory lock for this transaction;
+    SQLite serialises writers by itself)."""
+    if conn.dialect.name == "postgresql":
+        key = int.from_bytes(bytes.fromhex(user_id[:16]), "big", signed=True)
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+async def upsert_observations(
+    conn: AsyncConnection, user_id: str, upload_id: uuid.UUID, observations: Sequence[Observation]
+) -> None:
+    """Insert new records; replace existing ones only with a newer version."""
+    if not observations:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    table = ObservationRow.__table__
+    stmt = dialect.insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["user_id", "record_type", "hc_id"],
+        set_={
+            c: stmt.excluded[c]
+            for c in (
+                "last_modified_ms",
+                "start_ms",
+                "end_ms",
+                "offset_minutes",
+                "end_offset_minutes",
+                "offset_known",
+                "local_date",
+                "end_local_date",
+                "fields",
+                "upload_id",
+            )
+        },
+        where=table.c.last_modified_ms < stmt.excluded.last_modified_ms,
+    )
+    rows = [_row(user_id, upload_id, o) for o in observations]
+    for i in range(0, len(rows), UPSERT_BATCH):
+        await conn.execute(stmt, rows[i : i + UPSERT_BATCH])
+
+
+async def load_window(
+    conn: AsyncConnection,
+    user_id: str,
+    first: date,
+    last: date,
+    record_types: Collection[str],
+    exclude_upload: uuid.UUID | None = None,
+) -> tuple[list[Observation], dict[str, str]]:
+    """The user's observations of ``record_types`` touching [first, last], and the upload
+    each current version came from (by Health Connect id). Rows written by
+    ``exclude_upload`` are left out (the caller holds them in memory)."""
+    table = ObservationRow.__table__
+    result = await conn.execute(
+        select(table).where(
+            and_(
+                table.c.user_id == user_id,
+                table.c.local_date <= last,
+                table.c.end_local_date >= first,
+                table.c.record_type.in_(sorted(record_types)),
+                *([table.c.upload_id != exclude_upload] if exclude_upload else []),
+            )
+        )
+    )
+    observations: list[Observation] = []
+    sources: dict[str, str] = {}
+    for row in result.mappings():
+        observations.append(
+            Observation(
+                record_type=row["record_type"],
+                hc_id=row["hc_id"],
+                start_ms=row["start_ms"],
+                end_ms=row["end_ms"],
+                offset_minutes=row["offset_minutes"],
+                fields=row["fields"],
+                last_modified_ms=row["last_modified_ms"],
+                offset_known=row["offset_known"],
+                end_offset_minutes=row["end_offset_minutes"],
+            )
+        )
+        sources[row["hc_id"]] = str(row["upload_id"])
+    return observations, sources
+
+
+async def history(
+    conn: AsyncConnection, user_id: str, before: date, days: int
+) -> list[tuple[date, dict[str, Any]]]:
+    table = DailyMetrics.__table__
+    rows = await conn.execute(
+        select(table.c.local_date, table.c.metrics)
+        .where(
+            table.c.user_id == user_id,
+            table.c.local_date < before,
+            table.c.local_date >= before - timedelta(days=days),
+        )
+        .order_by(table.c.local_date)
+    )
+    return [(r.local_date, r.metrics) for r in rows]
+
+
+async def load_days(conn: AsyncConnection, user_id: str, days: Collection[date]) -> dict[date, Any]:
+    """Stored daily rows (metrics, provenance, training key) of the given days."""
+    table = DailyMetrics.__table__
+    rows = await conn.execute(
+        select(table).where(table.c.user_id == user_id, table.c.local_date.in_(sorted(days)))
+    )
+    return {row.local_date: row for row in rows}
+
+
+async def latest_height_m(conn: AsyncConnection, user_id: str, before_ms: int) -> float | None:
+    """The newest HeightRecord up to ``before_ms`` (for BMI on days without one)."""
+    table = ObservationRow.__table__
+    fields = (
+        await conn.execute(
+            select(table.c.fields)
+            .where(
+                table.c.user_id == user_id,
+                table.c.record_type == "HeightRecord",
+                table.c.start_ms < before_ms,
+            )
+            .order_by(table.c.start_ms.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    value = (fields or {}).get("heightInMeters")
+    return float(value) if isinstance(value, int | float) and value > 0 else None
+
+
+async def _upsert(
+    conn: AsyncConnection, table: Any, row: dict[str, Any], keys: Iterable[str]
+) -> None:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(**row)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={k: stmt.excluded[k] for k in row if k not in keys}
+    )
+    await conn.execute(stmt)
+
+
+async def save_day(
+    conn: AsyncConnection,
+    user_id: str,
+    day: date,
+    metrics: dict[str, Any],
+    version: str,
+    provenance: dict[str, Any],
+    training: str | None,
+) -> None:
+    uploads = sorted({u for p in provenance.values() for u in p["uploads"]})
+    await _upsert(
+        conn,
+        DailyMetrics.__table__,
+        {
+            "user_id": user_id,
+            "local_date": day,
+            "metrics": metrics,
+            "definitions_version": version,
+            "source_upload_ids": uploads,
+            "provenance": provenance,
+            "training_key": training,
+            "updated_at": datetime.now(UTC),
+        },
+        ("user_id", "local_date"),
+    )
+
+
+async def save_narrative(
+    conn: AsyncConnection,
+    *,
+    key: str,
+    user_id: str,
+    kind: str,
+    local_date: date | None,
+    upload_id: uuid.UUID | None,
+    domains: list[str],
+    layers: tuple[str, str, str],
+    version: str,
+) -> None:
+    await _upsert(
+        conn,
+        Narrative.__table__,
+        {
+            "key": key,
+            "user_id": user_id,
+            "kind": kind,
+            "local_date": local_date,
+            "upload_id": upload_id,
+            "domains": domains,
+            "statistical": layers[0],
+            "structural": layers[1],
+            "semantic": layers[2],
+            "definitions_version": version,
+            "updated_at": datetime.now(UTC),
+        },
+        ("key",),
+    )
+
+
+async def delete_user(conn: AsyncConnection, user_id: str) -> int:
+    total = 0
+    for model in (ObservationRow, DailyMetrics, Narrative):
+        result = await conn.execute(delete(model).where(model.user_id == user_id))
+        total += int(getattr(result, "rowcount", 0) or 0)
+    return total

@@ -1,0 +1,53 @@
+"""Training examples: one immutable, content-addressed JSON object per user and local day.
+
+A day's example is rewritten as a *new* object when the day's data changes, and the
+superseded one is deleted in the same locked unit of work, so there is never a
+read-modify-write of a shared file and never two examples for one day.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Any
+
+from healthplatform import __version__
+from healthplatform.etl.narratives import Narrative
+
+TRAINING_PREFIX = "training"
+INSTRUCTION = (
+    "Write a cautious, non-diagnostic daily health journal entry from these measurements. "
+    "State the numbers with units, then patterns, then an interpretation; say when data is "
+    "insufficient."
+)
+
+
+def training_example(
+    user_id: str,
+    day: date,
+    metrics: dict[str, Any],
+    narrative: Narrative,
+    *,
+    upload_ids: list[str],
+    record_ids: list[str],
+    version: str,
+) -> tuple[str, bytes]:
+    """(object key, JSON bytes) of one example; the key is derived from the content."""
+    example = {
+        "instruction": INSTRUCTION,
+        "input": json.dumps(
+            {"date": day.isoformat(), "metrics": metrics}, sort_keys=True, separators=(",", ":")
+        ),
+        "output": narrative.text,
+        "metadata": {
+            "local_date": day.isoformat(),
+            "source_upload_ids": sorted(upload_ids),
+            "record_ids": sorted(record_ids),
+            "metric_definitions_version": version,
+            "generator": f"healthplatform {__version__}",
+        },
+    }
+    body = json.dumps(example, sort_keys=True, separators=(",", ":")).encode()
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    return f"{TRAINING_PREFIX}/{user_id}/{day:%Y/%m/%d}/{digest}.json", body

@@ -1,0 +1,184 @@
+"""The ETL worker: consumes upload events with bounded concurrency.
+
+At-least-once delivery with idempotent effects (see :mod:`pipeline`). Retriable errors
+(database, object store, anything unexpected) go back with exponential backoff; after the
+delivery limit the event is dead-lettered with its error and the upload marked failed.
+Permanent errors mark the upload failed or quarantined at once. On shutdown no new event
+is taken, in-flight work gets ``shutdown_grace`` seconds, and what is left is given back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
+
+from healthplatform.core import metrics
+from healthplatform.etl.pipeline import PermanentError, process_upload
+from healthplatform.events.delivery import Delivery, EventConsumer
+from healthplatform.runtime import Resources
+from healthplatform.uploads import service as uploads
+
+log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("healthplatform.etl")
+
+
+class Worker:
+    def __init__(
+        self,
+        res: Resources,
+        consumer: EventConsumer,
+        *,
+        concurrency: int = 4,
+        shutdown_grace: float = 25.0,
+        backoff_base: float = 1.0,
+        backoff_max: float = 60.0,
+    ) -> None:
+        self.res = res
+        self.consumer = consumer
+        self.concurrency = concurrency
+        self.shutdown_grace = shutdown_grace
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.consumer.start()
+        slots = asyncio.Semaphore(self.concurrency)
+        tasks: set[asyncio.Task[None]] = set()
+        deliveries = self.consumer.deliveries()
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                await slots.acquire()
+                following = asyncio.ensure_future(anext(deliveries))
+                await asyncio.wait({following, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not following.done():
+                    following.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                        await following
+                    slots.release()
+                    break
+                try:
+                    delivery = following.result()
+                except StopAsyncIteration:
+                    break
+                task = asyncio.create_task(self.handle(delivery))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                task.add_done_callback(lambda _: slots.release())
+        finally:
+            stopping.cancel()
+            await self._drain(tasks)
+            with contextlib.suppress(Exception):
+                await deliveries.aclose()  # type: ignore[attr-defined]
+            await self.consumer.close()
+
+    async def _drain(self, tasks: set[asyncio.Task[None]]) -> None:
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=self.shutdown_grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    def backoff(self, attempt: int) -> float:
+        return float(min(self.backoff_max, self.backoff_base * 2 ** max(0, attempt - 1)))
+
+    async def handle(self, delivery: Delivery) -> None:
+        context = propagate.extract(delivery.headers)
+        with _tracer.start_as_current_span(
+            "etl.process_upload", context=context, kind=SpanKind.CONSUMER
+        ) as span:
+            try:
+                upload_id = uuid.UUID(str(delivery.payload["upload_id"]))
+            except (KeyError, ValueError, TypeError):
+                metrics.ETL_FAILED.labels(reason="malformed_event").inc()
+                metrics.ETL_DEAD_LETTERED.inc()
+                await delivery.dead_letter("malformed event: no valid upload_id")
+                return
+            span.set_attribute("upload.id", str(upload_id))
+            span.set_attribute("messaging.delivery.attempt", delivery.attempt)
+            self._observe_lag(delivery)
+            record_type = str(delivery.payload.get("record_type", "unknown"))[:64]
+            started = time.perf_counter()
+            metrics.ETL_INFLIGHT.inc()
+            try:
+                outcome = await process_upload(self.res, upload_id)
+            except PermanentError as exc:
+                await self._permanent(delivery, upload_id, record_type, exc)
+                return
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(delivery.retry("worker shutting down", 0))
+                raise
+            except Exception as exc:
+                await self._retriable(delivery, upload_id, record_type, exc)
+                return
+            finally:
+                metrics.ETL_INFLIGHT.dec()
+                metrics.ETL_DURATION.observe(time.perf_counter() - started)
+            metrics.ETL_PROCESSED.labels(record_type=record_type, outcome=outcome.status).inc()
+            metrics.ETL_RECORDS.labels(record_type=record_type).inc(outcome.records)
+            await self._settle(delivery.ack())
+
+    @staticmethod
+    def _observe_lag(delivery: Delivery) -> None:
+        accepted = delivery.payload.get("accepted_at")
+        if isinstance(accepted, str) and delivery.attempt == 1:
+            with contextlib.suppress(ValueError):
+                lag = (datetime.now(UTC) - datetime.fromisoformat(accepted)).total_seconds()
+                metrics.ETL_QUEUE_LAG.observe(max(0.0, lag))
+
+    async def _permanent(
+        self, delivery: Delivery, upload_id: uuid.UUID, record_type: str, exc: PermanentError
+    ) -> None:
+        reason = "quarantined" if exc.quarantine else "failed"
+        log.warning("upload %s", reason, extra={"upload_id": str(upload_id), "error": str(exc)})
+        metrics.ETL_FAILED.labels(reason=reason).inc()
+        metrics.ETL_PROCESSED.labels(record_type=record_type, outcome=reason).inc()
+        try:
+            await uploads.mark_failed(self.res, upload_id, str(exc), quarantine=exc.quarantine)
+        except Exception as db_exc:  # cannot record it now: try again later
+            await self._retriable(delivery, upload_id, record_type, db_exc)
+            return
+        await self._settle(delivery.ack())
+
+    async def _retriable(
+        self, delivery: Delivery, upload_id: uuid.UUID, record_type: str, exc: BaseException
+    ) -> None:
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+        if delivery.attempt >= self.consumer.delivery_limit:
+            log.error(
+                "giving up on upload",
+                extra={"upload_id": str(upload_id), "error": error, "attempt": delivery.attempt},
+            )
+            metrics.ETL_FAILED.labels(reason="delivery_limit").inc()
+            metrics.ETL_DEAD_LETTERED.inc()
+            metrics.ETL_PROCESSED.labels(record_type=record_type, outcome="dead_lettered").inc()
+            with contextlib.suppress(Exception):
+                await uploads.mark_failed(
+                    self.res, upload_id, f"gave up after {delivery.attempt} attempts: {error}"
+                )
+            await self._settle(delivery.dead_letter(error))
+            return
+        log.warning(
+            "retrying upload",
+            extra={"upload_id": str(upload_id), "error": error, "attempt": delivery.attempt},
+        )
+        metrics.ETL_RETRIES.inc()
+        await self._settle(delivery.retry(error, self.backoff(delivery.attempt)))
+
+    @staticmethod
+    async def _settle(operation: object) -> None:
+        """Acks and nacks can fail when the broker connection drops: the broker then
+        redelivers, which the idempotent pipeline absorbs."""
+        try:
+            await operation  # type: ignore[misc]
+        except Exception as exc:
+            log.warning("could not settle delivery", extra={"error": str(exc)})

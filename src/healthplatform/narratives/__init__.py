@@ -1,0 +1,1 @@
+"""Reading narratives and daily metrics (written by the ETL narrative engine)."""

@@ -1,0 +1,69 @@
+"""/v1/narratives and /v1/me/export."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from healthplatform.api.deps import CurrentUser, ResourcesDep
+from healthplatform.core.errors import BadRequest
+from healthplatform.etl.metrics import DOMAINS
+from healthplatform.narratives import service
+from healthplatform.narratives.schemas import NarrativeList
+from healthplatform.uploads.schemas import Pagination
+
+router = APIRouter(tags=["narratives"])
+MAX_RANGE_DAYS = 366
+
+
+@router.get("/v1/narratives", response_model=NarrativeList)
+async def list_narratives(
+    user: CurrentUser,
+    res: ResourcesDep,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+    domain: Annotated[str | None, Query(max_length=32)] = None,
+    kind: Literal["daily", "upload"] = "daily",
+    limit: Annotated[int, Query(ge=1, le=366)] = 31,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> NarrativeList:
+    """Daily journals (or per-upload narratives) between two local dates, newest first."""
+    if from_ and to and from_ > to:
+        raise BadRequest("`from` is after `to`")
+    if from_ and to and (to - from_).days > MAX_RANGE_DAYS:
+        raise BadRequest(f"date range longer than {MAX_RANGE_DAYS} days")
+    if domain is not None and domain not in DOMAINS:
+        raise BadRequest(f"unknown domain {domain!r}; one of {', '.join(DOMAINS)}")
+    rows, total = await service.list_narratives(
+        res,
+        user.subject,
+        first=from_,
+        last=to,
+        domain=domain,
+        kind=kind,
+        limit=limit,
+        offset=offset,
+    )
+    return NarrativeList(
+        narratives=rows,
+        pagination=Pagination(
+            total=total, limit=limit, offset=offset, has_more=offset + len(rows) < total
+        ),
+    )
+
+
+@router.get(
+    "/v1/me/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+)
+async def export_my_data(user: CurrentUser, res: ResourcesDep) -> StreamingResponse:
+    """Everything derived from my uploads as JSON lines (uploads, daily metrics, narratives)."""
+    return StreamingResponse(
+        service.export_lines(res, user.subject),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": 'attachment; filename="healthplatform-export.jsonl"'},
+    )

@@ -1,0 +1,313 @@
+"""The narrative engine end to end: API -> outbox -> (relay -> RabbitMQ) -> worker."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import statistics
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import fastavro
+import pytest
+from sqlalchemy import func, select
+
+from healthplatform.cli import create_worker
+from healthplatform.db.models import DailyMetrics, Narrative, Upload
+from healthplatform.db.models import Observation as ObservationRow
+from healthplatform.events.rabbit import RabbitPublisher, Topology
+from healthplatform.events.relay import OutboxRelay
+from healthplatform.healthconnect.registry import record_types
+from healthplatform.healthconnect.synth import synthetic_records
+from healthplatform.runtime import Resources
+from healthplatform.settings import EventsBackend
+from healthplatform.uploads.service import user_key
+from tests.conftest import ApiClient
+
+pytestmark = pytest.mark.integration
+
+
+async def process_all(api: ApiClient, timeout: float = 60) -> None:
+    """Run relay (broker mode) and worker until no upload is queued or processing."""
+    res: Resources = api.app.state.resources  # type: ignore[attr-defined]
+    settings = res.settings
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(create_worker(settings, res).run(stop))]
+    if settings.events_backend is EventsBackend.rabbitmq:
+        relay = OutboxRelay(
+            res.sessions,
+            RabbitPublisher(
+                settings.rabbitmq_url.get_secret_value(), Topology.from_settings(settings)
+            ),
+            poll_interval=0.05,
+        )
+        tasks.append(asyncio.create_task(relay.run(stop)))
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            async with res.sessions() as session:
+                busy = (
+                    await session.execute(
+                        select(func.count()).where(Upload.status.in_(["queued", "processing"]))
+                    )
+                ).scalar_one()
+            if busy == 0:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError("uploads still queued/processing after timeout")
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
+async def upload_files(api: ApiClient, user: str, paths: list[Path]) -> list[dict[str, Any]]:
+    out = []
+    for path in paths:
+        response = await api.upload(user, path.name, path.read_bytes())
+        assert response.status_code == 202, response.text
+        out.append(response.json())
+    return out
+
+
+async def daily(api: ApiClient, user: str) -> dict[str, dict[str, Any]]:
+    res: Resources = api.app.state.resources  # type: ignore[attr-defined]
+    async with res.sessions() as session:
+        rows = (
+            (
+                await session.execute(
+                    select(DailyMetrics).where(DailyMetrics.user_id == user_key(user))
+                )
+            )
+            .scalars()
+            .all()
+        )
+    return {r.local_date.isoformat(): r.metrics for r in rows}
+
+
+def records_of(paths: list[Path], prefix: str) -> dict[str, dict[str, Any]]:
+    """Independent decode + dedup (newest lastModified wins) of the sample files."""
+    newest: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        if not path.name.startswith(prefix):
+            continue
+        for rec in fastavro.reader(io.BytesIO(path.read_bytes())):
+            mid = rec["metadata"]["id"]
+            if (
+                mid not in newest
+                or rec["metadata"]["lastModifiedTimeEpochMillis"]
+                > newest[mid]["metadata"]["lastModifiedTimeEpochMillis"]
+            ):
+                newest[mid] = rec
+    return newest
+
+
+def local_day(ms: int, offset: str | None) -> str:
+    sign = -1 if offset and offset.startswith("-") else 1
+    minutes = 0 if offset in (None, "Z") else sign * (int(offset[1:3]) * 60 + int(offset[4:6]))
+    return (datetime.fromtimestamp(ms / 1000, UTC) + timedelta(minutes=minutes)).date().isoformat()
+
+
+async def test_every_sample_completes_with_correct_numbers(
+    api: ApiClient, user: str, samples: list[Path]
+) -> None:
+    accepted = await upload_files(api, user, samples)
+    await process_all(api)
+    for body in accepted:
+        status = (
+            await api.http.get(
+                f"/v1/upload/status/{body['correlation_id']}", headers=api.auth(user)
+            )
+        ).json()
+        assert status["status"] == "completed", status
+        assert status["narrative_preview"]
+        assert status["finished_at"] is not None
+    days = await daily(api, user)
+
+    # glucose: mean and TIR per local day, computed independently from the raw files
+    per_day: dict[str, list[float]] = defaultdict(list)
+    for rec in records_of(samples, "BloodGlucose").values():
+        per_day[local_day(rec["timeEpochMillis"], rec["zoneOffsetId"])].append(
+            rec["levelInMilligramsPerDeciliter"]
+        )
+    checked = 0
+    for day, values in per_day.items():
+        glucose = days[day]["glucose"]
+        assert glucose["coverage"]["readings"] == len(values)
+        assert glucose["readings_summary"]["mean_mg_dl"] == pytest.approx(statistics.fmean(values))
+        if len(values) < 0.7 * 288:  # a partial day: no invented statistics
+            assert glucose["status"] == "insufficient data"
+            assert glucose["mean_mg_dl"] is None
+            continue
+        assert glucose["mean_mg_dl"] == pytest.approx(statistics.fmean(values))
+        in_range = sum(70 <= v <= 180 for v in values) / len(values) * 100
+        assert glucose["tir_70_180_pct"] == pytest.approx(in_range)
+        checked += 1
+    assert checked >= 2
+
+    # narratives are readable through the API and quote the computed mean
+    listing = (await api.http.get("/v1/narratives?domain=glucose", headers=api.auth(user))).json()
+    assert listing["pagination"]["total"] >= 2
+    first = listing["narratives"][0]
+    assert str(round(first["metrics"]["glucose"]["mean_mg_dl"])) in first["statistical"]
+    uploads = (await api.http.get("/v1/narratives?kind=upload", headers=api.auth(user))).json()
+    assert uploads["pagination"]["total"] == len(samples)
+
+
+async def test_overlapping_snapshots_do_not_double_count(
+    api: ApiClient, samples: list[Path]
+) -> None:
+    """Same-day snapshots overlap: one or both uploaded give identical daily totals, and the
+    order of uploads does not matter."""
+    first_day = [p for p in samples if p.name.endswith("_1758407139312.avro")]
+    second = [p for p in samples if p.name.endswith("_1758407245091.avro")]
+    third = [p for p in samples if p.name.endswith("_1758494067274.avro")]
+    one, both, forward, backward = (f"u-{uuid.uuid4().hex}" for _ in range(4))
+    await upload_files(api, one, first_day)
+    await upload_files(api, both, first_day + second)
+    await upload_files(api, forward, first_day + second + third)
+    await upload_files(api, backward, third + second + first_day)
+    await process_all(api)
+    d_one, d_both = await daily(api, one), await daily(api, both)
+    assert d_one and d_one == d_both
+    d_forward, d_backward = await daily(api, forward), await daily(api, backward)
+    assert d_forward == d_backward
+    # Steps on 2025-09-20 come as two overlapping records (00:00-24:00: 3933 steps and
+    # 04:00-24:00: 2517); counting both would double count, the full-day record is used.
+    assert d_forward["2025-09-20"]["activity"]["steps"]["total"] == pytest.approx(3933)
+    assert d_forward["2025-09-21"]["activity"]["steps"]["total"] == pytest.approx(3615)
+
+
+async def test_redelivery_changes_nothing(api: ApiClient, user: str, samples: list[Path]) -> None:
+    res: Resources = api.app.state.resources  # type: ignore[attr-defined]
+    accepted = await upload_files(api, user, samples[:6])
+    await process_all(api)
+
+    async def snapshot() -> tuple[int, int, int, list[str], dict[str, Any]]:
+        async with res.sessions() as session:
+            counts = [
+                (
+                    await session.execute(
+                        select(func.count()).where(model.user_id == user_key(user))
+                    )
+                ).scalar_one()
+                for model in (ObservationRow, Narrative, DailyMetrics)
+            ]
+        keys = sorted([o.key async for o in res.store.list(f"training/{user_key(user)}/")])
+        return counts[0], counts[1], counts[2], keys, await daily(api, user)
+
+    before = await snapshot()
+    from healthplatform.etl.pipeline import process_upload
+
+    for body in accepted:  # the same events again, as a broker would redeliver them
+        outcome = await process_upload(res, uuid.UUID(body["correlation_id"]))
+        assert outcome.status == "skipped"
+    async with res.sessions() as session:  # and forced reprocessing of completed uploads
+        for body in accepted:
+            upload = await session.get(Upload, uuid.UUID(body["correlation_id"]))
+            assert upload is not None
+            upload.status = "queued"
+        await session.commit()
+    for body in accepted:
+        await process_upload(res, uuid.UUID(body["correlation_id"]))
+    assert await snapshot() == before
+    assert len(before[3]) == before[2]  # one training example per day, no duplicates
+
+
+async def test_missing_object_marks_upload_failed(
+    api: ApiClient, user: str, samples: list[Path]
+) -> None:
+    res: Resources = api.app.state.resources  # type: ignore[attr-defined]
+    [body] = await upload_files(api, user, samples[:1])
+    await res.store.delete(body["object_key"])
+    await process_all(api)
+    status = (
+        await api.http.get(f"/v1/upload/status/{body['correlation_id']}", headers=api.auth(user))
+    ).json()
+    assert status["status"] == "failed"
+    assert "missing" in status["error"]
+
+
+def avro(record_type: str, records: list[dict[str, Any]]) -> bytes:
+    buf = io.BytesIO()
+    fastavro.writer(buf, fastavro.parse_schema(record_types()[record_type].schema), records)
+    return buf.getvalue()
+
+
+async def test_malformed_records_are_counted_not_fatal(api: ApiClient, user: str) -> None:
+    records = synthetic_records("BloodGlucoseRecord", 20, seed=7)
+    records[3]["metadata"]["id"] = ""  # no Health Connect id
+    records[5]["timeEpochMillis"] = 10**16  # beyond any calendar
+    response = await api.upload(
+        user, "BloodGlucoseRecord_1.avro", avro("BloodGlucoseRecord", records)
+    )
+    assert response.status_code == 202
+    await process_all(api)
+    status = (
+        await api.http.get(
+            f"/v1/upload/status/{response.json()['correlation_id']}", headers=api.auth(user)
+        )
+    ).json()
+    assert status["status"] == "completed", status
+    res: Resources = api.app.state.resources  # type: ignore[attr-defined]
+    async with res.sessions() as session:
+        upload = await session.get(Upload, uuid.UUID(response.json()["correlation_id"]))
+    assert upload is not None and upload.report is not None
+    assert (upload.report["records"], upload.report["valid"], upload.report["malformed"]) == (
+        20,
+        18,
+        2,
+    )
+
+
+async def test_every_record_type_is_processed(api: ApiClient, user: str) -> None:
+    bodies = []
+    for i, record_type in enumerate(sorted(record_types())):
+        data = avro(record_type, synthetic_records(record_type, 12, seed=i))
+        response = await api.upload(user, f"{record_type}_1.avro", data)
+        assert response.status_code == 202, response.text
+        bodies.append(response.json())
+    await process_all(api)
+    for body in bodies:
+        status = (
+            await api.http.get(
+                f"/v1/upload/status/{body['correlation_id']}", headers=api.auth(user)
+            )
+        ).json()
+        assert status["status"] == "completed", (body["record_type"], status)
+
+
+async def test_export_and_erase_cover_derived_data(
+    api: ApiClient, user: str, samples: list[Path]
+) -> None:
+    import json
+
+    await upload_files(api, user, samples[:5])
+    await process_all(api)
+    export = await api.http.get("/v1/me/export", headers=api.auth(user))
+    assert export.status_code == 200
+    lines = [json.loads(line) for line in export.text.splitlines()]
+    kinds = {line["type"] for line in lines}
+    assert {"export", "upload", "daily_metrics", "narrative"} <= kinds
+    assert sum(line["type"] == "upload" for line in lines) == 5
+    erased = (await api.http.delete("/v1/me/data", headers=api.auth(user))).json()
+    assert erased["uploads_deleted"] == 5 and erased["derived_rows_deleted"] > 0
+    res: Resources = api.app.state.resources  # type: ignore[attr-defined]
+    assert [o async for o in res.store.list(f"training/{user_key(user)}/")] == []
+    again = await api.http.get("/v1/me/export", headers=api.auth(user))
+    assert [json.loads(x)["type"] for x in again.text.splitlines()] == ["export"]
+
+
+async def test_narratives_query_validation(api: ApiClient, user: str) -> None:
+    bad = [
+        "/v1/narratives?from=2025-09-20&to=2025-09-01",
+        "/v1/narratives?from=2020-01-01&to=2025-01-01",
+        "/v1/narratives?domain=astrology",
+        "/v1/narratives?kind=weekly",
+        "/v1/narratives?from=notadate",
+    ]
+    for url in bad:
+        response = await api.http.get(url, headers=api.auth(user))
+        assert response.status_code in (400, 422), url

@@ -1,0 +1,197 @@
+"""The worker killed with SIGKILL again and again, and stopped with SIGTERM: every upload
+completes exactly once and no training example is duplicated (real PostgreSQL, RabbitMQ
+and S3; the worker is a separate `healthplatform serve etl` process)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from healthplatform.api.app import create_app
+from healthplatform.db.models import DailyMetrics, Narrative, Upload
+from healthplatform.events.rabbit import RabbitPublisher, Topology
+from healthplatform.events.relay import OutboxRelay
+from healthplatform.healthconnect.synth import synthetic_file
+from healthplatform.settings import Settings
+from tests.support.services import KeySet, free_port
+
+pytestmark = pytest.mark.integration
+EXE = str(Path(sys.executable).parent / "healthplatform")
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HP_")}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        if isinstance(value, list):
+            value = ",".join(map(str, value))
+        env[f"HP_{name.upper()}"] = str(value)
+    return env
+
+
+async def accept_uploads(
+    settings: Settings, keys: KeySet, files: int
+) -> tuple[list[str], list[str]]:
+    app = create_app(settings)
+    users = [f"crash-{uuid.uuid4().hex}" for _ in range(4)]
+    ids = []
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            for i in range(files):
+                user = users[i % len(users)]
+                record_type = [
+                    "BloodGlucoseRecord",
+                    "HeartRateRecord",
+                    "StepsRecord",
+                    "SleepSessionRecord",
+                ][i % 4]
+                data = synthetic_file(
+                    record_type, 120, seed=i, start_ms=1_758_300_000_000 + (i // 4) * 43_200_000
+                )
+                response = await client.post(
+                    "/v1/upload",
+                    headers={"Authorization": f"Bearer {keys.mint(user)}"},
+                    files={"file": (f"{record_type}_{i}.avro", data)},
+                )
+                assert response.status_code == 202, response.text
+                ids.append(response.json()["correlation_id"])
+        relay = OutboxRelay(
+            app.state.resources.sessions,
+            RabbitPublisher(
+                settings.rabbitmq_url.get_secret_value(), Topology.from_settings(settings)
+            ),
+        )
+        while await relay.publish_batch():
+            pass
+        await relay.publisher.close()
+    return ids, users
+
+
+async def states(settings: Settings, ids: list[str]) -> dict[str, int]:
+    from healthplatform.runtime import open_resources
+
+    async with open_resources(settings, "test") as res, res.sessions() as session:
+        rows = (
+            await session.execute(
+                select(Upload.status, func.count())
+                .where(Upload.id.in_([uuid.UUID(i) for i in ids]))
+                .group_by(Upload.status)
+            )
+        ).all()
+    return {status: count for status, count in rows}
+
+
+@pytest.fixture
+def crash_settings(production_settings: Settings) -> Settings:
+    name = f"hp-crash-{uuid.uuid4().hex[:8]}"
+    return production_settings.model_copy(
+        update={
+            "rabbitmq_exchange": name,
+            "rabbitmq_queue": f"{name}.etl",
+            "rabbitmq_delivery_limit": 100,
+            "etl_concurrency": 4,
+            "etl_backoff_base_seconds": 0.05,
+            "log_level": "WARNING",
+        }
+    )
+
+
+def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [EXE, "serve", "etl", "--metrics-port", str(free_port())],
+        env=settings_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+async def test_kill_9_mid_batch_repeatedly(crash_settings: Settings, keys: KeySet) -> None:
+    ids, users = await accept_uploads(crash_settings, keys, 48)
+    rng = random.Random(42)
+    kills = 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        worker = start_worker(crash_settings)
+        await asyncio.sleep(rng.uniform(1.0, 2.0))
+        done = (await states(crash_settings, ids)).get("completed", 0)
+        if done == len(ids):
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(30)
+            break
+        worker.kill()  # SIGKILL: no cleanup at all
+        worker.wait(10)
+        kills += 1
+    print(f"worker killed {kills} times")
+    final = await states(crash_settings, ids)
+    assert final == {"completed": len(ids)}, final
+    assert kills >= 2, "the worker was never killed mid-batch; make the run longer"
+
+    from healthplatform.runtime import open_resources
+    from healthplatform.uploads.service import user_key
+
+    async with open_resources(crash_settings, "test") as res:
+        async with res.sessions() as session:
+            per_upload = (
+                await session.execute(
+                    select(Narrative.upload_id, func.count())
+                    .where(
+                        Narrative.kind == "upload",
+                        Narrative.upload_id.in_([uuid.UUID(i) for i in ids]),
+                    )
+                    .group_by(Narrative.upload_id)
+                )
+            ).all()
+            assert len(per_upload) == len(ids) and {n for _, n in per_upload} == {1}
+            for user in users:
+                days = (
+                    (
+                        await session.execute(
+                            select(DailyMetrics).where(DailyMetrics.user_id == user_key(user))
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                stored = sorted(
+                    [o.key async for o in res.store.list(f"training/{user_key(user)}/")]
+                )
+                assert sorted(d.training_key for d in days) == stored  # one per day, no more
+
+
+async def test_sigterm_finishes_or_returns_in_flight_work(
+    crash_settings: Settings, keys: KeySet
+) -> None:
+    ids, _ = await accept_uploads(crash_settings, keys, 24)
+    worker = start_worker(crash_settings.model_copy(update={"etl_shutdown_grace_seconds": 5}))
+    await asyncio.sleep(1.5)
+    started = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(20) == 0, worker.stderr.read() if worker.stderr else ""
+    assert time.monotonic() - started < 5 + 10
+    in_between = await states(crash_settings, ids)
+    assert "processing" not in in_between or in_between["processing"] <= 4
+    worker = start_worker(crash_settings)  # the rest is picked up by the next worker
+    try:
+        for _ in range(200):
+            if (await states(crash_settings, ids)).get("completed") == len(ids):
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+    assert await states(crash_settings, ids) == {"completed": len(ids)}
