@@ -311,3 +311,31 @@ async def test_narratives_query_validation(api: ApiClient, user: str) -> None:
     for url in bad:
         response = await api.http.get(url, headers=api.auth(user))
         assert response.status_code in (400, 422), url
+
+
+async def test_day_view_series(api: ApiClient, user: str, samples: list[Path]) -> None:
+    await upload_files(api, user, samples)
+    await process_all(api)
+    days = (await api.http.get("/v1/days", headers=api.auth(user))).json()["days"]
+    assert "2025-09-20" in days
+    view = (await api.http.get("/v1/days/2025-09-20", headers=api.auth(user))).json()
+    series = view["series"]
+    assert view["journal"]["statistical"]
+    assert len(series["glucose_mg_dl"]) == view["metrics"]["glucose"]["coverage"]["readings"]
+    assert all(0 <= minute < 1440 for minute, _ in series["glucose_mg_dl"])
+    assert series["heart_rate_bpm"] and series["sleep_stages"]
+    assert {s["stage"] for s in series["sleep_stages"]} <= {
+        "AWAKE",
+        "LIGHT",
+        "DEEP",
+        "REM",
+        "SLEEPING",
+        "OUT_OF_BED",
+        "UNKNOWN",
+    }
+    # the plot counts what the metric counts (overlapping records of two apps resolved)
+    assert sum(series["steps_hourly"]) == pytest.approx(3933, abs=0.05)
+    missing = await api.http.get("/v1/days/2001-01-01", headers=api.auth(user))
+    assert missing.status_code == 404
+    other = await api.http.get("/v1/days/2025-09-20", headers=api.auth("someone-else"))
+    assert other.status_code == 404

@@ -12,6 +12,7 @@ from healthplatform import __version__
 from healthplatform.api import health
 from healthplatform.api.errors import install_error_handlers
 from healthplatform.api.observability import ObservabilityMiddleware
+from healthplatform.days import endpoints as day_endpoints
 from healthplatform.me import endpoints as me_endpoints
 from healthplatform.narratives import endpoints as narrative_endpoints
 from healthplatform.runtime import Resources, open_resources
@@ -48,5 +49,6 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
     app.include_router(upload_endpoints.router)
     app.include_router(me_endpoints.router)
     app.include_router(narrative_endpoints.router)
+    app.include_router(day_endpoints.router)
     app.add_middleware(ObservabilityMiddleware, service="api")
     return app

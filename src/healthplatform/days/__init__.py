@@ -1,0 +1,1 @@
+"""The day view: one local day's metrics, journal and plot series."""

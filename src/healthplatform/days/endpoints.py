@@ -1,0 +1,32 @@
+"""/v1/days: the dates with data and one day's view (metrics, journal, plot series)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from healthplatform.api.deps import CurrentUser, ResourcesDep
+from healthplatform.core.errors import NotFound
+from healthplatform.days import service
+
+router = APIRouter(prefix="/v1/days", tags=["days"])
+
+
+@router.get("")
+async def list_days(
+    user: CurrentUser, res: ResourcesDep, limit: Annotated[int, Query(ge=1, le=366)] = 60
+) -> dict[str, list[str]]:
+    """Local dates that have metrics, newest first."""
+    return {"days": await service.days_with_data(res, user.subject, limit)}
+
+
+@router.get("/{day}")
+async def get_day(day: date, user: CurrentUser, res: ResourcesDep) -> dict[str, Any]:
+    """Metrics, the daily journal and the series the day view plots (minutes since local
+    midnight): glucose, heart rate, sleep stages, hourly steps and active calories."""
+    view = await service.day_view(res, user.subject, day)
+    if view is None:
+        raise NotFound("no data for that day")
+    return view
