@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit test-integration test-deploy lint format bench bench-api bench-etl lock docs
+.PHONY: help install run test test-unit test-integration test-deploy test-e2e lint format bench bench-api bench-etl lock docs
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -21,7 +21,9 @@ install: $(STAMP) ## Create .venv and install the pinned dependencies
 run: install ## Run the whole platform locally (embedded backends, data in .data/)
 	$(BIN)/healthplatform up
 
-test: install ## Every test tier (unit, integration on real servers, deploy checks); skips fail
+test: install ## Every test tier (unit, integration, deploy checks, browser); skips fail
+	bash scripts/ensure-services.sh
+	bash scripts/ensure-browser.sh
 	HP_TEST_STRICT=1 $(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-unit: install ## Unit tests only (no servers needed)
@@ -32,6 +34,10 @@ test-integration: install ## Integration tests (PostgreSQL, Redis, RabbitMQ, mot
 
 test-deploy: install ## Offline checks of Terraform/Helm/Argo CD files
 	$(BIN)/python -m pytest -q tests/deploy
+
+test-e2e: install ## Browser tests (Debian chromium + playwright-core; see scripts/ensure-browser.sh)
+	bash scripts/ensure-browser.sh
+	$(BIN)/python -m pytest -q tests/e2e
 
 lint: install ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check src tests scripts

@@ -1,16 +1,23 @@
-"""Rewrite the settings table in docs/configuration.md from the Settings class."""
+"""Rewrite the settings tables in the docs from the settings classes."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
+from healthplatform.auth.settings import reference_table as auth_table
 from healthplatform.settings import reference_table
 
-DOC = Path(__file__).resolve().parents[1] / "docs/configuration.md"
-START, END = "<!-- settings:start -->", "<!-- settings:end -->"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+TABLES: list[tuple[Path, str, Callable[[], str]]] = [
+    (DOCS / "configuration.md", "settings", reference_table),
+    (DOCS / "auth.md", "auth-settings", auth_table),
+]
 
-text = DOC.read_text()
-pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-DOC.write_text(pattern.sub(f"{START}\n{reference_table()}{END}", text))
-print(f"updated {DOC}")
+for doc, marker, table in TABLES:
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    replacement = f"{start}\n{table()}{end}"
+    doc.write_text(pattern.sub(lambda _, text=replacement: text, doc.read_text()))
+    print(f"updated {doc}")

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+from healthplatform.auth.cli import auth_cli
+from healthplatform.auth.settings import AuthSettings
 from healthplatform.settings import EventsBackend, Settings, reference_table
 
 if TYPE_CHECKING:
@@ -29,6 +35,7 @@ app = typer.Typer(
 )
 serve = typer.Typer(help="Start one service (production: one per pod).", no_args_is_help=True)
 app.add_typer(serve, name="serve")
+app.add_typer(auth_cli, name="auth")
 console = Console(stderr=True)
 
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]
@@ -56,18 +63,33 @@ def _logging(settings: Settings, service: str) -> None:
     )
 
 
+class Database(StrEnum):
+    health = "health"
+    auth = "auth"
+    all = "all"
+
+
 @app.command()
-def migrate(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
-    """Upgrade the health database schema (safe to run from several pods at once)."""
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    database: Annotated[
+        Database, typer.Option(help="Which database: the health data, auth credentials, or all.")
+    ] = Database.all,
+) -> None:
+    """Upgrade database schemas (safe to run from several pods at once)."""
+    from healthplatform.auth.cli import migrate_auth
     from healthplatform.db.migrate import upgrade
 
-    settings = _settings()
-    try:
-        asyncio.run(upgrade(settings, revision))
-    except OSError as exc:
-        console.print(f"[red]cannot reach the database:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    console.print(f"database at revision {revision}")
+    if database in (Database.health, Database.all):
+        settings = _settings()
+        try:
+            asyncio.run(upgrade(settings, revision))
+        except OSError as exc:
+            console.print(f"[red]cannot reach the health database:[/red] {exc}")
+            raise typer.Exit(1) from exc
+        console.print(f"health database at revision {revision}")
+    if database in (Database.auth, Database.all):
+        migrate_auth(revision)
 
 
 @app.command("settings")
@@ -196,6 +218,18 @@ def serve_etl(metrics_port: PortOpt = 9103) -> None:
     asyncio.run(_etl_main(settings, metrics_port))
 
 
+@serve.command("auth")
+def serve_auth(
+    host: HostOpt = "0.0.0.0",  # noqa: S104 (a container listens on every interface)
+    port: PortOpt = 8001,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """The passkey auth service (WebAuthn ceremonies, tokens, JWKS)."""
+    from healthplatform.auth.cli import serve_auth as run
+
+    run(host, port, workers)
+
+
 @serve.command("relay")
 def serve_relay(metrics_port: PortOpt = 9102) -> None:
     """Outbox relay to RabbitMQ plus housekeeping (orphan sweeper, outbox purge)."""
@@ -204,27 +238,34 @@ def serve_relay(metrics_port: PortOpt = 9102) -> None:
     asyncio.run(_relay_main(settings, metrics_port))
 
 
-async def _up_main(settings: Settings, host: str, port: int) -> None:
+async def _up_main(settings: Settings, auth_settings: AuthSettings, host: str, port: int) -> None:
     import uvicorn
 
     from healthplatform.api.app import create_app
+    from healthplatform.auth.app import create_auth_app
+    from healthplatform.auth.maintenance import run_maintenance
+    from healthplatform.auth.migrate import upgrade as upgrade_auth
     from healthplatform.db.migrate import upgrade
+    from healthplatform.gateway.local import LocalGateway
     from healthplatform.ops.housekeeping import run_housekeeping
     from healthplatform.runtime import open_resources
 
     await upgrade(settings)
+    await upgrade_auth(auth_settings)
+    await run_maintenance(auth_settings)  # a signing key exists before the first login
     data_dir = settings.data_dir.resolve()
     async with open_resources(settings, "up") as res:
         stop = asyncio.Event()
-        api = create_app(settings, resources=res)
+        gateway = LocalGateway(create_app(settings, resources=res), create_auth_app(auth_settings))
         server = uvicorn.Server(
             uvicorn.Config(
-                api, host=host, port=port, log_config=None, access_log=False, lifespan="on"
+                gateway, host=host, port=port, log_config=None, access_log=False, lifespan="on"
             )
         )
         background = [
             asyncio.create_task(run_housekeeping(res, stop)),
             asyncio.create_task(create_worker(settings, res).run(stop)),
+            asyncio.create_task(_every(3600, lambda: run_maintenance(auth_settings), stop)),
         ]
         if settings.events_backend is EventsBackend.rabbitmq:
             from healthplatform.events.rabbit import RabbitPublisher, Topology
@@ -235,7 +276,7 @@ async def _up_main(settings: Settings, host: str, port: int) -> None:
             )
             background.append(asyncio.create_task(OutboxRelay(res.sessions, publisher).run(stop)))
         console.print(
-            f"[green]Health platform running at[/green] http://{host}:{port}  "
+            f"[green]Health platform running at[/green] {settings.public_url}  "
             f"(data in {data_dir}; Ctrl-C stops)"
         )
         try:
@@ -245,12 +286,85 @@ async def _up_main(settings: Settings, host: str, port: int) -> None:
             await asyncio.gather(*background, return_exceptions=True)
 
 
+async def _every(seconds: float, job: Callable[[], Awaitable[object]], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+        if not stop.is_set():
+            try:
+                await job()
+            except Exception as exc:
+                console.print(f"[yellow]periodic job failed:[/yellow] {exc}")
+
+
+def local_settings(port: int) -> tuple[Settings, AuthSettings]:
+    """Settings of the all-in-one run: one origin at http://localhost:<port> unless
+    HP_PUBLIC_URL / HP_AUTH_ALLOWED_ORIGINS say otherwise (WebAuthn needs a host name, so
+    the origin is localhost, not 127.0.0.1)."""
+    from healthplatform.auth.cli import load_settings
+
+    settings = _settings()
+    auth_settings = load_settings()
+    if "HP_PUBLIC_URL" not in os.environ:
+        settings = settings.model_copy(update={"public_url": f"http://localhost:{port}"})
+    if "HP_AUTH_ALLOWED_ORIGINS" not in os.environ:
+        auth_settings = auth_settings.model_copy(
+            update={"allowed_origins": [settings.public_url.rstrip("/")]}
+        )
+    if "HP_AUTH_DATA_DIR" not in os.environ:
+        auth_settings = auth_settings.model_copy(update={"data_dir": settings.data_dir})
+    return settings, auth_settings
+
+
 @app.command()
 def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
-    """Run the whole platform in one process on the embedded defaults (local development)."""
-    settings = _settings()
+    """Run the whole platform (auth, API, ETL worker, web app) in one process on the
+    embedded defaults: SQLite, a local folder, the outbox table as the queue."""
+    settings, auth_settings = local_settings(port)
     _logging(settings, "up")
-    asyncio.run(_up_main(settings, host, port))
+    # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal: that is a clean stop
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_up_main(settings, auth_settings, host, port))
+    console.print("stopped")
+
+
+@app.command()
+def demo(
+    username: Annotated[str, typer.Option(help="Account to fill (sign up in the web app first).")],
+    samples: Annotated[
+        Path | None,
+        typer.Option(help="Folder of .avro files; default shared samples or a synthetic week."),
+    ] = None,
+    port: PortOpt = 8000,
+) -> None:
+    """Load sample Health Connect files into a local account; a running `up` processes them."""
+    from rich.progress import Progress
+
+    from healthplatform.ops.demo import DemoError, load_demo, sample_files
+
+    settings, auth_settings = local_settings(port)
+    default = Path(__file__).resolve().parents[3] / "shared/samples/health-connect"
+    files = list(sample_files(samples or default))
+    with Progress(console=console) as bar:
+        task = bar.add_task("uploading", total=len(files))
+        try:
+            accepted = asyncio.run(
+                load_demo(
+                    settings,
+                    auth_settings,
+                    username,
+                    files,
+                    lambda name, _: bar.update(task, advance=1, description=name),
+                )
+            )
+        except DemoError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+    new = sum(not a.duplicate for a in accepted)
+    console.print(
+        f"{new} new uploads, {len(accepted) - new} already there; open "
+        f"{settings.public_url}/#/history (the ETL in `healthplatform up` runs them)"
+    )
 
 
 @app.command()

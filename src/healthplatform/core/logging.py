@@ -57,5 +57,5 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("botocore", "aiobotocore", "aiormq", "aio_pika", "urllib3"):
+    for noisy in ("botocore", "aiobotocore", "aiormq", "aio_pika", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

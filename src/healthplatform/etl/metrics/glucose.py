@@ -7,6 +7,7 @@ Percentages are of readings; SD is the sample SD (n - 1).
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -171,8 +172,12 @@ def post_meal(readings: Sequence[Reading]) -> Json | None:
     if not anchors and not after:
         return None
     peaks: list[Json] = []
+    ordered = sorted(readings, key=lambda r: r.ms)
+    times = [r.ms for r in ordered]
     for anchor in anchors:
-        window = [r for r in readings if anchor.ms < r.ms <= anchor.ms + RISE_WINDOW_MS]
+        lo = bisect.bisect_right(times, anchor.ms)
+        hi = bisect.bisect_right(times, anchor.ms + RISE_WINDOW_MS)
+        window = ordered[lo:hi]
         if not window:
             continue
         peak = max(window, key=lambda r: (r.value, -r.ms))

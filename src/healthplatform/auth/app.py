@@ -1,0 +1,102 @@
+"""Application factory of the passkey auth service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from healthplatform import __version__
+from healthplatform.api.observability import ObservabilityMiddleware
+from healthplatform.auth import endpoints, metrics
+from healthplatform.auth.errors import error_response, install_error_handlers
+from healthplatform.auth.resources import AuthResources, open_auth_resources
+from healthplatform.auth.service import AuthService
+from healthplatform.auth.settings import AuthSettings
+
+
+class BodyLimitMiddleware:
+    """Reads the request body up front and refuses it (400, before any parsing) when it
+    exceeds ``max_bytes``, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        metrics.AUTH_FAILURES.labels(reason="too_large").inc()
+        await error_response("request body too large", 400)(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # client went away
+                return
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            if total > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body, replayed = b"".join(chunks), False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _operation_id(route: APIRoute) -> str:
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def create_auth_app(settings: AuthSettings, resources: AuthResources | None = None) -> FastAPI:
+    """Build the auth service. With ``resources`` given, the caller owns their lifetime.
+    The auth database must be migrated first (:func:`healthplatform.auth.migrate.upgrade`)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if resources is not None:
+            app.state.auth_service = AuthService(resources)
+            yield
+            return
+        async with open_auth_resources(settings) as res:
+            app.state.auth_service = AuthService(res)
+            yield
+
+    app = FastAPI(
+        title="Passkey auth",
+        version=__version__,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    install_error_handlers(app)
+    for router in (
+        endpoints.webauthn,
+        endpoints.sessions,
+        endpoints.passkeys,
+        endpoints.well_known,
+        endpoints.health,
+    ):
+        app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ObservabilityMiddleware, service="auth")
+    return app

@@ -1,0 +1,217 @@
+"""HTTP endpoints: WebAuthn ceremonies, tokens and devices, passkeys, well-known documents,
+health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from healthplatform.auth.deps import Principal, ResourcesDep, ServiceDep
+from healthplatform.auth.schemas import (
+    AuthenticateStartRequest,
+    AuthenticateStartResponse,
+    CompleteRequest,
+    DeviceList,
+    PasskeyList,
+    PasskeyStartRequest,
+    RefreshRequest,
+    RegisterStartRequest,
+    RegisterStartResponse,
+    SuccessResponse,
+    TokenResponse,
+)
+
+JWKS_CACHE_CONTROL = "max-age=300, stale-if-error=3600, public"
+ASSETLINKS_RELATIONS = [
+    "delegate_permission/common.handle_all_urls",
+    "delegate_permission/common.get_login_creds",
+]
+CHECK_TIMEOUT = 2.0
+
+webauthn = APIRouter(tags=["webauthn"])
+sessions = APIRouter(tags=["sessions"])
+passkeys = APIRouter(tags=["passkeys"])
+well_known = APIRouter(tags=["well-known"])
+health = APIRouter(tags=["health"])
+
+
+def _device_label(request: Request) -> str:
+    agent = request.headers.get("user-agent", "")
+    return "".join(ch for ch in agent if ch.isprintable())[:200]
+
+
+# --- ceremonies ----------------------------------------------------------------------------
+
+
+@webauthn.post("/register/start", response_model_by_alias=True)
+async def register_start(body: RegisterStartRequest, svc: ServiceDep) -> RegisterStartResponse:
+    """Options for a new account's first passkey."""
+    return await svc.start_registration(body.username, body.display_name)
+
+
+@webauthn.post("/register/complete")
+async def register_complete(body: CompleteRequest, svc: ServiceDep) -> SuccessResponse:
+    """Verify the attestation and create the account with its passkey."""
+    return await svc.complete_registration(body.request_id, body.credential)
+
+
+@webauthn.post("/authenticate/start")
+async def authenticate_start(
+    svc: ServiceDep, body: AuthenticateStartRequest | None = None
+) -> AuthenticateStartResponse:
+    """Options for a login; without ``username`` any discoverable passkey may answer."""
+    return await svc.start_authentication(body.username if body else None)
+
+
+@webauthn.post("/authenticate/complete")
+async def authenticate_complete(
+    body: CompleteRequest, request: Request, svc: ServiceDep
+) -> TokenResponse:
+    """Verify the assertion; answer an access token and a new device session."""
+    return await svc.complete_authentication(
+        body.request_id, body.credential, _device_label(request)
+    )
+
+
+# --- tokens and device sessions ------------------------------------------------------------
+
+
+@sessions.post("/token/refresh")
+async def token_refresh(body: RefreshRequest, svc: ServiceDep) -> TokenResponse:
+    """Rotate a refresh token: new access and refresh token; reuse revokes the family."""
+    return await svc.refresh(body.refresh_token)
+
+
+@sessions.post("/logout")
+async def logout(principal: Principal, svc: ServiceDep) -> SuccessResponse:
+    """Revoke the caller's device session (every refresh token of it)."""
+    await svc.logout(principal)
+    return SuccessResponse(message="signed out")
+
+
+@sessions.get("/devices")
+async def list_devices(principal: Principal, svc: ServiceDep) -> DeviceList:
+    """The caller's signed-in devices (active sessions)."""
+    return await svc.list_devices(principal)
+
+
+@sessions.delete("/devices/{device_id}")
+async def revoke_device(
+    device_id: uuid.UUID, principal: Principal, svc: ServiceDep
+) -> SuccessResponse:
+    """Sign a device out."""
+    await svc.revoke_device(principal, device_id)
+    return SuccessResponse(message="device signed out")
+
+
+# --- passkeys of the signed-in user ----------------------------------------------------------
+
+
+@passkeys.get("/passkeys")
+async def list_passkeys(principal: Principal, svc: ServiceDep) -> PasskeyList:
+    return await svc.list_passkeys(principal)
+
+
+@passkeys.post("/passkeys/register/start")
+async def add_passkey_start(
+    principal: Principal, svc: ServiceDep, body: PasskeyStartRequest | None = None
+) -> RegisterStartResponse:
+    """Options for one more passkey (existing ones are excluded)."""
+    return await svc.start_add_passkey(principal, body.name if body else None)
+
+
+@passkeys.post("/passkeys/register/complete")
+async def add_passkey_complete(
+    body: CompleteRequest, principal: Principal, svc: ServiceDep
+) -> SuccessResponse:
+    return await svc.complete_registration(body.request_id, body.credential, principal)
+
+
+@passkeys.delete("/passkeys/{passkey_id}")
+async def delete_passkey(
+    passkey_id: uuid.UUID, principal: Principal, svc: ServiceDep
+) -> SuccessResponse:
+    """Remove a passkey (not the last one); sessions it signed in are revoked."""
+    await svc.delete_passkey(principal, passkey_id)
+    return SuccessResponse(message="passkey removed")
+
+
+# --- well-known documents ------------------------------------------------------------------
+
+
+@well_known.get("/.well-known/jwks.json")
+async def jwks(res: ResourcesDep) -> Response:
+    """Public signing keys: pending, active and retired."""
+    body = json.dumps(await res.keys.jwks(), separators=(",", ":"))
+    return Response(
+        body, media_type="application/json", headers={"Cache-Control": JWKS_CACHE_CONTROL}
+    )
+
+
+@well_known.get("/.well-known/assetlinks.json")
+async def assetlinks(res: ResourcesDep) -> JSONResponse:
+    """Digital Asset Links: lets the Android app use this domain's passkeys."""
+    settings = res.settings
+    statements = []
+    if settings.android_package_name:
+        statements.append(
+            {
+                "relation": ASSETLINKS_RELATIONS,
+                "target": {
+                    "namespace": "android_app",
+                    "package_name": settings.android_package_name,
+                    "sha256_cert_fingerprints": list(settings.android_cert_fingerprints),
+                },
+            }
+        )
+    return JSONResponse(statements, headers={"Cache-Control": "max-age=3600, public"})
+
+
+# --- health and metrics --------------------------------------------------------------------
+
+
+async def _probe(check: Callable[[], Awaitable[object]]) -> str:
+    try:
+        await asyncio.wait_for(check(), CHECK_TIMEOUT)
+        return "ok"
+    except Exception as exc:  # readiness reports any failure, it never raises
+        return f"down: {type(exc).__name__}"
+
+
+@health.get("/health")
+async def health_status() -> dict[str, object]:
+    return {"status": "healthy", "timestamp": int(time.time() * 1000)}
+
+
+@health.get("/health/live")
+async def live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@health.get("/health/ready")
+async def ready(res: ResourcesDep) -> JSONResponse:
+    async def database() -> None:
+        async with res.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    checks = {"database": database, "challenge_store": res.challenges.check}
+    states = await asyncio.gather(*(_probe(check) for check in checks.values()))
+    results = dict(zip(checks, states, strict=True))
+    healthy = all(state == "ok" for state in states)
+    return JSONResponse(
+        {"status": "ready" if healthy else "unavailable", "dependencies": results},
+        status_code=200 if healthy else 503,
+    )
+
+
+@health.get("/metrics", include_in_schema=False)
+async def prometheus_metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

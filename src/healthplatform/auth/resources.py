@@ -1,0 +1,53 @@
+"""What a running auth service holds: engine, sessions, challenge store, key ring."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from healthplatform.auth.challenges import ChallengeStore, create_challenge_store
+from healthplatform.auth.db import create_auth_engine, create_auth_sessionmaker
+from healthplatform.auth.keys import (
+    KeyEncryptor,
+    KeyRing,
+    ensure_active_key,
+    resolve_key_encryption_key,
+)
+from healthplatform.auth.origins import OriginPolicy
+from healthplatform.auth.settings import AuthSettings
+
+
+@dataclass
+class AuthResources:
+    settings: AuthSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    challenges: ChallengeStore
+    keys: KeyRing
+    encryptor: KeyEncryptor
+    origins: OriginPolicy
+
+
+@asynccontextmanager
+async def open_auth_resources(
+    settings: AuthSettings, *, challenges: ChallengeStore | None = None
+) -> AsyncIterator[AuthResources]:
+    """Open everything and make sure a signing key exists (the first start creates one;
+    the database must be migrated: :func:`healthplatform.auth.migrate.upgrade`)."""
+    encryptor = KeyEncryptor(resolve_key_encryption_key(settings))
+    engine = create_auth_engine(settings)
+    sessions = create_auth_sessionmaker(engine)
+    store = challenges or create_challenge_store(settings)
+    keys = KeyRing(sessions, encryptor, reload_seconds=settings.key_reload_seconds)
+    try:
+        await ensure_active_key(sessions, encryptor, settings)
+        await keys.reload()
+        yield AuthResources(
+            settings, engine, sessions, store, keys, encryptor, OriginPolicy(settings)
+        )
+    finally:
+        await store.close()
+        await engine.dispose()

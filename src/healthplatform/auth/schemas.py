@@ -1,0 +1,138 @@
+"""Wire models. WebAuthn requests and options are camelCase (the previous server's
+contract); token responses are snake_case (OAuth style)."""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from healthplatform.auth.challenges import MAX_REQUEST_ID_CHARS
+
+
+def _clean_text(value: str, *, lower: bool) -> str:
+    text = unicodedata.normalize("NFKC", value).strip()
+    if lower:
+        text = text.lower()
+    if not text or len(text) > 64:
+        raise ValueError("must be 1 to 64 characters")
+    if any(unicodedata.category(ch).startswith("C") for ch in text):
+        raise ValueError("must not contain control or format characters")
+    return text
+
+
+def _username(value: str) -> str:
+    return _clean_text(value, lower=True)
+
+
+def _display_name(value: str) -> str:
+    return _clean_text(value, lower=False)
+
+
+Username = Annotated[str, Field(max_length=256), AfterValidator(_username)]
+DisplayName = Annotated[str, Field(max_length=256), AfterValidator(_display_name)]
+RequestId = Annotated[str, Field(min_length=1, max_length=MAX_REQUEST_ID_CHARS)]
+# the PublicKeyCredential serialised by the client; an object is accepted too
+CredentialJson = Annotated[str | dict[str, Any], Field(union_mode="left_to_right")]
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+# --- requests --------------------------------------------------------------------------------
+
+
+def _blank_to_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+class RegisterStartRequest(CamelModel):
+    username: Username
+    display_name: Annotated[DisplayName | None, BeforeValidator(_blank_to_none)] = None
+
+
+class CompleteRequest(CamelModel):
+    request_id: RequestId
+    credential: CredentialJson
+
+
+class AuthenticateStartRequest(CamelModel):
+    """A blank or missing username means a usernameless (discoverable credential) login."""
+
+    username: Annotated[Username | None, BeforeValidator(_blank_to_none)] = None
+
+
+class PasskeyStartRequest(CamelModel):
+    name: DisplayName | None = None
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    refresh_token: str = Field(min_length=1, max_length=256)
+
+
+# --- responses -------------------------------------------------------------------------------
+
+
+class PublicKeyEnvelope(CamelModel):
+    public_key: dict[str, Any]
+
+
+class RegisterStartResponse(CamelModel):
+    request_id: str
+    public_key_credential_creation_options: PublicKeyEnvelope
+
+
+class AuthenticateStartResponse(CamelModel):
+    request_id: str
+    public_key_credential_request_options: PublicKeyEnvelope
+
+
+class SuccessResponse(CamelModel):
+    success: bool = True
+    message: str
+    passkey_id: uuid.UUID | None = None
+
+
+class TokenResponse(BaseModel):
+    success: bool = True
+    access_token: str
+    token_type: str = "Bearer"  # noqa: S105 (the scheme name, not a secret)
+    expires_in: int
+    username: str
+    refresh_token: str
+    refresh_expires_in: int
+
+
+class PasskeyOut(CamelModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    backed_up: bool
+    device_type: str
+    transports: list[str]
+    aaguid: str
+
+
+class PasskeyList(CamelModel):
+    passkeys: list[PasskeyOut]
+
+
+class DeviceOut(CamelModel):
+    id: uuid.UUID
+    label: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    current: bool
+
+
+class DeviceList(CamelModel):
+    devices: list[DeviceOut]

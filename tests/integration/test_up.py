@@ -1,0 +1,118 @@
+"""`healthplatform up`: the whole platform in one process under one origin, on the
+embedded backends; ready fast, Ctrl-C stops it cleanly, data survives a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.auth.conftest import AuthClient
+from tests.integration.auth.softauthn import SoftAuthenticator
+from tests.support.services import free_port
+
+pytestmark = pytest.mark.integration
+EXE = str(Path(sys.executable).parent / "healthplatform")
+
+
+def start(env: dict[str, str], port: int) -> tuple[subprocess.Popen[bytes], float]:
+    proc = subprocess.Popen(
+        [EXE, "up", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    started = time.monotonic()
+    while time.monotonic() - started < 60:
+        try:
+            if httpx.get(f"http://localhost:{port}/health/ready", timeout=1).status_code == 200:
+                return proc, time.monotonic() - started
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("not ready after 60 s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    return proc.wait(20)
+
+
+async def wait_completed(http: httpx.AsyncClient, token: str, count: int) -> list[dict]:  # type: ignore[type-arg]
+    for _ in range(300):
+        history = (
+            await http.get(
+                "/v1/upload/history?limit=100", headers={"Authorization": f"Bearer {token}"}
+            )
+        ).json()
+        uploads = history["uploads"]
+        if len(uploads) == count and all(u["status"] == "completed" for u in uploads):
+            return uploads
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"uploads not completed: {history}")
+
+
+async def test_up_one_origin_restart_and_demo(tmp_path: Path, samples: list[Path]) -> None:
+    port = free_port()
+    origin = f"http://localhost:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HP_")}
+    env["HP_DATA_DIR"] = str(tmp_path / "data")
+    proc, ready_after = start(env, port)
+    try:
+        assert ready_after < 30, f"ready after {ready_after:.1f} s"
+        async with httpx.AsyncClient(base_url=origin, timeout=10) as http:
+            auth = AuthClient(http, None, None)  # type: ignore[arg-type]
+            device = await auth.register("alice", SoftAuthenticator(origin=origin))
+            token = (await auth.login(device))["access_token"]  # usernameless
+            response = await http.post(
+                "/v1/upload",
+                headers={"Authorization": f"Bearer {token}"},
+                files={"file": (samples[0].name, samples[0].read_bytes())},
+            )
+            assert response.status_code == 202, response.text
+            [done] = await wait_completed(http, token, 1)
+            assert done["narrative_preview"]
+    finally:
+        assert stop(proc) == 0
+
+    proc, _ = start(env, port)  # data survives a restart
+    try:
+        async with httpx.AsyncClient(base_url=origin, timeout=10) as http:
+            auth = AuthClient(http, None, None)  # type: ignore[arg-type]
+            token = (await auth.login(device, "alice"))["access_token"]
+            demo = subprocess.run(
+                [
+                    EXE,
+                    "demo",
+                    "--username",
+                    "alice",
+                    "--samples",
+                    str(samples[0].parent),
+                    "--port",
+                    str(port),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert demo.returncode == 0, demo.stderr
+            assert f"{len(samples) - 1} new uploads, 1 already there" in demo.stderr
+            await wait_completed(http, token, len(samples))
+            unknown = subprocess.run(
+                [EXE, "demo", "--username", "nobody"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert unknown.returncode == 1 and "sign up" in unknown.stderr
+    finally:
+        assert stop(proc) == 0
