@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 _OFFSET = re.compile(r"^(?P<sign>[+-])(?P<h>\d{2}):?(?P<m>\d{2})(?::?(?P<s>\d{2}))?$")
@@ -29,6 +30,7 @@ class MalformedRecord(ValueError):
     """A record inside a valid file that cannot be used (counted and reported, not fatal)."""
 
 
+@lru_cache(maxsize=256)
 def parse_offset(value: str | None) -> int | None:
     """``"Z"`` -> 0, ``"-05:00"`` -> -300, ``"+0530"`` -> 330; None when absent/invalid."""
     if value is None:
@@ -90,9 +92,11 @@ def local_time(epoch_ms: int, offset_minutes: int) -> datetime:
 
 def local_day_bounds_ms(day: date, offset_minutes: int) -> tuple[int, int]:
     """[start, end) of a local calendar day at a fixed offset, in epoch milliseconds."""
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(minutes=offset_minutes)
-    start_ms = int(start.timestamp() * 1000)
+    start_ms = (day.toordinal() - _EPOCH_ORDINAL) * 86_400_000 - offset_minutes * 60_000
     return start_ms, start_ms + 86_400_000
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def from_record(

@@ -27,7 +27,7 @@ from healthplatform.etl.decode import Decoded, decode_file
 from healthplatform.etl.metrics import DEFINITIONS_VERSION, SUMMARY_KEYS, compute_day
 from healthplatform.etl.narratives import Narrative, daily_journal, upload_narrative
 from healthplatform.etl.observations import Observation
-from healthplatform.etl.training import training_example
+from healthplatform.etl.training import day_prefix, training_example
 from healthplatform.runtime import Resources
 from healthplatform.storage.base import ObjectNotFound
 from healthplatform.uploads import service as uploads
@@ -90,7 +90,7 @@ def _compute(
     for day in days:
         near = {day - timedelta(days=1), day, day + timedelta(days=1)}
         candidates = [o for o, touched in touching if touched & near]
-        metrics = compute_day(candidates, day, height_m=height_m)
+        metrics = compute_day(candidates, day, height_m=height_m, domains=domains)
         on_day: dict[str, list[Observation]] = {d: [] for d in domains}
         for o, touched in touching:
             domain = DOMAIN_OF[o.record_type]
@@ -160,6 +160,8 @@ async def _apply(res: Resources, upload: Upload, decoded: Decoded) -> Outcome:
         computed = await asyncio.to_thread(_compute, window, days, domains, height)
         stored = await repo.load_days(conn, user, days)
         past = await repo.history(conn, user, days[0], HISTORY_DAYS)
+        day_rows: list[dict[str, Any]] = []
+        narrative_rows: list[dict[str, Any]] = []
         for day in days:
             row = stored.get(day)
             result = computed[day]
@@ -185,29 +187,34 @@ async def _apply(res: Resources, upload: Upload, decoded: Decoded) -> Outcome:
                 record_ids=sorted({r for p in provenance.values() for r in p["records"]}),
                 version=DEFINITIONS_VERSION,
             )
-            previous = row.training_key if row else None
-            if previous != key:
+            if (row.training_key if row else None) != key:
                 await res.store.put(key, body, "application/json")
-                if previous:
-                    # the superseded version goes now: a rollback is repaired by the retry,
-                    # which writes the same content-addressed key again
-                    await res.store.delete(previous)
-            await repo.save_day(conn, user, day, metrics, DEFINITIONS_VERSION, provenance, key)
-            await _save(
-                conn,
-                f"daily:{user}:{day.isoformat()}",
-                user,
-                "daily",
-                day,
-                None,
-                sorted(metrics),
-                journal,
+                # Every other version of the day goes now, including one left by an attempt
+                # killed before its commit (the user lock makes this the only writer).
+                async for stale in res.store.list(day_prefix(user, day)):
+                    if stale.key != key:
+                        await res.store.delete(stale.key)
+            day_rows.append(repo.day_row(user, day, metrics, DEFINITIONS_VERSION, provenance, key))
+            narrative_rows.append(
+                _narrative(
+                    f"daily:{user}:{day.isoformat()}",
+                    user,
+                    "daily",
+                    day,
+                    None,
+                    sorted(metrics),
+                    journal,
+                )
             )
             past = sorted([*(p for p in past if p[0] != day), (day, metrics)], key=lambda p: p[0])
         summary = upload_narrative(upload.record_type, [(d, computed[d].metrics) for d in days])
-        await _save(
-            conn, f"upload:{upload.id}", user, "upload", None, upload.id, sorted(domains), summary
+        narrative_rows.append(
+            _narrative(
+                f"upload:{upload.id}", user, "upload", None, upload.id, sorted(domains), summary
+            )
         )
+        await repo.save_days(conn, day_rows)
+        await repo.save_narratives(conn, narrative_rows)
         report = {**decoded.report(), "days": [d.isoformat() for d in days]}
         await conn.execute(
             update(Upload)
@@ -224,8 +231,7 @@ async def _apply(res: Resources, upload: Upload, decoded: Decoded) -> Outcome:
     return Outcome(upload.id, "completed", len(days), len(decoded.observations))
 
 
-async def _save(
-    conn: Any,
+def _narrative(
     key: str,
     user: str,
     kind: str,
@@ -233,9 +239,8 @@ async def _save(
     upload_id: uuid.UUID | None,
     domains: list[str],
     narrative: Narrative,
-) -> None:
-    await repo.save_narrative(
-        conn,
+) -> dict[str, Any]:
+    return repo.narrative_row(
         key=key,
         user_id=user,
         kind=kind,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,15 +24,20 @@ _EPOCH = date(1970, 1, 1)
 _DAY_MS = 86_400_000
 
 
-def observation_days(obs: Observation) -> list[date]:
+def observation_days(obs: Observation) -> tuple[date, ...]:
     """Local dates an observation touches (capped at a week for very long records).
-    Integer arithmetic: this runs for every record."""
+    Integer arithmetic and a cache: this runs several times for every record."""
     end_offset = (
         obs.end_offset_minutes if obs.end_offset_minutes is not None else obs.offset_minutes
     )
     first = (obs.start_ms + obs.offset_minutes * 60_000) // _DAY_MS
     last = max(first, (obs.end_ms + end_offset * 60_000) // _DAY_MS)
-    return [_EPOCH + timedelta(days=d) for d in range(first, min(last, first + 7) + 1)]
+    return _dates(first, min(last, first + 7))
+
+
+@lru_cache(maxsize=8192)
+def _dates(first: int, last: int) -> tuple[date, ...]:
+    return tuple(_EPOCH + timedelta(days=d) for d in range(first, last + 1))
 
 
 def _row(user_id: str, upload_id: uuid.UUID, obs: Observation) -> dict[str, Any]:
@@ -60,35 +67,54 @@ async def lock_user(conn: AsyncConnection, user_id: str) -> None:
         await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
+_UPDATED_ON_NEWER = (
+    "last_modified_ms",
+    "start_ms",
+    "end_ms",
+    "offset_minutes",
+    "end_offset_minutes",
+    "offset_known",
+    "local_date",
+    "end_local_date",
+    "fields",
+    "upload_id",
+)
+_COLUMNS = ("user_id", "record_type", "hc_id", *_UPDATED_ON_NEWER)
+# PostgreSQL hot path: asyncpg's pipelined executemany, no per-row SQLAlchemy processing.
+# Built from the constant column names above only (no input reaches the text).
+_PG_UPSERT = (
+    f"INSERT INTO observations ({', '.join(_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(_COLUMNS) + 1))}) "
+    "ON CONFLICT (user_id, record_type, hc_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATED_ON_NEWER)
+    + " WHERE observations.last_modified_ms < EXCLUDED.last_modified_ms"
+)
+
+
 async def upsert_observations(
     conn: AsyncConnection, user_id: str, upload_id: uuid.UUID, observations: Sequence[Observation]
 ) -> None:
-    """Insert new records; replace existing ones only with a newer version."""
+    """Insert new records; replace existing ones only with a strictly newer version."""
     if not observations:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    table = ObservationRow.__table__
-    stmt = dialect.insert(table)
+    rows = [_row(user_id, upload_id, o) for o in observations]
+    if conn.dialect.name == "postgresql":
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        await driver.executemany(
+            _PG_UPSERT,
+            [
+                tuple(orjson.dumps(r[c]).decode() if c == "fields" else r[c] for c in _COLUMNS)
+                for r in rows
+            ],
+        )
+        return
+    stmt = sqlite.insert(ObservationRow)
     stmt = stmt.on_conflict_do_update(
         index_elements=["user_id", "record_type", "hc_id"],
-        set_={
-            c: stmt.excluded[c]
-            for c in (
-                "last_modified_ms",
-                "start_ms",
-                "end_ms",
-                "offset_minutes",
-                "end_offset_minutes",
-                "offset_known",
-                "local_date",
-                "end_local_date",
-                "fields",
-                "upload_id",
-            )
-        },
-        where=table.c.last_modified_ms < stmt.excluded.last_modified_ms,
+        set_={c: stmt.excluded[c] for c in _UPDATED_ON_NEWER},
+        where=ObservationRow.last_modified_ms < stmt.excluded.last_modified_ms,
     )
-    rows = [_row(user_id, upload_id, o) for o in observations]
     for i in range(0, len(rows), UPSERT_BATCH):
         await conn.execute(stmt, rows[i : i + UPSERT_BATCH])
 
@@ -180,46 +206,40 @@ async def latest_height_m(conn: AsyncConnection, user_id: str, before_ms: int) -
     return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
-async def _upsert(
-    conn: AsyncConnection, table: Any, row: dict[str, Any], keys: Iterable[str]
+async def _upsert_many(
+    conn: AsyncConnection, table: Any, rows: list[dict[str, Any]], keys: tuple[str, ...]
 ) -> None:
+    if not rows:
+        return
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(**row)
+    stmt = dialect.insert(table)
     stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={k: stmt.excluded[k] for k in row if k not in keys}
+        index_elements=list(keys), set_={k: stmt.excluded[k] for k in rows[0] if k not in keys}
     )
-    await conn.execute(stmt)
+    await conn.execute(stmt, rows)
 
 
-async def save_day(
-    conn: AsyncConnection,
+def day_row(
     user_id: str,
     day: date,
     metrics: dict[str, Any],
     version: str,
     provenance: dict[str, Any],
     training: str | None,
-) -> None:
-    uploads = sorted({u for p in provenance.values() for u in p["uploads"]})
-    await _upsert(
-        conn,
-        DailyMetrics.__table__,
-        {
-            "user_id": user_id,
-            "local_date": day,
-            "metrics": metrics,
-            "definitions_version": version,
-            "source_upload_ids": uploads,
-            "provenance": provenance,
-            "training_key": training,
-            "updated_at": datetime.now(UTC),
-        },
-        ("user_id", "local_date"),
-    )
+) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "local_date": day,
+        "metrics": metrics,
+        "definitions_version": version,
+        "source_upload_ids": sorted({u for p in provenance.values() for u in p["uploads"]}),
+        "provenance": provenance,
+        "training_key": training,
+        "updated_at": datetime.now(UTC),
+    }
 
 
-async def save_narrative(
-    conn: AsyncConnection,
+def narrative_row(
     *,
     key: str,
     user_id: str,
@@ -229,25 +249,28 @@ async def save_narrative(
     domains: list[str],
     layers: tuple[str, str, str],
     version: str,
-) -> None:
-    await _upsert(
-        conn,
-        Narrative.__table__,
-        {
-            "key": key,
-            "user_id": user_id,
-            "kind": kind,
-            "local_date": local_date,
-            "upload_id": upload_id,
-            "domains": domains,
-            "statistical": layers[0],
-            "structural": layers[1],
-            "semantic": layers[2],
-            "definitions_version": version,
-            "updated_at": datetime.now(UTC),
-        },
-        ("key",),
-    )
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "user_id": user_id,
+        "kind": kind,
+        "local_date": local_date,
+        "upload_id": upload_id,
+        "domains": domains,
+        "statistical": layers[0],
+        "structural": layers[1],
+        "semantic": layers[2],
+        "definitions_version": version,
+        "updated_at": datetime.now(UTC),
+    }
+
+
+async def save_days(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    await _upsert_many(conn, DailyMetrics.__table__, rows, ("user_id", "local_date"))
+
+
+async def save_narratives(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    await _upsert_many(conn, Narrative.__table__, rows, ("key",))
 
 
 async def delete_user(conn: AsyncConnection, user_id: str) -> int:

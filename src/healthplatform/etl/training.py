@@ -50,4 +50,9 @@ def training_example(
     }
     body = json.dumps(example, sort_keys=True, separators=(",", ":")).encode()
     digest = hashlib.sha256(body).hexdigest()[:32]
-    return f"{TRAINING_PREFIX}/{user_id}/{day:%Y/%m/%d}/{digest}.json", body
+    return f"{day_prefix(user_id, day)}{digest}.json", body
+
+
+def day_prefix(user_id: str, day: date) -> str:
+    """Folder of one user's examples for one day (exactly one object once committed)."""
+    return f"{TRAINING_PREFIX}/{user_id}/{day:%Y/%m/%d}/"

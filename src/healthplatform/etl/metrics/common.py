@@ -14,7 +14,7 @@ import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -25,6 +25,8 @@ Json = dict[str, Any]
 OK = "ok"
 INSUFFICIENT = "insufficient data"
 MINUTE_MS = 60_000
+DAY_MS = 86_400_000
+_EPOCH_DATE = date(1970, 1, 1)
 HOUR_MS = 3_600_000
 DAY_MINUTES = 1440
 DUPLICATE_GAP_MS = 30_000  # intervals shorter than this are ignored when estimating sampling
@@ -83,7 +85,7 @@ def of_type(observations: Iterable[Observation], *record_types: str) -> list[Obs
 
 
 def local_date(epoch_ms: int, offset_minutes: int) -> date:
-    return local_time(epoch_ms, offset_minutes).date()
+    return _EPOCH_DATE + timedelta(days=(epoch_ms + offset_minutes * MINUTE_MS) // DAY_MS)
 
 
 def end_offset(obs: Observation) -> int:
@@ -92,7 +94,8 @@ def end_offset(obs: Observation) -> int:
 
 def instant_on(obs: Observation, day: date) -> bool:
     """An instant record belongs to the local date of its own time and offset."""
-    return local_date(obs.start_ms, obs.offset_minutes) == day
+    lo, hi = local_day_bounds_ms(day, obs.offset_minutes)
+    return lo <= obs.start_ms < hi
 
 
 def day_piece(obs: Observation, day: date) -> Piece | None:
@@ -112,14 +115,13 @@ def day_piece(obs: Observation, day: date) -> Piece | None:
 def samples_on(obs: Observation, day: date, key: str) -> list[Point]:
     """The record's ``samples[*][key]`` whose local time (record's offset) is on ``day``."""
     points: list[Point] = []
+    lo, hi = local_day_bounds_ms(day, obs.offset_minutes)
     for sample in obs.fields.get("samples") or []:
         if not isinstance(sample, dict):
             continue
         ms, value = sample.get("timeEpochMillis"), num(sample.get(key))
-        if isinstance(ms, int) and value is not None:
-            point = Point(ms, value, obs.offset_minutes)
-            if point.local.date() == day:
-                points.append(point)
+        if isinstance(ms, int) and value is not None and lo <= ms < hi:
+            points.append(Point(ms, value, obs.offset_minutes))
     return points
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import date
 
 from healthplatform.etl.metrics import activity, body, intake, vitals
@@ -44,22 +44,25 @@ def compute_day(
     *,
     height_m: float | None = None,
     hrv_previous: Sequence[float] | None = None,
+    domains: Collection[str] | None = None,
 ) -> dict[str, Json]:
     """Metrics per domain for the local ``day``; only domains with data that day appear.
 
     ``observations`` may span several days (needed for sleep ending that day, exercise
     windows, the latest height); duplicates by ``hc_id`` are dropped and the input order
     does not matter. ``height_m`` is used for BMI when no HeightRecord is given;
-    ``hrv_previous`` (previous days' mean RMSSD) adds an HRV trend.
+    ``hrv_previous`` (previous days' mean RMSSD) adds an HRV trend. ``domains`` limits the
+    work to those domains (default: all).
     """
     obs = canonical(observations)
-    results = {
-        "glucose": glucose_day(obs, day),
-        "heart": heart_day(obs, day, hrv_previous),
-        "sleep": sleep_day(obs, day),
-        "activity": activity_day(obs, day),
-        "body": body_day(obs, day, height_m),
-        "vitals": vitals_day(obs, day),
-        "intake": intake_day(obs, day),
+    compute: dict[str, Callable[[], Json | None]] = {
+        "glucose": lambda: glucose_day(obs, day),
+        "heart": lambda: heart_day(obs, day, hrv_previous),
+        "sleep": lambda: sleep_day(obs, day),
+        "activity": lambda: activity_day(obs, day),
+        "body": lambda: body_day(obs, day, height_m),
+        "vitals": lambda: vitals_day(obs, day),
+        "intake": lambda: intake_day(obs, day),
     }
+    results = {name: fn() for name, fn in compute.items() if domains is None or name in domains}
     return {name: result for name, result in results.items() if result is not None}
