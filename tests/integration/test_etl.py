@@ -324,6 +324,9 @@ async def test_day_view_series(api: ApiClient, user: str, samples: list[Path]) -
     assert len(series["glucose_mg_dl"]) == view["metrics"]["glucose"]["coverage"]["readings"]
     assert all(0 <= minute < 1440 for minute, _ in series["glucose_mg_dl"])
     assert series["heart_rate_bpm"] and series["sleep_stages"]
+    # two apps recorded the night: the plot shows the session the metrics used
+    asleep = sum(s["end"] - s["start"] for s in series["sleep_stages"] if s["stage"] != "AWAKE")
+    assert asleep == pytest.approx(view["metrics"]["sleep"]["total_sleep_min"], abs=0.5)
     assert {s["stage"] for s in series["sleep_stages"]} <= {
         "AWAKE",
         "LIGHT",

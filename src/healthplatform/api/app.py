@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from healthplatform import __version__
+from healthplatform import __version__, web
 from healthplatform.api import health
 from healthplatform.api.errors import install_error_handlers
 from healthplatform.api.observability import ObservabilityMiddleware
@@ -50,5 +50,6 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
     app.include_router(me_endpoints.router)
     app.include_router(narrative_endpoints.router)
     app.include_router(day_endpoints.router)
+    app.include_router(web.router)
     app.add_middleware(ObservabilityMiddleware, service="api")
     return app

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from healthplatform.db.models import DailyMetrics, Narrative
 from healthplatform.db.models import Observation as Row
 from healthplatform.etl.metrics.common import best_non_overlapping, day_piece, num
+from healthplatform.etl.metrics.sleep import kept_sessions
 from healthplatform.etl.observations import Observation, local_time
 from healthplatform.runtime import Resources
 from healthplatform.uploads.service import user_key
@@ -102,11 +103,18 @@ def build_series(rows: list[Row], day: date) -> dict[str, Any]:
             if 0 <= minute < 1440:
                 heart.append([round(minute, 2), sample["beatsPerMinute"]])
     sleep = []
-    for row in by_type.get("SleepSessionRecord", []):
-        end_offset = (
-            row.end_offset_minutes if row.end_offset_minutes is not None else row.offset_minutes
-        )
-        if local_time(row.end_ms, end_offset).date() != day:  # a night belongs to its wake day
+    nights = [
+        r
+        for r in by_type.get("SleepSessionRecord", [])
+        if local_time(
+            r.end_ms, r.end_offset_minutes if r.end_offset_minutes is not None else r.offset_minutes
+        ).date()
+        == day
+    ]  # a night ends on its day
+    # overlapping sessions from two apps: plot the one the sleep metrics use
+    kept = {o.hc_id for o in kept_sessions([_observation(r) for r in nights])}
+    for row in nights:
+        if row.hc_id not in kept:
             continue
         for stage in row.fields.get("stages") or []:
             sleep.append(

@@ -1,0 +1,367 @@
+// The day view's plots as SVG, drawn from the API's `series` (x = minutes since local
+// midnight). Each chart is a <figure>: a visible heading and summary, the SVG (role="img"
+// with <title> and <desc>) and a visually hidden data table for screen readers.
+
+import { clock, h, plural, uniqueId } from "./dom.js";
+
+const NS = "http://www.w3.org/2000/svg";
+const DAY_MINUTES = 1440;
+const MARGIN = { top: 12, right: 22, bottom: 28, left: 46 };
+export const GLUCOSE_TARGET = [70, 180];
+
+/** An SVG element: s("rect", { x: 1, class: "bar" }, child...). */
+function s(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(NS, tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value !== null && value !== undefined) el.setAttribute(name, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) {
+      el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+  }
+  return el;
+}
+
+const hourSpan = (hour) => `${clock(hour * 60)}–${hour === 23 ? "24:00" : clock(hour * 60 + 60)}`;
+const tickLabel = (minute) => (minute === DAY_MINUTES ? "24:00" : clock(minute));
+const round = (value, digits = 0) => Number(value.toFixed(digits));
+const fmt = (value, digits = 0) =>
+  round(value, digits).toLocaleString(undefined, { maximumFractionDigits: digits });
+const tickFormat = (value) => value.toLocaleString(undefined, { maximumFractionDigits: 2 });
+
+/** About `count` round tick values covering [lo, hi]. */
+export function niceTicks(lo, hi, count = 4) {
+  const span = Math.max(hi - lo, 1e-9);
+  const raw = span / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((m) => m >= raw) ?? raw;
+  const ticks = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-6; v += step) ticks.push(round(v, 6));
+  return ticks;
+}
+
+/** The frame shared by every chart: scales, grid, axes. */
+function frame({ width, height, xDomain = [0, DAY_MINUTES], yDomain, yTicks, yFormat = tickFormat }) {
+  const plotW = width - MARGIN.left - MARGIN.right;
+  const plotH = height - MARGIN.top - MARGIN.bottom;
+  const [x0, x1] = xDomain;
+  const [y0, y1] = yDomain;
+  const x = (minute) => MARGIN.left + ((minute - x0) / (x1 - x0)) * plotW;
+  const y = (value) => MARGIN.top + plotH - ((value - y0) / (y1 - y0)) * plotH;
+  const grid = s("g", { class: "grid", "aria-hidden": "true" });
+  const axes = s("g", { class: "axis", "aria-hidden": "true" });
+  const labelEvery = plotW < 420 ? 6 : 3;
+  for (let m = Math.ceil(x0 / 60) * 60; m <= x1; m += 60) {
+    const major = (((m / 60) % labelEvery) + labelEvery) % labelEvery === 0;
+    grid.append(
+      s("line", { x1: x(m), x2: x(m), y1: MARGIN.top, y2: MARGIN.top + plotH, class: major ? "major" : null }),
+    );
+    axes.append(s("line", { x1: x(m), x2: x(m), y1: MARGIN.top + plotH, y2: MARGIN.top + plotH + (major ? 5 : 3) }));
+    if (major) {
+      axes.append(s("text", { x: x(m), y: height - 8, "text-anchor": "middle" }, tickLabel(m)));
+    }
+  }
+  for (const v of yTicks ?? []) {
+    grid.append(s("line", { x1: MARGIN.left, x2: MARGIN.left + plotW, y1: y(v), y2: y(v) }));
+    axes.append(s("text", { x: MARGIN.left - 6, y: y(v) + 4, "text-anchor": "end" }, yFormat(v)));
+  }
+  axes.append(
+    s("line", { x1: MARGIN.left, x2: MARGIN.left + plotW, y1: MARGIN.top + plotH, y2: MARGIN.top + plotH, class: "baseline" }),
+  );
+  return { x, y, grid, axes, plotW, plotH, bottom: MARGIN.top + plotH };
+}
+
+/** The <svg> with its accessible name (title) and description. */
+function svgRoot({ width, height, title, desc, className }, ...children) {
+  const titleId = uniqueId("chart-title");
+  const descId = uniqueId("chart-desc");
+  return s(
+    "svg",
+    {
+      class: `chart-svg ${className}`,
+      viewBox: `0 0 ${width} ${height}`,
+      width,
+      height,
+      role: "img",
+      "aria-labelledby": `${titleId} ${descId}`,
+      focusable: "false",
+    },
+    s("title", { id: titleId }, title),
+    s("desc", { id: descId }, desc),
+    children,
+  );
+}
+
+/** A data table for screen readers (the wrapper hides it: a table ignores a 1 px width). */
+function dataTable(caption, head, rows) {
+  return h(
+    "div",
+    { class: "sr-only" },
+    h(
+      "table",
+      {},
+    h("caption", {}, caption),
+    h("thead", {}, h("tr", {}, head.map((cell) => h("th", { scope: "col" }, cell)))),
+      h("tbody", {}, rows.map((row) => h("tr", {}, row.map((cell, i) => (i === 0 ? h("th", { scope: "row" }, cell) : h("td", {}, cell)))))),
+    ),
+  );
+}
+
+function figure(title, summary, svg, table, className, legend = null) {
+  return h(
+    "figure",
+    { class: `chart ${className}` },
+    h("figcaption", {}, h("h3", {}, title), h("p", { class: "chart-summary" }, summary), legend),
+    h("div", { class: "chart-body" }, svg),
+    table,
+  );
+}
+
+function emptyFigure(title, message, className) {
+  return h(
+    "figure",
+    { class: `chart chart-empty ${className}` },
+    h("figcaption", {}, h("h3", {}, title)),
+    h("p", { class: "chart-summary" }, message),
+  );
+}
+
+/** Path data of a time series, broken where consecutive points are over `gap` minutes apart. */
+export function linePath(points, x, y, gap) {
+  let d = "";
+  let previous = null;
+  for (const [minute, value] of points) {
+    const command = previous === null || minute - previous > gap ? "M" : "L";
+    d += `${command}${round(x(minute), 1)},${round(y(value), 1)}`;
+    previous = minute;
+  }
+  return d;
+}
+
+/** Per local hour: [count, mean, min, max] of a point series. */
+function hourly(points) {
+  const hours = Array.from({ length: 24 }, () => []);
+  for (const [minute, value] of points) hours[Math.min(23, Math.floor(minute / 60))].push(value);
+  return hours.map((values) =>
+    values.length
+      ? [values.length, values.reduce((a, b) => a + b, 0) / values.length, Math.min(...values), Math.max(...values)]
+      : [0, null, null, null],
+  );
+}
+
+function hourlyTable(caption, unit, points) {
+  const rows = hourly(points)
+    .map(([count, mean, min, max], hour) => [hour, count, mean, min, max])
+    .filter(([, count]) => count > 0)
+    .map(([hour, count, mean, min, max]) => [hourSpan(hour), count, fmt(mean), fmt(min), fmt(max)]);
+  return dataTable(caption, ["Hour", "Readings", `Mean (${unit})`, `Min (${unit})`, `Max (${unit})`], rows);
+}
+
+function stats(points) {
+  const values = points.map(([, v]) => v);
+  return {
+    count: values.length,
+    min: Math.min(...values),
+    max: Math.max(...values),
+    mean: values.reduce((a, b) => a + b, 0) / values.length,
+    first: points[0][0],
+    last: points[points.length - 1][0],
+  };
+}
+
+/** Glucose trace (mg/dL) over the shaded 70-180 target band. */
+export function glucoseChart(points, width) {
+  const title = "Glucose";
+  if (!points.length) return emptyFigure(title, "No glucose readings on this day.", "chart-glucose");
+  const st = stats(points);
+  const [lo, hi] = GLUCOSE_TARGET;
+  const inRange = points.filter(([, v]) => v >= lo && v <= hi).length;
+  const summary =
+    `${plural(st.count, "reading")} from ${clock(st.first)} to ${clock(st.last)}: mean ${fmt(st.mean)} mg/dL, ` +
+    `range ${fmt(st.min)}–${fmt(st.max)} mg/dL, ${fmt((100 * inRange) / st.count)} % of readings in the ${lo}–${hi} mg/dL target range.`;
+  const height = 220;
+  const yDomain = [40, Math.max(250, Math.ceil((st.max + 20) / 50) * 50)];
+  const f = frame({ width, height, yDomain, yTicks: [lo, hi, 250].filter((v) => v < yDomain[1]) });
+  const band = s("rect", {
+    class: "band",
+    x: MARGIN.left,
+    width: f.plotW,
+    y: f.y(hi),
+    height: f.y(lo) - f.y(hi),
+  });
+  const line = s("path", { class: "line line-glucose", d: linePath(points, f.x, f.y, 20) });
+  const svg = svgRoot(
+    { width, height, title: "Glucose trace, mg/dL, by time of day", desc: summary, className: "glucose" },
+    band,
+    f.grid,
+    line,
+    f.axes,
+  );
+  const legend = h("p", { class: "legend", "aria-hidden": "true" }, h("span", { class: "swatch swatch-band" }), `target range ${lo}–${hi} mg/dL`);
+  return figure(title, summary, svg, hourlyTable("Glucose by hour", "mg/dL", points), "chart-glucose", legend);
+}
+
+/** Heart rate (bpm) line. */
+export function heartRateChart(points, width) {
+  const title = "Heart rate";
+  if (!points.length) return emptyFigure(title, "No heart-rate samples on this day.", "chart-heart");
+  const st = stats(points);
+  const summary =
+    `${plural(st.count, "sample")} from ${clock(st.first)} to ${clock(st.last)}: mean ${fmt(st.mean)} bpm, ` +
+    `range ${fmt(st.min)}–${fmt(st.max)} bpm.`;
+  const height = 190;
+  const ticks = niceTicks(Math.max(0, st.min - 5), st.max + 5, 4);
+  const yDomain = [Math.min(ticks[0], st.min - 5), Math.max(ticks[ticks.length - 1], st.max + 5)];
+  const f = frame({ width, height, yDomain, yTicks: ticks });
+  const line = s("path", { class: "line line-heart", d: linePath(points, f.x, f.y, 30) });
+  const svg = svgRoot(
+    { width, height, title: "Heart rate, beats per minute, by time of day", desc: summary, className: "heart" },
+    f.grid,
+    line,
+    f.axes,
+  );
+  return figure(title, summary, svg, hourlyTable("Heart rate by hour", "bpm", points), "chart-heart");
+}
+
+// Hypnogram rows, top to bottom; Health Connect stage names map onto them.
+const STAGE_ROWS = [
+  { key: "awake", label: "Awake", text: "awake", stages: ["AWAKE", "OUT_OF_BED", "AWAKE_IN_BED"] },
+  { key: "rem", label: "REM", text: "REM", stages: ["REM"] },
+  { key: "light", label: "Light", text: "light", stages: ["LIGHT"] },
+  { key: "deep", label: "Deep", text: "deep", stages: ["DEEP"] },
+  { key: "sleeping", label: "Asleep", text: "asleep (unstaged)", stages: ["SLEEPING"], optional: true },
+  { key: "unknown", label: "Unknown", text: "unknown", stages: [], optional: true },
+];
+
+function stageRow(stage) {
+  return STAGE_ROWS.find((row) => row.stages.includes(stage)) ?? STAGE_ROWS[STAGE_ROWS.length - 1];
+}
+
+function duration(minutes) {
+  const m = Math.round(minutes);
+  return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m} min`;
+}
+
+/** Minutes per hypnogram row from the day's sleep metrics (`sleep.main.stages_min`). */
+function metricTotals(stagesMin) {
+  if (!stagesMin) return null;
+  const get = (key) => (typeof stagesMin[key] === "number" ? stagesMin[key] : 0);
+  return new Map([
+    ["awake", get("awake") + get("out_of_bed")],
+    ["rem", get("rem")],
+    ["light", get("light")],
+    ["deep", get("deep")],
+    ["sleeping", get("sleeping")],
+    ["unknown", get("unknown")],
+  ]);
+}
+
+/**
+ * Sleep stages as a hypnogram: one row per stage, one rect per stage segment. The time per
+ * stage comes from the sleep metrics when given (`stagesMin`), as the journal reports it;
+ * otherwise it is summed from the segments.
+ */
+export function hypnogram(stages, width, stagesMin = null) {
+  const title = "Sleep stages";
+  if (!stages.length) return emptyFigure(title, "No sleep stages recorded for the night before this day.", "chart-sleep");
+  const used = new Set(stages.map((st) => stageRow(st.stage).key));
+  const rows = STAGE_ROWS.filter((row) => !row.optional || used.has(row.key));
+  let totals = metricTotals(stagesMin);
+  if (!totals) {
+    totals = new Map(STAGE_ROWS.map((row) => [row.key, 0]));
+    for (const st of stages) totals.set(stageRow(st.stage).key, totals.get(stageRow(st.stage).key) + (st.end - st.start));
+  }
+  const start = Math.min(...stages.map((st) => st.start));
+  const end = Math.max(...stages.map((st) => st.end));
+  const summary =
+    `Stages recorded from ${clock(start)} to ${clock(end)}: ` +
+    rows.filter((row) => totals.get(row.key) > 0).map((row) => `${row.text} ${duration(totals.get(row.key))}`).join(", ") +
+    ".";
+  const rowH = 26;
+  const height = MARGIN.top + MARGIN.bottom + rowH * rows.length;
+  const xDomain = [Math.min(0, Math.floor(start / 60) * 60), Math.max(DAY_MINUTES, Math.ceil(end / 60) * 60)];
+  const f = frame({ width, height, xDomain, yDomain: [0, rows.length] });
+  const labels = s("g", { class: "axis", "aria-hidden": "true" });
+  const bands = s("g", { class: "rows", "aria-hidden": "true" });
+  rows.forEach((row, i) => {
+    const top = MARGIN.top + i * rowH;
+    bands.append(s("rect", { class: i % 2 ? "row-odd" : "row-even", x: MARGIN.left, y: top, width: f.plotW, height: rowH }));
+    labels.append(s("text", { x: MARGIN.left - 6, y: top + rowH / 2 + 4, "text-anchor": "end" }, row.label));
+  });
+  const segments = s("g", { class: "stages" });
+  for (const st of stages) {
+    const row = stageRow(st.stage);
+    const i = rows.indexOf(row);
+    segments.append(
+      s(
+        "rect",
+        {
+          class: `stage stage-${row.key}`,
+          x: round(f.x(st.start), 2),
+          width: Math.max(0.8, round(f.x(st.end) - f.x(st.start), 2)),
+          y: MARGIN.top + i * rowH + 3,
+          height: rowH - 6,
+        },
+        s("title", {}, `${row.label}: ${clock(st.start)}–${clock(st.end)}`),
+      ),
+    );
+  }
+  const svg = svgRoot(
+    { width, height, title: "Hypnogram: sleep stage by time of day", desc: summary, className: "sleep" },
+    bands,
+    f.grid,
+    segments,
+    labels,
+    f.axes,
+  );
+  const table = dataTable(
+    "Time in each sleep stage",
+    ["Stage", "Minutes"],
+    rows.filter((row) => totals.get(row.key) > 0).map((row) => [row.label, fmt(totals.get(row.key))]),
+  );
+  return figure(title, summary, svg, table, "chart-sleep");
+}
+
+/** 24 hourly bars (steps, active kcal). */
+export function hourlyBars(values, { title, unit, className, digits = 0 }, width) {
+  const total = values.reduce((a, b) => a + b, 0);
+  if (!values.length || total <= 0) return emptyFigure(title, `No ${title.toLowerCase()} recorded on this day.`, className);
+  const peak = Math.max(...values);
+  const peakHour = values.indexOf(peak);
+  const active = values.filter((v) => v > 0);
+  const even = peak - Math.min(...active) < 1e-6 * Math.max(peak, 1);
+  const summary = even
+    ? `${fmt(total, digits)} ${unit} in total, spread evenly over ${plural(active.length, "hour")} ` +
+      `(${fmt(peak, digits)} ${unit} per hour: the records cover long periods, not single hours).`
+    : `${fmt(total, digits)} ${unit} in total; the busiest hour was ${hourSpan(peakHour)} ` +
+      `with ${fmt(peak, digits)} ${unit}.`;
+  const height = 170;
+  const ticks = niceTicks(0, peak, 4);
+  const f = frame({ width, height, yDomain: [0, Math.max(peak, ticks[ticks.length - 1])], yTicks: ticks });
+  const bars = s("g", { class: "bars" });
+  values.forEach((value, hour) => {
+    if (value <= 0) return;
+    const x0 = f.x(hour * 60);
+    const slot = f.x(hour * 60 + 60) - x0;
+    bars.append(
+      s(
+        "rect",
+        { class: `bar ${className}-bar`, x: round(x0 + slot * 0.12, 2), width: round(slot * 0.76, 2), y: round(f.y(value), 2), height: round(f.bottom - f.y(value), 2) },
+        s("title", {}, `${hourSpan(hour)}: ${fmt(value, digits)} ${unit}`),
+      ),
+    );
+  });
+  const svg = svgRoot(
+    { width, height, title: `${title} per hour`, desc: summary, className: "bars" },
+    f.grid,
+    bars,
+    f.axes,
+  );
+  const table = dataTable(
+    `${title} per hour`,
+    ["Hour", `${title} (${unit})`],
+    values.map((value, hour) => [hourSpan(hour), fmt(value, digits)]),
+  );
+  return figure(title, summary, svg, table, className);
+}

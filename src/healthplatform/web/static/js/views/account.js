@@ -1,0 +1,261 @@
+// Account: passkeys (list, add, remove), signed-in devices (list, sign out), export and
+// deletion of my data.
+
+import { ApiError, call, endSession, fetchRaw } from "../api.js";
+import { addPasskey, passkeyErrorText } from "../auth.js";
+import { announce, field, flash, formatBytes, formatDateTime, h, plural, replace, showError } from "../dom.js";
+
+const CONFIRM_WORD = "DELETE";
+
+/** "Chrome on Linux" from a User-Agent string (the full string stays visible too). */
+export function deviceName(agent) {
+  const browsers = [
+    [/Edg\//, "Edge"],
+    [/OPR\//, "Opera"],
+    [/Firefox\//, "Firefox"],
+    [/(Headless)?Chrome\//, "Chrome"],
+    [/Version\/[\d.]+.*Safari\//, "Safari"],
+  ];
+  const systems = [
+    [/Android/, "Android"],
+    [/iPhone|iPad|iPod/, "iOS"],
+    [/CrOS/, "ChromeOS"],
+    [/Windows/, "Windows"],
+    [/Mac OS X|Macintosh/, "macOS"],
+    [/Linux/, "Linux"],
+  ];
+  const browser = browsers.find(([re]) => re.test(agent))?.[1];
+  const system = systems.find(([re]) => re.test(agent))?.[1];
+  if (browser && system) return `${browser} on ${system}`;
+  return browser ?? system ?? "Unknown device";
+}
+
+const failure = (error) => (error instanceof ApiError ? error.message : passkeyErrorText(error));
+
+/** A button that runs `action` once at a time and reports failures. */
+function actionButton(label, action, attrs = {}) {
+  const button = h("button", { type: "button", ...attrs }, label);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      await action();
+    } catch (error) {
+      showError(failure(error));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
+/** Replace `row`'s actions by "Yes, <verb>" / "Cancel" until the user decides. */
+function confirmInRow(actions, question, verb, onConfirm) {
+  const saved = [...actions.childNodes];
+  const cancel = h("button", { type: "button" }, "Cancel");
+  const yes = actionButton(`Yes, ${verb}`, onConfirm, { class: "danger" });
+  cancel.addEventListener("click", () => {
+    actions.replaceChildren(...saved);
+    saved[0]?.focus();
+  });
+  replace(actions, h("span", { class: "confirm-question" }, question), yes, cancel);
+  yes.focus();
+}
+
+function passkeysSection(ctx) {
+  const list = h("ul", { class: "item-list", "aria-label": "Your passkeys" });
+  const section = h("section", { class: "card", "aria-labelledby": "passkeys-heading" }, h("h2", { id: "passkeys-heading" }, "Passkeys"), list);
+
+  async function load() {
+    const { passkeys } = await call("GET", "/passkeys");
+    if (ctx.signal.aborted) return;
+    replace(
+      list,
+      passkeys.map((key) => {
+        const actions = h("div", { class: "item-actions" });
+        actions.append(
+          h("button", {
+            type: "button",
+            class: "danger-outline",
+            "aria-label": `Remove passkey ${key.name}`,
+            disabled: passkeys.length === 1 ? true : null,
+            title: passkeys.length === 1 ? "Your only passkey cannot be removed" : null,
+            onclick: () =>
+              confirmInRow(actions, `Remove “${key.name}”?`, "remove", async () => {
+                await call("DELETE", `/passkeys/${key.id}`);
+                announce(`Passkey ${key.name} removed.`);
+                await load();
+              }),
+          }, "Remove"),
+        );
+        return h(
+          "li",
+          { class: "item", "data-passkey-id": key.id },
+          h(
+            "div",
+            { class: "item-main" },
+            h("strong", {}, key.name),
+            h("span", { class: "meta" }, `Created ${formatDateTime(key.createdAt)} · last used ${formatDateTime(key.lastUsedAt)} · ${key.backedUp ? "synced" : "this device only"}`),
+          ),
+          actions,
+        );
+      }),
+    );
+    if (passkeys.length === 1) list.append(h("li", { class: "hint" }, "Add a second passkey (another device or a security key) before removing this one."));
+  }
+
+  const name = h("input", { name: "passkeyName", type: "text", maxlength: 64, autocomplete: "off" });
+  const form = h(
+    "form",
+    { class: "inline-form" },
+    field("Name of the new passkey (optional)", name, "For example “Work laptop” or “Phone”."),
+    h("button", { type: "submit" }, "Add a passkey"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button");
+    button.disabled = true;
+    announce("Waiting for your new passkey…");
+    try {
+      await addPasskey(name.value.trim());
+      name.value = "";
+      announce("Passkey added.");
+      await load();
+    } catch (error) {
+      showError(failure(error));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  section.append(form);
+  return { section, load };
+}
+
+function devicesSection(ctx) {
+  const list = h("ul", { class: "item-list", "aria-label": "Signed-in devices" });
+  const section = h(
+    "section",
+    { class: "card", "aria-labelledby": "devices-heading" },
+    h("h2", { id: "devices-heading" }, "Signed-in devices"),
+    h("p", { class: "hint" }, "Each sign-in is a device session. Signing a device out revokes its tokens."),
+    list,
+  );
+
+  async function load() {
+    const { devices } = await call("GET", "/devices");
+    if (ctx.signal.aborted) return;
+    replace(
+      list,
+      devices.map((device) => {
+        const label = deviceName(device.label ?? "");
+        const actions = h("div", { class: "item-actions" });
+        actions.append(
+          h("button", {
+            type: "button",
+            class: "danger-outline",
+            "aria-label": device.current ? "Sign out this device" : `Sign out ${label}, signed in ${formatDateTime(device.createdAt)}`,
+            onclick: () =>
+              confirmInRow(actions, device.current ? "Sign out here?" : "Sign this device out?", "sign out", async () => {
+                await call("DELETE", `/devices/${device.id}`);
+                if (device.current) {
+                  flash("This device is signed out.");
+                  endSession();
+                  return;
+                }
+                announce("Device signed out.");
+                await load();
+              }),
+          }, "Sign out"),
+        );
+        return h(
+          "li",
+          { class: "item", "data-device-id": device.id },
+          h(
+            "div",
+            { class: "item-main" },
+            h("strong", {}, label),
+            device.current ? h("span", { class: "badge badge-current" }, "this device") : null,
+            h("span", { class: "meta" }, `Signed in ${formatDateTime(device.createdAt)} · last active ${formatDateTime(device.lastUsedAt)} · expires ${formatDateTime(device.expiresAt)}`),
+            device.label ? h("span", { class: "meta device-agent" }, device.label) : null,
+          ),
+          actions,
+        );
+      }),
+    );
+  }
+  return { section, load };
+}
+
+async function exportData() {
+  announce("Preparing your export…");
+  const response = await fetchRaw("/v1/me/export");
+  const blob = await response.blob();
+  const url = URL.createObjectURL(blob);
+  const link = h("a", { href: url, download: `healthplatform-export-${new Date().toISOString().slice(0, 10)}.jsonl`, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  announce(`Export downloaded (${formatBytes(blob.size)}, JSON lines).`);
+}
+
+function dataSection() {
+  const confirmInput = h("input", { name: "confirm", type: "text", autocomplete: "off", autocapitalize: "characters", spellcheck: "false" });
+  const confirmButton = h("button", { type: "submit", class: "danger", disabled: true }, "Delete permanently");
+  const cancel = h("button", { type: "button" }, "Cancel");
+  const start = h("button", { type: "button", class: "danger-outline", "aria-expanded": "false", "aria-controls": "delete-confirm" }, "Delete my data…");
+  const confirmForm = h(
+    "form",
+    { id: "delete-confirm", class: "danger-zone", hidden: true },
+    h("p", {}, "This permanently deletes every upload, stored file, daily metric, journal and training example of yours. Your account and passkeys stay. It cannot be undone."),
+    field(`Type ${CONFIRM_WORD} to confirm`, confirmInput),
+    h("div", { class: "button-row" }, confirmButton, cancel),
+  );
+  const toggle = (open) => {
+    confirmForm.hidden = !open;
+    start.setAttribute("aria-expanded", String(open));
+    confirmInput.value = "";
+    confirmButton.disabled = true;
+    (open ? confirmInput : start).focus();
+  };
+  start.addEventListener("click", () => toggle(true));
+  cancel.addEventListener("click", () => toggle(false));
+  confirmInput.addEventListener("input", () => {
+    confirmButton.disabled = confirmInput.value.trim() !== CONFIRM_WORD;
+  });
+  confirmForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (confirmInput.value.trim() !== CONFIRM_WORD) return;
+    confirmButton.disabled = true;
+    announce("Deleting your data…");
+    try {
+      const erased = await call("DELETE", "/v1/me/data");
+      toggle(false);
+      announce(
+        `Your data is deleted: ${plural(erased.uploads_deleted, "upload")}, ` +
+          `${plural(erased.derived_rows_deleted, "derived record")} and ${plural(erased.objects_deleted, "stored file")}.`,
+      );
+    } catch (error) {
+      confirmButton.disabled = false;
+      showError(`Nothing was deleted: ${failure(error)}`);
+    }
+  });
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "data-heading" },
+    h("h2", { id: "data-heading" }, "Your data"),
+    h("p", {}, "Download everything derived from your uploads (uploads, daily metrics, narratives) as JSON lines."),
+    h("div", { class: "button-row" }, actionButton("Export my data", exportData)),
+    h("h3", {}, "Delete my data"),
+    h("div", { class: "button-row" }, start),
+    confirmForm,
+  );
+}
+
+export async function render(main, _params, ctx) {
+  const passkeys = passkeysSection(ctx);
+  const devices = devicesSection(ctx);
+  replace(main, h("h1", {}, "Account"), passkeys.section, devices.section, dataSection());
+  const results = await Promise.allSettled([passkeys.load(), devices.load()]);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed && !ctx.signal.aborted) showError(failure(failed.reason));
+}

@@ -1,0 +1,156 @@
+// The day view: navigation between days, headline numbers, the daily journal (statistical,
+// structural and semantic layers) and the plots of the day's series.
+
+import { ApiError, call } from "../api.js";
+import { glucoseChart, heartRateChart, hourlyBars, hypnogram } from "../charts.js";
+import { field, formatDay, h, replace, showError } from "../dom.js";
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+function shiftDay(day, delta) {
+  const date = new Date(`${day}T00:00:00Z`);
+  date.setUTCDate(date.getUTCDate() + delta);
+  return date.toISOString().slice(0, 10);
+}
+
+const shortDay = (day) =>
+  new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", timeZone: "UTC" }).format(new Date(`${day}T00:00:00Z`));
+
+function dig(object, ...path) {
+  let node = object;
+  for (const key of path) node = node?.[key];
+  return typeof node === "number" && Number.isFinite(node) ? node : null;
+}
+
+function minutes(value) {
+  const m = Math.round(value);
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** Headline numbers of the day (only those the metrics have). */
+function tiles(metrics) {
+  const n = (v) => Math.round(v).toLocaleString();
+  const items = [
+    ["Mean glucose", dig(metrics, "glucose", "mean_mg_dl") ?? dig(metrics, "glucose", "readings_summary", "mean_mg_dl"), (v) => `${n(v)} mg/dL`],
+    ["Time in range 70–180", dig(metrics, "glucose", "tir_70_180_pct"), (v) => `${n(v)} %`],
+    ["Mean heart rate", dig(metrics, "heart", "heart_rate", "mean_bpm"), (v) => `${n(v)} bpm`],
+    ["Total sleep", dig(metrics, "sleep", "total_sleep_min"), minutes],
+    ["Steps", dig(metrics, "activity", "steps", "total"), n],
+    ["Active energy", dig(metrics, "activity", "active_calories", "total"), (v) => `${n(v)} kcal`],
+  ].filter(([, value]) => value !== null);
+  if (!items.length) return null;
+  return h(
+    "dl",
+    { class: "tiles" },
+    items.map(([label, value, format]) => h("div", { class: "tile" }, h("dt", {}, label), h("dd", {}, format(value)))),
+  );
+}
+
+const lines = (text) => (text ?? "").split("\n").map((line) => line.trim()).filter(Boolean);
+
+function journal(data) {
+  if (!data) {
+    return h("p", { class: "empty" }, "No journal for this day yet; it is written when the day's uploads are processed.");
+  }
+  const statistical = lines(data.statistical).filter((line) => !line.startsWith("Daily summary for"));
+  return h(
+    "div",
+    { class: "journal" },
+    h("section", { class: "journal-layer journal-statistical" }, h("h3", {}, "Measurements"), statistical.map((line) => h("p", {}, line))),
+    h("section", { class: "journal-layer journal-structural" }, h("h3", {}, "Patterns"), h("ul", {}, lines(data.structural).map((line) => h("li", {}, line)))),
+    h("section", { class: "journal-layer journal-semantic" }, h("h3", {}, "What it may mean"), lines(data.semantic).map((line) => h("p", {}, line))),
+  );
+}
+
+function drawCharts(container, series, metrics) {
+  const width = Math.max(280, Math.round(container.clientWidth));
+  replace(
+    container,
+    glucoseChart(series.glucose_mg_dl ?? [], width),
+    heartRateChart(series.heart_rate_bpm ?? [], width),
+    hypnogram(series.sleep_stages ?? [], width, metrics?.sleep?.main?.stages_min),
+    hourlyBars(series.steps_hourly ?? [], { title: "Steps", unit: "steps", className: "chart-steps" }, width),
+    hourlyBars(series.active_kcal_hourly ?? [], { title: "Active energy", unit: "kcal", className: "chart-kcal", digits: 1 }, width),
+  );
+  return width;
+}
+
+function dayNav(day, days, ctx) {
+  const picker = h(
+    "select",
+    { name: "day" },
+    days.map((d) => h("option", { value: d, selected: d === day }, d)),
+  );
+  if (!days.includes(day)) picker.prepend(h("option", { value: "", selected: true }, "Choose a day"));
+  const jump = h("form", { class: "day-jump" }, field("Days with data", picker), h("button", { type: "submit" }, "Show"));
+  jump.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (picker.value) ctx.navigate(`/day/${picker.value}`);
+  });
+  const previous = shiftDay(day, -1);
+  const next = shiftDay(day, 1);
+  return h(
+    "nav",
+    { class: "day-nav", "aria-label": "Days" },
+    h("a", { class: "button", href: `#/day/${previous}`, rel: "prev" }, "← Previous day", h("span", { class: "sr-only" }, ` (${formatDay(previous)})`)),
+    jump,
+    h("a", { class: "button", href: `#/day/${next}`, rel: "next" }, "Next day →", h("span", { class: "sr-only" }, ` (${formatDay(next)})`)),
+  );
+}
+
+async function latestDay(main, ctx) {
+  replace(main, h("h1", {}, "Days"), h("p", {}, "Loading…"));
+  try {
+    const { days } = await call("GET", "/v1/days?limit=1");
+    if (ctx.signal.aborted) return;
+    if (days.length) {
+      location.replace(`#/day/${days[0]}`);
+      return;
+    }
+    replace(main, h("h1", {}, "Days"), h("p", { class: "empty" }, "No days with data yet. ", h("a", { href: "#/upload" }, "Upload files"), " to see your daily journal and plots."));
+  } catch (error) {
+    replace(main, h("h1", {}, "Days"));
+    showError(error.message);
+  }
+}
+
+export async function render(main, params, ctx) {
+  if (!params.date || !DATE.test(params.date)) return latestDay(main, ctx);
+  const day = params.date;
+  replace(main, h("h1", {}, formatDay(day)), h("p", { "aria-busy": "true" }, "Loading…"));
+  const [listing, view] = await Promise.allSettled([
+    call("GET", "/v1/days?limit=366"),
+    call("GET", `/v1/days/${day}`),
+  ]);
+  if (ctx.signal.aborted) return undefined;
+  const days = listing.status === "fulfilled" ? listing.value.days : [];
+  const heading = h("h1", {}, formatDay(day));
+  if (view.status === "rejected") {
+    const missing = view.reason instanceof ApiError && view.reason.status === 404;
+    replace(main, heading, dayNav(day, days, ctx), h("p", { class: "empty" }, missing ? "No data for this day." : ""));
+    if (!missing) showError(`This day could not be loaded: ${view.reason.message}`);
+    return undefined;
+  }
+  const data = view.value;
+  const charts = h("div", { class: "charts" });
+  replace(
+    main,
+    heading,
+    dayNav(day, days, ctx),
+    tiles(data.metrics ?? {}),
+    h("section", { class: "card", "aria-labelledby": "journal-heading" }, h("h2", { id: "journal-heading" }, "Daily journal"), journal(data.journal)),
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "plots-heading" },
+      h("h2", { id: "plots-heading" }, "Plots"),
+      h("p", { class: "hint" }, "Times are local clock times of the day (midnight to midnight); sleep shows the night that ended on this day."),
+      charts,
+    ),
+  );
+  let drawnWidth = drawCharts(charts, data.series ?? {}, data.metrics);
+  const observer = new ResizeObserver(() => {
+    if (Math.abs(charts.clientWidth - drawnWidth) > 24) drawnWidth = drawCharts(charts, data.series ?? {}, data.metrics);
+  });
+  observer.observe(charts);
+  return () => observer.disconnect();
+}

@@ -1,0 +1,147 @@
+// Upload history: filters by status and record type, pagination, and a live status that
+// polls while anything shown is queued or processing.
+
+import { call } from "../api.js";
+import { announceQuietly, field, formatDateTime, h, plural, replace, showError } from "../dom.js";
+
+const PAGE_SIZE = 20;
+const POLL_MS = 3000;
+const STATUSES = ["queued", "processing", "completed", "failed", "quarantined"];
+const BUSY = new Set(["queued", "processing"]);
+
+function recordTypes() {
+  const meta = document.querySelector('meta[name="hp-record-types"]');
+  return (meta?.content ?? "").split(",").filter(Boolean);
+}
+
+function select(name, options) {
+  return h(
+    "select",
+    { name },
+    h("option", { value: "" }, "All"),
+    options.map((value) => h("option", { value }, value)),
+  );
+}
+
+function cell(label, ...content) {
+  return h("td", { "data-label": label }, content);
+}
+
+/** A file name that may wrap after "_" (names are long single words). */
+function breakable(name) {
+  return name.split("_").flatMap((part, i) => (i ? [h("wbr"), `_${part}`] : [part]));
+}
+
+function row(upload) {
+  const result = upload.error
+    ? h("span", { class: "error-text" }, upload.error)
+    : (upload.narrative_preview ?? (BUSY.has(upload.status) ? "Processing…" : ""));
+  return h(
+    "tr",
+    { "data-status": upload.status },
+    h("th", { scope: "row", "data-label": "File" }, h("span", { class: "file-name" }, breakable(upload.file_name))),
+    cell("Records", upload.record_count.toLocaleString()),
+    cell("Uploaded", formatDateTime(upload.upload_timestamp)),
+    cell("Status", h("span", { class: `badge badge-${upload.status}` }, upload.status)),
+    cell("Result", h("span", { class: "result-text" }, result)),
+  );
+}
+
+export function render(main, _params, ctx) {
+  let offset = 0;
+  let timer = null;
+  let wasBusy = null; // null until the first load
+  const statusSelect = select("status", STATUSES);
+  const typeSelect = select("record_type", recordTypes());
+  const summary = h("p", { class: "history-summary" });
+  const body = h("tbody");
+  const table = h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: "history-table" },
+      h("caption", { class: "sr-only" }, "Uploaded files, newest first"),
+      h(
+        "thead",
+        {},
+        h("tr", {}, ["File", "Records", "Uploaded", "Status", "Result"].map((name) => h("th", { scope: "col" }, name))),
+      ),
+      body,
+    ),
+  );
+  const empty = h("p", { class: "empty", hidden: true }, "No uploads yet. ", h("a", { href: "#/upload" }, "Upload files"), ".");
+  const previous = h("button", { type: "button", onclick: () => go(offset - PAGE_SIZE) }, "Previous page");
+  const next = h("button", { type: "button", onclick: () => go(offset + PAGE_SIZE) }, "Next page");
+  const refresh = h("button", { type: "button", onclick: () => go(offset) }, "Refresh");
+  const pager = h("nav", { class: "pager", "aria-label": "Pages of the history" }, previous, next);
+
+  function go(newOffset) {
+    offset = Math.max(0, newOffset);
+    wasBusy = null;
+    load();
+  }
+
+  function schedule(busy) {
+    clearTimeout(timer);
+    timer = busy && !ctx.signal.aborted ? setTimeout(poll, POLL_MS) : null;
+  }
+
+  function poll() {
+    if (document.hidden) schedule(true);
+    else load();
+  }
+
+  async function load() {
+    clearTimeout(timer);
+    const query = new URLSearchParams({ limit: PAGE_SIZE, offset });
+    if (statusSelect.value) query.set("status", statusSelect.value);
+    if (typeSelect.value) query.set("record_type", typeSelect.value);
+    let data;
+    try {
+      data = await call("GET", `/v1/upload/history?${query}`);
+    } catch (error) {
+      if (!ctx.signal.aborted) {
+        showError(`The history could not be loaded: ${error.message}`);
+        schedule(true); // retry: the server may be back soon
+      }
+      return;
+    }
+    if (ctx.signal.aborted) return;
+    const { uploads, pagination } = data;
+    if (!uploads.length && pagination.total && offset) return go(offset - PAGE_SIZE); // page gone
+    replace(body, uploads.map(row));
+    empty.hidden = pagination.total > 0;
+    table.hidden = pagination.total === 0;
+    previous.disabled = offset === 0;
+    next.disabled = !pagination.has_more;
+    pager.hidden = pagination.total <= PAGE_SIZE;
+    const counts = new Map();
+    for (const upload of uploads) counts.set(upload.status, (counts.get(upload.status) ?? 0) + 1);
+    const busy = uploads.some((upload) => BUSY.has(upload.status));
+    const parts = STATUSES.filter((s) => counts.has(s)).map((s) => `${counts.get(s)} ${s}`);
+    const range = pagination.total ? `Showing ${offset + 1}–${offset + uploads.length} of ${plural(pagination.total, "upload")}` : "No uploads";
+    const text = `${range}${parts.length ? `: ${parts.join(", ")}` : ""}.${busy ? " Updating every few seconds." : ""}`;
+    summary.textContent = text;
+    summary.dataset.busy = String(busy);
+    // screen readers hear the first result and the end of processing, not every poll
+    if (wasBusy === null) announceQuietly(text);
+    else if (wasBusy && !busy) announceQuietly(`Processing finished. ${text}`);
+    wasBusy = busy;
+    schedule(busy);
+  }
+
+  const filters = h(
+    "form",
+    { class: "filters", "aria-label": "Filter the history" },
+    field("Status", statusSelect),
+    field("Record type", typeSelect),
+    refresh,
+  );
+  filters.addEventListener("submit", (event) => event.preventDefault());
+  filters.addEventListener("change", () => go(0));
+
+  replace(main, h("h1", {}, "Upload history"), filters, summary, empty, table, pager);
+  load();
+  return () => clearTimeout(timer);
+}

@@ -1,0 +1,232 @@
+"""The web app end to end in a real browser (Debian Chromium, a CDP virtual authenticator):
+the whole platform (auth + Health API + web app + ETL worker) on one origin, driven through
+the screens: sign up, sign out, usernameless sign in, upload of the sample files, history
+until every upload completed, the day view of 2025-09-20 with its journal and SVG charts,
+account (passkeys, devices), export and delete my data. Missing Chromium or Node fails the
+test (scripts/ensure-browser.sh installs them)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.types import Message, Receive, Scope, Send
+
+from healthplatform.api.app import create_app
+from healthplatform.auth.app import create_auth_app
+from healthplatform.auth.migrate import upgrade as upgrade_auth
+from healthplatform.auth.settings import AuthSettings
+from healthplatform.cli import create_worker
+from healthplatform.db.migrate import upgrade as upgrade_api
+from healthplatform.gateway.local import LocalGateway
+from healthplatform.settings import Settings
+from healthplatform.web import install as install_web
+from healthplatform.web.routes import CONTENT_SECURITY_POLICY
+from tests.conftest import SAMPLES
+from tests.e2e.test_passkey_browser import CHROMIUM, require_browser
+from tests.integration.auth.servers import serve
+from tests.support.services import free_port
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+ARTIFACTS = ROOT / "test-artifacts" / "webapp"
+DAY = "2025-09-20"
+
+
+class Platform:
+    """What `healthplatform up` serves, in this process: the local gateway (passkey paths to
+    the auth service, everything else to the API, which serves the web app) plus the ETL
+    worker on the API's resources, started and stopped with the lifespan."""
+
+    def __init__(self, settings: Settings, auth_settings: AuthSettings) -> None:
+        self.settings = settings
+        self.api = create_app(settings)
+        install_web(self.api)  # a no-op once create_app includes the web router
+        self.gateway = LocalGateway(self.api, create_auth_app(auth_settings))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.gateway(scope, receive, send)
+            return
+        stop = asyncio.Event()
+        worker: asyncio.Task[None] | None = None
+
+        async def send_with_worker(message: Message) -> None:
+            nonlocal worker
+            if message["type"] == "lifespan.startup.complete":
+                resources = self.api.state.resources
+                worker = asyncio.create_task(create_worker(self.settings, resources).run(stop))
+            await send(message)
+
+        async def receive_with_worker() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown" and worker is not None:
+                stop.set()
+                await worker
+            return message
+
+        await self.gateway(scope, receive_with_worker, send_with_worker)
+
+
+def platform_settings(data_dir: Path, port: int) -> tuple[Settings, AuthSettings]:
+    """As `healthplatform up` (cli.local_settings) makes them for http://localhost:<port>."""
+    auth_settings = AuthSettings(
+        data_dir=data_dir,
+        rp_id="localhost",
+        rp_name="Health Platform (web app test)",
+        allowed_origins=[f"http://localhost:{port}"],
+        user_verification="required",
+    )
+    settings = Settings(
+        data_dir=data_dir,
+        public_url=f"http://localhost:{port}",  # the API fetches the JWKS from this origin
+        outbox_poll_interval_seconds=0.1,
+    )
+    asyncio.run(upgrade_auth(auth_settings))
+    asyncio.run(upgrade_api(settings))
+    return settings, auth_settings
+
+
+@pytest.fixture
+def platform(tmp_path: Path) -> Iterator[str]:
+    """The whole platform on http://localhost:<free port>."""
+    port = free_port()
+    settings, auth_settings = platform_settings(tmp_path, port)
+    with serve(Platform(settings, auth_settings), port=port):
+        yield f"http://localhost:{port}/"
+
+
+def test_webapp_in_chromium(platform: str) -> None:
+    node = require_browser()
+    samples = sorted(SAMPLES.glob("*.avro"))
+    assert samples, f"no sample files in {SAMPLES} (set HP_SAMPLES_DIR)"
+    username = f"web-{uuid.uuid4().hex[:8]}"
+    completed = subprocess.run(
+        [
+            node,
+            str(HERE / "webapp.mjs"),
+            "--url",
+            platform,
+            "--username",
+            username,
+            "--samples",
+            str(SAMPLES),
+            "--day",
+            DAY,
+            "--artifacts",
+            str(ARTIFACTS),
+            "--chromium",
+            str(CHROMIUM),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=HERE,
+    )
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+    assert lines, f"no result from webapp.mjs\nstdout:{completed.stdout}\nstderr:{completed.stderr}"
+    result = json.loads(lines[-1])
+    assert completed.returncode == 0 and result["ok"], json.dumps(result, indent=2)
+    check_result(result, username, len(samples))
+
+
+def check_result(result: dict[str, Any], username: str, total: int) -> None:
+    steps = result["steps"]
+    assert steps["firstTab"] == "Skip to content"
+    assert steps["headers"] == {"csp": CONTENT_SECURITY_POLICY, "nosniff": "nosniff"}
+    assert result["csp"] == [], "CSP violations"
+    assert result["consoleErrors"] == []
+    assert result["unlabelled"] and not any(result["unlabelled"].values()), result["unlabelled"]
+
+    # sign up, sign out, usernameless sign in
+    assert steps["signup"]["user"] == username
+    assert steps["signup"]["status"].startswith("Account created")
+    assert steps["signout"] == {"status": "You are signed out.", "user": 0}
+    assert steps["signin"] == {"user": username, "status": f"Signed in as {username}."}
+
+    # upload: every sample accepted with full progress, the repeat a duplicate, errors shown
+    upload = steps["upload"]
+    assert upload["summary"] == (
+        f"{total + 3} of {total + 3} files done: {total} accepted, 1 duplicate, 2 errors."
+    )
+    assert upload["states"] == ["accepted"] * total + ["duplicate", "error", "error"]
+    assert upload["accepted100"] is True
+    assert upload["repeat"]["text"].startswith("Duplicate: the same file was uploaded on")
+    assert upload["broken"]["text"] == "Error (HTTP 415): not an Avro object container file"
+    assert upload["notAvro"]["text"] == "Error: not an .avro file; skipped"
+    assert result["failedRequests"] == ["POST /v1/upload 415"]
+
+    # history: all completed; the filters work
+    history = steps["history"]
+    assert history["rows"] == ["completed"] * total
+    assert history["summary"] == f"Showing 1\u2013{total} of {total} uploads: {total} completed."
+    assert history["glucoseRows"] == 3
+    assert history["failedEmpty"] is True
+
+    # a reload: one refresh (single flight) from the refresh token kept in sessionStorage
+    assert steps["reload"] == {
+        "refreshes": ["POST"],
+        "stored": ["refreshToken", "username"],
+        "storageKeys": ["hp.session"],
+        "localStorage": 0,
+        "user": username,
+    }
+
+    # day view of 2025-09-20: navigation, journal, charts
+    day = steps["day"]
+    assert day["latest"] == "#/day/2025-09-21"  # "Days" opens the latest day
+    assert day["afterNext"] == "#/day/2025-09-21"
+    assert "September 20, 2025" in day["heading"]
+    journal = day["journal"]
+    for text in (
+        "Glucose (CGM): mean 109 mg/dL",
+        "Sleep: in bed 01:56-09:19",
+        "Activity: 3,933 steps",
+        "Largest rise within 2 h: +62 mg/dL",
+        "it is not a diagnosis",
+    ):
+        assert text in journal, text
+    assert "Steps: 3,933" in day["tiles"]
+    assert day["charts"] == 5 and day["tables"] == 5 and day["accessible"] is True
+    assert day["glucosePath"] > 500 and day["heartPath"] > 500
+    assert day["glucoseBand"] == 1 and day["bandHeight"] > 20
+    assert day["stages"] > 50
+    assert day["stepBars"] == 24 and day["kcalBars"] == 20
+    assert day["hourTicks"][0] == "00:00" and day["hourTicks"][-1] == "24:00"
+    assert "12:00" in day["hourTicks"]
+    assert day["summaries"][0].startswith("251 readings from 00:01 to 23:56: mean 109 mg/dL")
+
+    # no horizontal scrolling at 360 px
+    phone = steps["phone"]
+    assert phone["dayWidth"] == phone["historyWidth"] == phone["uploadWidth"] == 360, phone
+    assert phone["chartWidth"] <= 340
+
+    # account
+    account = steps["account"]
+    assert account["passkeys"] == 1 and account["devices"] == 1 and account["currentDevice"] == 1
+    assert account["afterAdd"] == ["Passkey", "Second key"]
+    assert account["afterRemove"] == ["Passkey"]
+
+    # export: JSON lines of everything derived
+    export = steps["export"]
+    assert export["filename"].endswith(".jsonl")
+    assert export["kinds"]["export"] == 1 and export["kinds"]["upload"] == total
+    assert export["kinds"]["daily_metrics"] == 3 and export["kinds"]["narrative"] >= total
+    assert export["status"].startswith("Export downloaded")
+
+    # delete my data: typed confirmation, then nothing is left
+    deleted = steps["delete"]
+    assert deleted["disabledBefore"] is True and deleted["disabledLowercase"] is True
+    assert deleted["status"].startswith(f"Your data is deleted: {total} uploads")
+    assert deleted["historyAfter"] == "No uploads."
+    assert deleted["rowsAfter"] == 0 and deleted["emptyShown"] is True
+    assert deleted["daysAfter"].startswith("No days with data yet")
+
+    for name in ("upload", "history", "day", "day-phone", "account"):
+        assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000, name
