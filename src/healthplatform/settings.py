@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     outbox_retention_hours: int = Field(
         168, ge=1, description="Published/done outbox rows are deleted after this."
     )
+    requeue_stuck_after_seconds: int = Field(
+        900,
+        ge=60,
+        description="Uploads queued/processing this long get a fresh event "
+        "(a broker that lost messages, a vanished consumer).",
+    )
     orphan_grace_seconds: int = Field(
         900, ge=60, description="Age after which an object with no upload row is swept."
     )

@@ -342,3 +342,40 @@ async def test_day_view_series(api: ApiClient, user: str, samples: list[Path]) -
     assert missing.status_code == 404
     other = await api.http.get("/v1/days/2025-09-20", headers=api.auth("someone-else"))
     assert other.status_code == 404
+
+
+async def test_stuck_uploads_get_a_fresh_event(
+    api: ApiClient, user: str, samples: list[Path]
+) -> None:
+    """A broker that lost its messages (RabbitMQ without a disk) leaves uploads queued:
+    housekeeping gives them a fresh event, once per period, and they complete once."""
+    from sqlalchemy import update
+
+    from healthplatform.db.models import OutboxEvent
+    from healthplatform.ops.housekeeping import requeue_stuck
+
+    res: Resources = api.app.state.resources  # type: ignore[attr-defined]
+    [body] = await upload_files(api, user, samples[:1])
+    upload_id = uuid.UUID(body["correlation_id"])
+    async with res.sessions() as session:  # the original event is gone with the broker
+        await session.execute(
+            update(OutboxEvent).where(OutboxEvent.status == "pending").values(status="published")
+        )
+        await session.execute(
+            update(Upload)
+            .where(Upload.id == upload_id)
+            .values(updated_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+        await session.commit()
+    assert await requeue_stuck(res, 900) >= 1
+    assert await requeue_stuck(res, 900) == 0  # not again within the period
+    async with res.sessions() as session:
+        events = (
+            (await session.execute(select(OutboxEvent).where(OutboxEvent.status == "pending")))
+            .scalars()
+            .all()
+        )
+    assert [e.payload["upload_id"] for e in events if e.payload.get("requeued")] == [str(upload_id)]
+    await process_all(api)
+    status = (await api.http.get(f"/v1/upload/status/{upload_id}", headers=api.auth(user))).json()
+    assert status["status"] == "completed"

@@ -34,6 +34,9 @@ OUTBOX_PENDING = Gauge("hp_outbox_pending", "Outbox events not yet published or 
 OUTBOX_OLDEST_PENDING_AGE = Gauge(
     "hp_outbox_oldest_pending_age_seconds", "Age of the oldest unpublished outbox event."
 )
+UPLOADS_REQUEUED = Counter(
+    "hp_uploads_requeued_total", "Stuck uploads given a fresh event by housekeeping."
+)
 ORPHANS_SWEPT = Counter(
     "hp_orphan_objects_swept_total", "Stored objects deleted because no upload row references them."
 )

@@ -12,10 +12,11 @@ from sqlalchemy import select
 
 from healthplatform.core import metrics
 from healthplatform.db.engine import transaction
-from healthplatform.db.models import Upload
+from healthplatform.db.models import Upload, UploadStatus
+from healthplatform.events.outbox import UPLOAD_RECEIVED, add_event
 from healthplatform.events.relay import outbox_stats, purge_finished
 from healthplatform.runtime import Resources
-from healthplatform.uploads.service import RAW_PREFIX
+from healthplatform.uploads.service import RAW_PREFIX, upload_event
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,41 @@ async def sweep_orphans(res: Resources, grace_seconds: int) -> int:
     return deleted
 
 
+async def requeue_stuck(res: Resources, after_seconds: int) -> int:
+    """Publish a fresh event for uploads still queued/processing long after their last
+    change: covers a broker that lost its messages (e.g. RabbitMQ without a disk) or a
+    consumer that vanished mid-work. Processing is idempotent, so a spare event is harmless;
+    ``updated_at`` is bumped so each upload is requeued at most once per period."""
+    now = datetime.now(UTC)
+    cutoff = now - timedelta(seconds=after_seconds)
+    async with transaction(res.sessions) as session:
+        stuck = (
+            (
+                await session.execute(
+                    select(Upload)
+                    .where(
+                        Upload.status.in_(
+                            [UploadStatus.queued.value, UploadStatus.processing.value]
+                        ),
+                        Upload.updated_at < cutoff,
+                    )
+                    .order_by(Upload.created_at)
+                    .limit(500)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for upload in stuck:
+            upload.updated_at = now
+            add_event(session, UPLOAD_RECEIVED, {**upload_event(upload), "requeued": True})
+    if stuck:
+        metrics.UPLOADS_REQUEUED.inc(len(stuck))
+        log.warning("requeued stuck uploads", extra={"count": len(stuck)})
+    return len(stuck)
+
+
 async def housekeeping_once(res: Resources) -> None:
     settings = res.settings
     async with transaction(res.sessions) as session:
@@ -55,6 +91,7 @@ async def housekeeping_once(res: Resources) -> None:
     metrics.OUTBOX_PENDING.set(pending)
     metrics.OUTBOX_OLDEST_PENDING_AGE.set(age)
     await sweep_orphans(res, settings.orphan_grace_seconds)
+    await requeue_stuck(res, settings.requeue_stuck_after_seconds)
 
 
 async def run_housekeeping(res: Resources, stop: asyncio.Event, interval: float = 60.0) -> None:

@@ -135,18 +135,7 @@ async def accept_upload(
         created_at=now,
         updated_at=now,
     )
-    event = outbox_row(
-        UPLOAD_RECEIVED,
-        {
-            "upload_id": str(upload.id),
-            "user_id": user,
-            "object_key": key,
-            "record_type": summary.record_type,
-            "sha256": sha256,
-            "record_count": summary.record_count,
-            "accepted_at": now.isoformat(),
-        },
-    )
+    event = outbox_row(UPLOAD_RECEIVED, upload_event(upload))
     try:
         # Core statements on one connection: the hot path skips the ORM unit of work
         async with res.engine.begin() as conn:
@@ -163,6 +152,19 @@ async def accept_upload(
     metrics.UPLOAD_BYTES.inc(len(data))
     metrics.UPLOAD_RECORDS.labels(record_type=summary.record_type).inc(summary.record_count)
     return Accepted(upload, False)
+
+
+def upload_event(upload: Upload) -> dict[str, object]:
+    """Payload of the ``upload.received`` event (also used when an upload is requeued)."""
+    return {
+        "upload_id": str(upload.id),
+        "user_id": upload.user_id,
+        "object_key": upload.object_key,
+        "record_type": upload.record_type,
+        "sha256": upload.sha256,
+        "record_count": upload.record_count,
+        "accepted_at": upload.created_at.isoformat(),
+    }
 
 
 def _row(upload: Upload) -> dict[str, object]:
