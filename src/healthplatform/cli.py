@@ -368,6 +368,22 @@ def demo(
 
 
 @app.command()
+def capacity(
+    profile: Annotated[str, typer.Option(help="always-free, legacy-free or paid-small.")] = (
+        "always-free"
+    ),
+    charts_dir: Annotated[Path, typer.Option(help="Folder holding the Helm charts.")] = Path(
+        "deploy/charts"
+    ),
+) -> None:
+    """Render the charts for a profile and check CPU, memory, block and object storage
+    against its budget (exit 1 when it does not fit, 2 on error)."""
+    from healthplatform.ops import capacity as planner
+
+    raise typer.Exit(planner.main(profile, charts_dir))
+
+
+@app.command()
 def sweep() -> None:
     """Delete stored objects that no upload references (older than the grace period)."""
     from healthplatform.ops.housekeeping import sweep_orphans

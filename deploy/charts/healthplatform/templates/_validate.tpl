@@ -1,0 +1,64 @@
+{{/*
+Cross-field checks that values.schema.json cannot express. Each hp.validate.* helper returns
+a message or nothing; hp.validateValues fails once, listing all of them (rendered from
+NOTES.txt and from every layer's first template).
+*/}}
+
+{{- define "hp.validate.derivedKeys" -}}
+{{- $derived := splitList " " (include "hp.derivedSettingKeys" .) -}}
+{{- range $key, $_ := merge (dict) .Values.apps.settings .Values.apps.auth.settings -}}
+{{- if has $key $derived }}
+settings: {{ $key }} is set by the chart from other values; remove it from apps.settings / apps.auth.settings
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "hp.validate.settingPrefixes" -}}
+{{- range $key, $_ := .Values.apps.settings -}}
+{{- if hasPrefix "HP_AUTH_" $key }}
+apps.settings: {{ $key }} belongs in apps.auth.settings
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "hp.validate.objectStore" -}}
+{{- if ne .Values.objectStore.provider "seaweedfs" -}}
+{{- if not (hasPrefix "https://" .Values.objectStore.endpoint) }}
+objectStore.endpoint: an https:// S3 endpoint is required for provider {{ .Values.objectStore.provider }}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "hp.validate.replicas" -}}
+{{- with .Values.apps.api.autoscaling -}}
+{{- if and .enabled (gt (int .minReplicas) (int .maxReplicas)) }}
+apps.api.autoscaling: minReplicas is larger than maxReplicas
+{{- end -}}
+{{- end -}}
+{{- with .Values.apps.worker.keda -}}
+{{- if and .enabled (gt (int .minReplicas) (int .maxReplicas)) }}
+apps.worker.keda: minReplicas is larger than maxReplicas
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "hp.validate.tls" -}}
+{{- if and .Values.layers.gateway .Values.gateway.tls.issuer.create (not .Values.gateway.tls.issuer.email) }}
+gateway.tls.issuer.email: Let's Encrypt needs an account e-mail
+{{- end -}}
+{{- end -}}
+
+{{/* hp.validateValues: fail with every message at once. */}}
+{{- define "hp.validateValues" -}}
+{{- $messages := list
+  (include "hp.validate.derivedKeys" .)
+  (include "hp.validate.settingPrefixes" .)
+  (include "hp.validate.objectStore" .)
+  (include "hp.validate.replicas" .)
+  (include "hp.validate.tls" .)
+-}}
+{{- $text := join "" $messages | trim -}}
+{{- if $text -}}
+{{- fail (printf "\nVALUES VALIDATION:\n%s" $text) -}}
+{{- end -}}
+{{- end -}}
