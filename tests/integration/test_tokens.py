@@ -152,3 +152,15 @@ async def test_tampered_payload_refused(verifier: TokenVerifier, keys: KeySet) -
     forged = b64({"sub": "admin", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 60})
     with pytest.raises(Unauthorized):
         await verifier.verify(f"{header}.{forged}.{sig}")
+
+
+async def test_cached_token_still_expires(verifier: TokenVerifier, keys: KeySet) -> None:
+    """A verified token is remembered only until its own expiry (plus the leeway)."""
+    token = keys.mint("alice", ttl=2)
+    assert (await verifier.verify(token)).subject == "alice"
+    assert (await verifier.verify(token)).subject == "alice"  # from the cache
+    import asyncio
+
+    await asyncio.sleep(2 + verifier.leeway + 0.2)
+    with pytest.raises(Unauthorized, match="expired"):
+        await verifier.verify(token)

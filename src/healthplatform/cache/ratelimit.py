@@ -62,10 +62,13 @@ class MemoryRateLimiter(_Gcra):
         return None
 
 
+# Server time inside the script (effects replication, Redis >= 5 / Valkey): one round trip,
+# and replicas with skewed clocks agree.
 _GCRA_LUA = """
-local now = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
-local tolerance = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local allow_at = tat - tolerance
@@ -87,11 +90,8 @@ class RedisRateLimiter(_Gcra):
 
     async def hit(self, key: str) -> Decision:
         try:
-            # Redis server time keeps replicas with skewed clocks consistent
-            seconds, micros = await self.client.time()
-            now = seconds + micros / 1e6
             allowed, wait = await self._script(
-                keys=[f"{self.prefix}rl:{key}"], args=[now, self.interval, self.tolerance]
+                keys=[f"{self.prefix}rl:{key}"], args=[self.interval, self.tolerance]
             )
         except (RedisError, OSError) as exc:
             raise DependencyUnavailable("rate limiter") from exc

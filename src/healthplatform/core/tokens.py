@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from healthplatform.core.errors import Unauthorized
 log = logging.getLogger(__name__)
 
 MAX_TOKEN_BYTES = 8192
+VERIFIED_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,9 @@ class TokenVerifier:
         self.audience = audience
         self.algorithms = algorithms
         self.leeway = leeway
+        # verified tokens until they expire: a phone sends the same token for a whole batch
+        # of uploads, and the signature check is the costliest part of a request's auth
+        self._verified: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
 
     @staticmethod
     def _refuse(reason: str) -> Unauthorized:
@@ -108,6 +113,18 @@ class TokenVerifier:
     async def verify(self, token: str) -> Principal:
         if len(token) > MAX_TOKEN_BYTES:
             raise self._refuse("too large")
+        cached = self._verified.get(token)
+        if cached is not None:
+            if time.time() < cached[0] + self.leeway:
+                return cached[1]
+            del self._verified[token]
+        principal = await self._verify(token)
+        self._verified[token] = (float(principal.claims["exp"]), principal)
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except (InvalidTokenError, json.JSONDecodeError, ValueError) as exc:

@@ -40,6 +40,26 @@ def _dates(first: int, last: int) -> tuple[date, ...]:
     return tuple(_EPOCH + timedelta(days=d) for d in range(first, last + 1))
 
 
+def _pg_row(user_id: str, upload_id: uuid.UUID, obs: Observation) -> tuple[Any, ...]:
+    """The same values as :func:`_row`, in ``_COLUMNS`` order, JSON already encoded."""
+    days = observation_days(obs)
+    return (
+        user_id,
+        obs.record_type,
+        obs.hc_id,
+        obs.last_modified_ms,
+        obs.start_ms,
+        obs.end_ms,
+        obs.offset_minutes,
+        obs.end_offset_minutes,
+        obs.offset_known,
+        days[0],
+        days[-1],
+        orjson.dumps(obs.fields).decode(),
+        upload_id,
+    )
+
+
 def _row(user_id: str, upload_id: uuid.UUID, obs: Observation) -> dict[str, Any]:
     days = observation_days(obs)
     return {
@@ -97,18 +117,12 @@ async def upsert_observations(
     """Insert new records; replace existing ones only with a strictly newer version."""
     if not observations:
         return
-    rows = [_row(user_id, upload_id, o) for o in observations]
     if conn.dialect.name == "postgresql":
         raw = await conn.get_raw_connection()
         driver: Any = raw.driver_connection
-        await driver.executemany(
-            _PG_UPSERT,
-            [
-                tuple(orjson.dumps(r[c]).decode() if c == "fields" else r[c] for c in _COLUMNS)
-                for r in rows
-            ],
-        )
+        await driver.executemany(_PG_UPSERT, [_pg_row(user_id, upload_id, o) for o in observations])
         return
+    rows = [_row(user_id, upload_id, o) for o in observations]
     stmt = sqlite.insert(ObservationRow)
     stmt = stmt.on_conflict_do_update(
         index_elements=["user_id", "record_type", "hc_id"],

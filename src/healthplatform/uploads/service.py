@@ -172,8 +172,18 @@ def _row(upload: Upload) -> dict[str, object]:
 
 
 async def _find_by_sha(res: Resources, user: str, sha256: str) -> Upload | None:
-    async with res.sessions() as session:
-        return await UploadRepository(session).get_by_sha(user, sha256)
+    """The user's earlier upload of the same bytes (a Core query: this runs per upload)."""
+    async with res.engine.connect() as conn:
+        row = (
+            (
+                await conn.execute(
+                    select(Upload.__table__).where(Upload.user_id == user, Upload.sha256 == sha256)
+                )
+            )
+            .mappings()
+            .first()
+        )
+    return Upload(**row) if row is not None else None
 
 
 async def get_status(res: Resources, subject: str, upload_id: uuid.UUID) -> Upload:

@@ -1,0 +1,39 @@
+"""The PostgreSQL fast path writes exactly the columns the portable path writes."""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+
+from healthplatform.etl import repository as repo
+from healthplatform.etl.observations import Observation
+
+
+def test_pg_row_matches_row_in_column_order() -> None:
+    obs = Observation(
+        "SleepSessionRecord",
+        "id-1",
+        1_758_351_360_000,
+        1_758_377_940_000,
+        -300,
+        {"stages": [{"stage": "DEEP"}]},
+        42,
+        True,
+        -240,
+    )
+    upload = uuid.uuid4()
+    row = repo._row("u" * 32, upload, obs)
+    fast = repo._pg_row("u" * 32, upload, obs)
+    assert set(row) == set(repo._COLUMNS)
+    expected = tuple(
+        orjson.dumps(row[c]).decode() if c == "fields" else row[c] for c in repo._COLUMNS
+    )
+    assert fast == expected
+
+
+def test_observation_days_cover_a_night_across_midnight() -> None:
+    night = Observation("SleepSessionRecord", "n", 1_758_351_360_000, 1_758_377_940_000, -300)
+    assert [d.isoformat() for d in repo.observation_days(night)] == ["2025-09-20"]
+    late = Observation("StepsRecord", "s", 1_758_337_200_000, 1_758_348_000_000, -300)
+    assert [d.isoformat() for d in repo.observation_days(late)] == ["2025-09-19", "2025-09-20"]
