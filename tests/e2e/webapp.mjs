@@ -54,7 +54,7 @@ await context.addInitScript(() => {
   });
 });
 const page = context.pages()[0] ?? (await context.newPage());
-page.setDefaultTimeout(30_000);
+page.setDefaultTimeout(60_000); // generous: CI shares two cores with the servers
 page.on("console", (msg) => {
   if (msg.type() !== "error") return;
   // a refused request is logged by Chromium as "Failed to load resource"; those are

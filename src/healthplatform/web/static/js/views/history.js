@@ -76,6 +76,8 @@ export function render(main, _params, ctx) {
   const refresh = h("button", { type: "button", onclick: () => go(offset) }, "Refresh");
   const pager = h("nav", { class: "pager", "aria-label": "Pages of the history" }, previous, next);
 
+  let latest = 0;
+
   function go(newOffset) {
     offset = Math.max(0, newOffset);
     wasBusy = null;
@@ -94,6 +96,7 @@ export function render(main, _params, ctx) {
 
   async function load() {
     clearTimeout(timer);
+    const request = ++latest; // answers can arrive out of order: only the newest is shown
     const query = new URLSearchParams({ limit: PAGE_SIZE, offset });
     if (statusSelect.value) query.set("status", statusSelect.value);
     if (typeSelect.value) query.set("record_type", typeSelect.value);
@@ -101,13 +104,13 @@ export function render(main, _params, ctx) {
     try {
       data = await call("GET", `/v1/upload/history?${query}`);
     } catch (error) {
-      if (!ctx.signal.aborted) {
+      if (!ctx.signal.aborted && request === latest) {
         showError(`The history could not be loaded: ${error.message}`);
         schedule(true); // retry: the server may be back soon
       }
       return;
     }
-    if (ctx.signal.aborted) return;
+    if (ctx.signal.aborted || request !== latest) return;
     const { uploads, pagination } = data;
     if (!uploads.length && pagination.total && offset) return go(offset - PAGE_SIZE); // page gone
     replace(body, uploads.map(row));
