@@ -16,6 +16,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from healthplatform.core import config_docs
+
 ENV_PREFIX = "HP_"
 
 
@@ -205,15 +207,4 @@ def get_settings() -> Settings:
 
 def reference_table() -> str:
     """Markdown table of every setting: env var, default, description."""
-    rows = ["| Variable | Default | Description |", "|---|---|---|"]
-    for name, field in Settings.model_fields.items():
-        default = field.get_default(call_default_factory=True)
-        if isinstance(default, SecretStr):
-            default = "(secret)" if default.get_secret_value() else ""
-        elif isinstance(default, list):
-            default = ",".join(map(str, default))
-        elif isinstance(default, StrEnum):
-            default = default.value
-        shown = f"`{default}`" if default not in ("", None) else "(empty)"
-        rows.append(f"| `{ENV_PREFIX}{name.upper()}` | {shown} | {field.description or ''} |")
-    return "\n".join(rows) + "\n"
+    return config_docs.reference_table(Settings, ENV_PREFIX)

@@ -2,53 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from healthplatform.auth.settings import AuthSettings
-
-
-def is_sqlite(url: str) -> bool:
-    return url.startswith("sqlite")
+from healthplatform.db.engine import build_engine
 
 
 def create_auth_engine(
     settings: AuthSettings, *, application_name: str = "healthplatform-auth"
 ) -> AsyncEngine:
-    url = settings.resolved_database_url
-    if is_sqlite(url):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 15})
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=15000")
-            cursor.close()
-
-        return engine
-    timeout = settings.database_connect_timeout_seconds
-    return create_async_engine(
-        url,
+    """The auth database; logins are rare next to uploads, so a ping per checkout buys a
+    clean failover."""
+    return build_engine(
+        settings.resolved_database_url,
+        data_dir=settings.data_dir,
         pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
-        pool_pre_ping=True,  # logins are rare next to uploads: a ping buys clean failover
-        pool_recycle=1800,
-        pool_timeout=timeout,
-        connect_args={
-            "timeout": timeout,
-            "command_timeout": 10,
-            "server_settings": {"application_name": application_name},
-        },
+        connect_timeout=settings.database_connect_timeout_seconds,
+        application_name=application_name,
+        pre_ping=True,
+        command_timeout=10,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -31,10 +32,20 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(settings: Settings, *, application_name: str = "healthplatform") -> AsyncEngine:
-    url = settings.resolved_database_url
+def build_engine(
+    url: str,
+    *,
+    data_dir: Path,
+    pool_size: int,
+    connect_timeout: float,
+    application_name: str,
+    pre_ping: bool,
+    command_timeout: float = 30,
+) -> AsyncEngine:
+    """An engine for either database (health or auth): SQLite with WAL and foreign keys
+    locally, asyncpg with a bounded pool and fast connect timeouts in production."""
     if is_sqlite(url):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 15}, **JSON_CODEC)
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -47,22 +58,32 @@ def create_engine(settings: Settings, *, application_name: str = "healthplatform
             cursor.close()
 
         return engine
-    timeout = settings.database_connect_timeout_seconds
     return create_async_engine(
         url,
         **JSON_CODEC,
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
-        # no pre-ping (a round trip per checkout on the upload hot path): a dropped
-        # connection fails one request with 503 and invalidates the pool
-        pool_pre_ping=False,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
-        pool_timeout=timeout,
+        pool_timeout=connect_timeout,
         connect_args={
-            "timeout": timeout,
-            "command_timeout": 30,
+            "timeout": connect_timeout,
+            "command_timeout": command_timeout,
             "server_settings": {"application_name": application_name},
         },
+    )
+
+
+def create_engine(settings: Settings, *, application_name: str = "healthplatform") -> AsyncEngine:
+    """The health database. No pre-ping (a round trip per checkout on the upload hot path):
+    a dropped connection fails one request with 503 and invalidates the pool."""
+    return build_engine(
+        settings.resolved_database_url,
+        data_dir=settings.data_dir,
+        pool_size=settings.database_pool_size,
+        connect_timeout=settings.database_connect_timeout_seconds,
+        application_name=application_name,
+        pre_ping=False,
     )
 
 
