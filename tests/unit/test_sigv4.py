@@ -65,3 +65,36 @@ def test_object_url_is_path_style_and_encoded() -> None:
         object_url("https://ns.compat.example.com/", "b", "raw/a b/c.avro")
         == "https://ns.compat.example.com/b/raw/a%20b/c.avro"
     )
+
+
+def test_signed_list_query_matches_botocore(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GET with a query string (ListObjectsV2) signs like botocore."""
+    from healthplatform.storage.sigv4 import canonical_query
+
+    empty = hashlib.sha256(b"").hexdigest()
+    query = canonical_query(
+        {
+            "list-type": "2",
+            "prefix": "training/u 1/2025/",
+            "max-keys": "2",
+            "continuation-token": "abc/+==",
+        }
+    )
+    url = f"http://127.0.0.1:9000/health-data-lake?{query}"
+    ours = sign_request(
+        method="GET",
+        url=url,
+        headers={},
+        payload_sha256=empty,
+        access_key="AKIDEXAMPLE",
+        secret_key="secret",
+        region="us-east-1",
+        now=MOMENT,
+    )
+    monkeypatch.setattr(botocore_auth, "get_current_datetime", lambda: MOMENT.replace(tzinfo=None))
+    request = AWSRequest(method="GET", url=url, data=b"")
+    request.context["payload_signing_enabled"] = True
+    botocore_auth.S3SigV4Auth(Credentials("AKIDEXAMPLE", "secret"), "s3", "us-east-1").add_auth(
+        request
+    )
+    assert ours["Authorization"] == request.headers["Authorization"]

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from urllib.parse import quote, urlsplit
+from xml.etree import ElementTree
+
+from healthplatform.storage.base import ObjectInfo
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 
@@ -78,3 +82,33 @@ def sign_request(
 def object_url(endpoint: str, bucket: str, key: str) -> str:
     """Path-style object URL with S3's encoding (every byte but unreserved and ``/``)."""
     return f"{endpoint.rstrip('/')}/{quote(bucket, safe='')}/{quote(key, safe='/~')}"
+
+
+def canonical_query(params: dict[str, str]) -> str:
+    """A query string in SigV4 canonical form (sorted, RFC 3986 encoded); sending it in
+    this form makes the canonical request equal to the URL's query."""
+    return "&".join(
+        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(params.items())
+    )
+
+
+@dataclass(frozen=True)
+class ListPage:
+    objects: list[ObjectInfo]
+    next_token: str | None
+
+
+def parse_list_page(body: bytes) -> ListPage:
+    """A ListObjectsV2 answer. The XML comes from the configured object store."""
+    root = ElementTree.fromstring(body)  # noqa: S314 (our own storage server's answer)
+    ns = root.tag.split("}")[0] + "}" if root.tag.startswith("{") else ""
+    objects = [
+        ObjectInfo(
+            item.findtext(f"{ns}Key", ""),
+            int(item.findtext(f"{ns}Size", "0")),
+            datetime.fromisoformat(item.findtext(f"{ns}LastModified", "").replace("Z", "+00:00")),
+        )
+        for item in root.iter(f"{ns}Contents")
+    ]
+    truncated = root.findtext(f"{ns}IsTruncated", "false") == "true"
+    return ListPage(objects, root.findtext(f"{ns}NextContinuationToken") if truncated else None)
