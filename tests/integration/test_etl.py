@@ -30,10 +30,15 @@ from tests.conftest import ApiClient
 pytestmark = pytest.mark.integration
 
 
-async def process_all(api: ApiClient, timeout: float = 60) -> None:
-    """Run relay (broker mode) and worker until no upload is queued or processing."""
+async def process_all(api: ApiClient, *users: str, timeout: float = 120) -> None:
+    """Run relay (broker mode) and worker until no upload is queued or processing.
+
+    With ``users``, pending events of other users (left by API tests that never ran a
+    worker) are set aside first, so a test waits only for its own uploads."""
     res: Resources = api.app.state.resources  # type: ignore[attr-defined]
     settings = res.settings
+    if users:
+        await set_aside_other_users(res, {user_key(u) for u in users})
     stop = asyncio.Event()
     tasks = [asyncio.create_task(create_worker(settings, res).run(stop))]
     if settings.events_backend is EventsBackend.rabbitmq:
@@ -63,6 +68,30 @@ async def process_all(api: ApiClient, timeout: float = 60) -> None:
         await asyncio.gather(*tasks)
 
 
+async def set_aside_other_users(res: Resources, keep: set[str]) -> None:
+    from sqlalchemy import update
+
+    from healthplatform.db.models import OutboxEvent
+
+    async with res.sessions() as session:
+        pending = (
+            await session.execute(
+                select(OutboxEvent.id, OutboxEvent.payload).where(OutboxEvent.status == "pending")
+            )
+        ).all()
+        others = [i for i, payload in pending if payload.get("user_id") not in keep]
+        if others:
+            await session.execute(
+                update(OutboxEvent).where(OutboxEvent.id.in_(others)).values(status="done")
+            )
+            await session.execute(
+                update(Upload)
+                .where(Upload.user_id.not_in(keep), Upload.status.in_(["queued", "processing"]))
+                .values(status="failed", error="set aside by a test")
+            )
+        await session.commit()
+
+
 async def upload_files(api: ApiClient, user: str, paths: list[Path]) -> list[dict[str, Any]]:
     out = []
     for path in paths:
@@ -85,6 +114,11 @@ async def daily(api: ApiClient, user: str) -> dict[str, dict[str, Any]]:
             .all()
         )
     return {r.local_date.isoformat(): r.metrics for r in rows}
+
+
+async def journals(api: ApiClient, user: str) -> dict[str, str]:
+    listing = (await api.http.get("/v1/narratives?limit=366", headers=api.auth(user))).json()
+    return {n["date"]: n["text"] for n in listing["narratives"]}
 
 
 def records_of(paths: list[Path], prefix: str) -> dict[str, dict[str, Any]]:
@@ -114,7 +148,7 @@ async def test_every_sample_completes_with_correct_numbers(
     api: ApiClient, user: str, samples: list[Path]
 ) -> None:
     accepted = await upload_files(api, user, samples)
-    await process_all(api)
+    await process_all(api, user)
     for body in accepted:
         status = (
             await api.http.get(
@@ -169,11 +203,12 @@ async def test_overlapping_snapshots_do_not_double_count(
     await upload_files(api, both, first_day + second)
     await upload_files(api, forward, first_day + second + third)
     await upload_files(api, backward, third + second + first_day)
-    await process_all(api)
+    await process_all(api, one, both, forward, backward)
     d_one, d_both = await daily(api, one), await daily(api, both)
     assert d_one and d_one == d_both
     d_forward, d_backward = await daily(api, forward), await daily(api, backward)
     assert d_forward == d_backward
+    assert await journals(api, forward) == await journals(api, backward)  # text too
     # Steps on 2025-09-20 come as two overlapping records (00:00-24:00: 3933 steps and
     # 04:00-24:00: 2517); counting both would double count, the full-day record is used.
     assert d_forward["2025-09-20"]["activity"]["steps"]["total"] == pytest.approx(3933)
@@ -183,7 +218,7 @@ async def test_overlapping_snapshots_do_not_double_count(
 async def test_redelivery_changes_nothing(api: ApiClient, user: str, samples: list[Path]) -> None:
     res: Resources = api.app.state.resources  # type: ignore[attr-defined]
     accepted = await upload_files(api, user, samples[:6])
-    await process_all(api)
+    await process_all(api, user)
 
     async def snapshot() -> tuple[int, int, int, list[str], dict[str, Any]]:
         async with res.sessions() as session:
@@ -222,7 +257,7 @@ async def test_missing_object_marks_upload_failed(
     res: Resources = api.app.state.resources  # type: ignore[attr-defined]
     [body] = await upload_files(api, user, samples[:1])
     await res.store.delete(body["object_key"])
-    await process_all(api)
+    await process_all(api, user)
     status = (
         await api.http.get(f"/v1/upload/status/{body['correlation_id']}", headers=api.auth(user))
     ).json()
@@ -244,7 +279,7 @@ async def test_malformed_records_are_counted_not_fatal(api: ApiClient, user: str
         user, "BloodGlucoseRecord_1.avro", avro("BloodGlucoseRecord", records)
     )
     assert response.status_code == 202
-    await process_all(api)
+    await process_all(api, user)
     status = (
         await api.http.get(
             f"/v1/upload/status/{response.json()['correlation_id']}", headers=api.auth(user)
@@ -269,7 +304,7 @@ async def test_every_record_type_is_processed(api: ApiClient, user: str) -> None
         response = await api.upload(user, f"{record_type}_1.avro", data)
         assert response.status_code == 202, response.text
         bodies.append(response.json())
-    await process_all(api)
+    await process_all(api, user)
     for body in bodies:
         status = (
             await api.http.get(
@@ -285,7 +320,7 @@ async def test_export_and_erase_cover_derived_data(
     import json
 
     await upload_files(api, user, samples[:5])
-    await process_all(api)
+    await process_all(api, user)
     export = await api.http.get("/v1/me/export", headers=api.auth(user))
     assert export.status_code == 200
     lines = [json.loads(line) for line in export.text.splitlines()]
@@ -315,7 +350,7 @@ async def test_narratives_query_validation(api: ApiClient, user: str) -> None:
 
 async def test_day_view_series(api: ApiClient, user: str, samples: list[Path]) -> None:
     await upload_files(api, user, samples)
-    await process_all(api)
+    await process_all(api, user)
     days = (await api.http.get("/v1/days", headers=api.auth(user))).json()["days"]
     assert "2025-09-20" in days
     view = (await api.http.get("/v1/days/2025-09-20", headers=api.auth(user))).json()
@@ -376,6 +411,6 @@ async def test_stuck_uploads_get_a_fresh_event(
             .all()
         )
     assert [e.payload["upload_id"] for e in events if e.payload.get("requeued")] == [str(upload_id)]
-    await process_all(api)
+    await process_all(api, user)
     status = (await api.http.get(f"/v1/upload/status/{upload_id}", headers=api.auth(user))).json()
     assert status["status"] == "completed"

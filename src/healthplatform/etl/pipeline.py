@@ -159,15 +159,15 @@ async def _apply(res: Resources, upload: Upload, decoded: Decoded) -> Outcome:
         )
         computed = await asyncio.to_thread(_compute, window, days, domains, height)
         stored = await repo.load_days(conn, user, days)
-        past = await repo.history(conn, user, days[0], HISTORY_DAYS)
-        day_rows: list[dict[str, Any]] = []
-        narrative_rows: list[dict[str, Any]] = []
+        # every stored day whose journal may read or be read: [first - 14, last + 14]
+        span = (days[-1] - days[0]).days + 2 * HISTORY_DAYS + 1
+        past = await repo.history(conn, user, days[-1] + timedelta(days=HISTORY_DAYS + 1), span)
+        writer = _DayWriter(res, user, past)
         for day in days:
             row = stored.get(day)
             result = computed[day]
             metrics = {k: v for k, v in (row.metrics if row else {}).items() if k not in domains}
             metrics.update(result.metrics)
-            metrics = dict(sorted(metrics.items()))
             provenance = {
                 k: v for k, v in (row.provenance if row else {}).items() if k not in domains
             }
@@ -177,36 +177,15 @@ async def _apply(res: Resources, upload: Upload, decoded: Decoded) -> Outcome:
                         "uploads": sorted({sources[o.hc_id] for o in observations}),
                         "records": sorted(o.hc_id for o in observations),
                     }
-            journal = daily_journal(day, metrics, [p for p in past if p[0] < day])
-            key, body = training_example(
-                user,
-                day,
-                metrics,
-                journal,
-                upload_ids=sorted({u for p in provenance.values() for u in p["uploads"]}),
-                record_ids=sorted({r for p in provenance.values() for r in p["records"]}),
-                version=DEFINITIONS_VERSION,
-            )
-            if (row.training_key if row else None) != key:
-                await res.store.put(key, body, "application/json")
-                # Every other version of the day goes now, including one left by an attempt
-                # killed before its commit (the user lock makes this the only writer).
-                async for stale in res.store.list(day_prefix(user, day)):
-                    if stale.key != key:
-                        await res.store.delete(stale.key)
-            day_rows.append(repo.day_row(user, day, metrics, DEFINITIONS_VERSION, provenance, key))
-            narrative_rows.append(
-                _narrative(
-                    f"daily:{user}:{day.isoformat()}",
-                    user,
-                    "daily",
-                    day,
-                    None,
-                    sorted(metrics),
-                    journal,
-                )
-            )
-            past = sorted([*(p for p in past if p[0] != day), (day, metrics)], key=lambda p: p[0])
+            await writer.write(day, dict(sorted(metrics.items())), provenance, row)
+        # Journals read the previous days: later stored days whose history just changed are
+        # rewritten too, so the result does not depend on the order uploads arrive in.
+        for row in await repo.load_days_between(
+            conn, user, days[0], days[-1] + timedelta(days=HISTORY_DAYS)
+        ):
+            if row.local_date not in computed:
+                await writer.write(row.local_date, row.metrics, row.provenance, row)
+        day_rows, narrative_rows = writer.day_rows, writer.narrative_rows
         summary = upload_narrative(upload.record_type, [(d, computed[d].metrics) for d in days])
         narrative_rows.append(
             _narrative(
@@ -229,6 +208,56 @@ async def _apply(res: Resources, upload: Upload, decoded: Decoded) -> Outcome:
             )
         )
     return Outcome(upload.id, "completed", len(days), len(decoded.observations))
+
+
+class _DayWriter:
+    """Writes one day's journal, training example and rows, keeping the history the next
+    days' journals read."""
+
+    def __init__(self, res: Resources, user: str, past: list[tuple[date, Any]]) -> None:
+        self.res = res
+        self.user = user
+        self.past = past
+        self.day_rows: list[dict[str, Any]] = []
+        self.narrative_rows: list[dict[str, Any]] = []
+
+    async def write(
+        self, day: date, metrics: dict[str, Any], provenance: dict[str, Any], row: Any
+    ) -> None:
+        journal = daily_journal(day, metrics, [p for p in self.past if p[0] < day])
+        key, body = training_example(
+            self.user,
+            day,
+            metrics,
+            journal,
+            upload_ids=sorted({u for p in provenance.values() for u in p["uploads"]}),
+            record_ids=sorted({r for p in provenance.values() for r in p["records"]}),
+            version=DEFINITIONS_VERSION,
+        )
+        if (row.training_key if row else None) != key:
+            await self.res.store.put(key, body, "application/json")
+            # Every other version of the day goes now, including one left by an attempt
+            # killed before its commit (the user lock makes this the only writer).
+            async for stale in self.res.store.list(day_prefix(self.user, day)):
+                if stale.key != key:
+                    await self.res.store.delete(stale.key)
+        self.day_rows.append(
+            repo.day_row(self.user, day, metrics, DEFINITIONS_VERSION, provenance, key)
+        )
+        self.narrative_rows.append(
+            _narrative(
+                f"daily:{self.user}:{day.isoformat()}",
+                self.user,
+                "daily",
+                day,
+                None,
+                sorted(metrics),
+                journal,
+            )
+        )
+        self.past = sorted(
+            [*(p for p in self.past if p[0] != day), (day, metrics)], key=lambda p: p[0]
+        )
 
 
 def _narrative(

@@ -201,6 +201,19 @@ async def load_days(conn: AsyncConnection, user_id: str, days: Collection[date])
     return {row.local_date: row for row in rows}
 
 
+async def load_days_between(
+    conn: AsyncConnection, user_id: str, after: date, until: date
+) -> list[Any]:
+    """Stored daily rows with ``after < local_date <= until``, oldest first."""
+    table = DailyMetrics.__table__
+    rows = await conn.execute(
+        select(table)
+        .where(table.c.user_id == user_id, table.c.local_date > after, table.c.local_date <= until)
+        .order_by(table.c.local_date)
+    )
+    return list(rows)
+
+
 async def latest_height_m(conn: AsyncConnection, user_id: str, before_ms: int) -> float | None:
     """The newest HeightRecord up to ``before_ms`` (for BMI on days without one)."""
     table = ObservationRow.__table__

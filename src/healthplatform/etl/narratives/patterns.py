@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from healthplatform.etl.metrics.heart import hrv_trend
@@ -39,9 +39,12 @@ class Finding:
 
 
 def recent(day: date, history: History) -> list[dict[str, Json]]:
-    """Metrics of up to the 14 most recent days before ``day``, oldest first."""
-    earlier = sorted((d, m) for d, m in history if d < day)
-    return [m for _, m in earlier[-BASELINE_DAYS:]]
+    """Metrics of the days in the 14 calendar days before ``day``, oldest first.
+
+    A calendar window (not "the 14 latest entries") keeps a journal a function of the
+    data in that window alone, whatever order the uploads arrived in."""
+    start = day - timedelta(days=BASELINE_DAYS)
+    return [m for d, m in sorted(history, key=lambda e: e[0]) if start <= d < day]
 
 
 def _glucose(g: Json) -> list[Finding]:
