@@ -35,6 +35,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HP_DATA_DIR=/tmp/healthplatform \
     HP_AUTH_DATA_DIR=/tmp/healthplatform
+# pg_dump/pg_restore for `healthplatform backup` (client 17 = the CloudNativePG server major)
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client \
+ && rm -rf /var/lib/apt/lists/*
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /tmp
 USER 10001:10001

@@ -24,6 +24,7 @@ run: install ## Run the whole platform locally (embedded backends, data in .data
 test: install ## Every test tier (unit, integration, deploy checks, browser); skips fail
 	bash scripts/ensure-services.sh
 	bash scripts/ensure-browser.sh
+	bash scripts/ensure-promtool.sh >/dev/null
 	HP_TEST_STRICT=1 $(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-unit: install ## Unit tests only (no servers needed)

@@ -21,6 +21,7 @@ from rich.console import Console
 
 from healthplatform.auth.cli import auth_cli
 from healthplatform.auth.settings import AuthSettings
+from healthplatform.ops.backup_cli import backup_cli, reprocess
 from healthplatform.settings import EventsBackend, Settings, reference_table
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ app = typer.Typer(
 serve = typer.Typer(help="Start one service (production: one per pod).", no_args_is_help=True)
 app.add_typer(serve, name="serve")
 app.add_typer(auth_cli, name="auth")
+app.add_typer(backup_cli, name="backup")
+app.command("reprocess")(reprocess)
 console = Console(stderr=True)
 
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]
@@ -136,13 +139,30 @@ async def _relay_main(settings: Settings, metrics_port: int) -> None:
 
     from healthplatform.events.rabbit import RabbitPublisher, Topology
     from healthplatform.events.relay import OutboxRelay
+    from healthplatform.ops.backup_settings import BackupSettings
+    from healthplatform.ops.backup_status import export_status_metrics
+    from healthplatform.ops.backup_store import create_backup_store
     from healthplatform.ops.housekeeping import run_housekeeping
     from healthplatform.runtime import open_resources
 
     start_http_server(metrics_port)
     stop = _stop_on_signals()
+    backup_settings = BackupSettings()
+    backups = create_backup_store(settings, backup_settings)
+    await backups.start()
     async with open_resources(settings, "relay") as res:
-        tasks = [asyncio.create_task(run_housekeeping(res, stop))]
+        tasks = [
+            asyncio.create_task(run_housekeeping(res, stop)),
+            # CronJobs write backups/status.json; the relay turns it into hp_backup_* gauges
+            asyncio.create_task(
+                _every(
+                    300,
+                    lambda: export_status_metrics(backups, backup_settings.prefix),
+                    stop,
+                    at_start=True,
+                )
+            ),
+        ]
         if settings.events_backend is EventsBackend.rabbitmq:
             publisher = RabbitPublisher(
                 settings.rabbitmq_url.get_secret_value(), Topology.from_settings(settings)
@@ -154,7 +174,10 @@ async def _relay_main(settings: Settings, metrics_port: int) -> None:
                 poll_interval=settings.outbox_poll_interval_seconds,
             )
             tasks.append(asyncio.create_task(relay.run(stop)))
-        await asyncio.gather(*tasks)
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            await backups.close()
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -286,7 +309,16 @@ async def _up_main(settings: Settings, auth_settings: AuthSettings, host: str, p
             await asyncio.gather(*background, return_exceptions=True)
 
 
-async def _every(seconds: float, job: Callable[[], Awaitable[object]], stop: asyncio.Event) -> None:
+async def _every(
+    seconds: float,
+    job: Callable[[], Awaitable[object]],
+    stop: asyncio.Event,
+    *,
+    at_start: bool = False,
+) -> None:
+    if at_start:
+        with contextlib.suppress(Exception):
+            await job()
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), seconds)
@@ -318,8 +350,10 @@ def local_settings(port: int) -> tuple[Settings, AuthSettings]:
 
 @app.command()
 def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
-    """Run the whole platform (auth, API, ETL worker, web app) in one process on the
-    embedded defaults: SQLite, a local folder, the outbox table as the queue."""
+    """Run the whole platform locally: auth, API, ETL worker and web app in one process.
+
+    Embedded defaults: SQLite, a local folder as object store, the outbox table as the
+    queue; data lives in HP_DATA_DIR (.data)."""
     settings, auth_settings = local_settings(port)
     _logging(settings, "up")
     # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal: that is a clean stop
@@ -376,8 +410,9 @@ def capacity(
         "deploy/charts"
     ),
 ) -> None:
-    """Render the charts for a profile and check CPU, memory, block and object storage
-    against its budget (exit 1 when it does not fit, 2 on error)."""
+    """Check that a deployment profile fits its budget (CPU, memory, storage).
+
+    Renders the charts for the profile; exits 1 when it does not fit, 2 on error."""
     from healthplatform.ops import capacity as planner
 
     raise typer.Exit(planner.main(profile, charts_dir))

@@ -26,9 +26,10 @@ locals {
   }
 
   all_buckets = {
-    # Uploads (raw/, content-addressed, never expire), derived training sets,
-    # narratives and user exports. Versioned: an overwrite or delete can be
-    # undone for noncurrent_version_days.
+    # Uploads (raw/, content-addressed, never expire), derived training examples
+    # (training/, one current object per user and day, referenced by the database:
+    # they do not expire either), narratives and user exports. Versioned: an
+    # overwrite or delete can be undone for noncurrent_version_days.
     datalake = {
       versioning     = true
       retention_days = null
@@ -40,13 +41,6 @@ locals {
           target   = "objects"
           days     = var.datalake_retention_days.exports
           prefixes = ["exports/"]
-        },
-        {
-          name     = "expire-training"
-          action   = "DELETE"
-          target   = "objects"
-          days     = var.datalake_retention_days.training
-          prefixes = ["training/"]
         },
         {
           name     = "expire-narratives"
@@ -69,11 +63,13 @@ locals {
       s3_access      = true
       lifecycle_rules = [
         {
-          name     = "expire-backups"
-          action   = "DELETE"
-          target   = "objects"
-          days     = var.backup_retention_days
-          prefixes = []
+          name   = "expire-backups"
+          action = "DELETE"
+          target = "objects"
+          days   = var.backup_retention_days
+          # dumps and the backup tools' own folders; backups/raw/ (the copies of the
+          # uploads, written once) must never expire
+          prefixes = ["backups/health/", "backups/auth/", "cnpg/", "velero/"]
         },
         local.abort_multipart_rule,
       ]

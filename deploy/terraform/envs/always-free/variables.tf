@@ -352,13 +352,11 @@ variable "backup_retention_days" {
 variable "datalake_retention_days" {
   default = {
     exports    = 7
-    training   = 30
     narratives = 180
   }
-  description = "Age (days) after which data lake objects are deleted, by prefix: exports/ (user data exports), training/ (derived training sets, rebuilt by the ETL), narratives/ (rendered narratives, also kept in the database). raw/ (the uploads, source of truth) never expires."
+  description = "Age (days) after which data lake objects are deleted, by prefix: exports/ (user data exports), narratives/ (rendered narratives, also kept in the database). raw/ (the uploads, source of truth) and training/ (the current training examples, referenced by the database) never expire."
   type = object({
     exports    = number
-    training   = number
     narratives = number
   })
 
