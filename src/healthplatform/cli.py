@@ -22,6 +22,7 @@ from rich.console import Console
 from healthplatform.auth.cli import auth_cli
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.ops.backup_cli import backup_cli, reprocess
+from healthplatform.ops.secrets_cli import secrets_cli
 from healthplatform.settings import EventsBackend, Settings, reference_table
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ serve = typer.Typer(help="Start one service (production: one per pod).", no_args
 app.add_typer(serve, name="serve")
 app.add_typer(auth_cli, name="auth")
 app.add_typer(backup_cli, name="backup")
+app.add_typer(secrets_cli, name="secrets")
 app.command("reprocess")(reprocess)
 console = Console(stderr=True)
 

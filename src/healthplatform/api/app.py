@@ -43,6 +43,9 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
         version=__version__,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        # ObservabilityMiddleware makes the server span (joining an incoming traceparent);
+        # FastAPI's own would start a second, disconnected trace per request
+        telemetry={"tracing": False},
     )
     install_error_handlers(app)
     app.include_router(health.router)

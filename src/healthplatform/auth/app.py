@@ -87,6 +87,9 @@ def create_auth_app(settings: AuthSettings, resources: AuthResources | None = No
         version=__version__,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        # ObservabilityMiddleware makes the server span (joining an incoming traceparent);
+        # FastAPI's own would start a second, disconnected trace per request
+        telemetry={"tracing": False},
     )
     install_error_handlers(app)
     for router in (

@@ -485,6 +485,14 @@ def _pods_selected(ctx: Context, selector: Mapping[str, Any] | None) -> list[Pod
     return [pt for pt in pod_templates(ctx.docs) if matches(selector, pt.labels)]
 
 
+def _selects_unrendered(ctx: Context, selector: Mapping[str, Any] | None) -> bool:
+    """A selector matches pods operators create from rendered resources (CloudNativePG
+    instances, cert-manager's HTTP-01 solver): NetworkPolicies may select those."""
+    from healthplatform.ops.reachability import unrendered_pod_labels  # imports this module
+
+    return any(matches(selector, labels) for labels in unrendered_pod_labels(ctx.docs))
+
+
 def check_selectors(docs: list[Doc], ctx: Context | None = None) -> list[str]:
     """Service, PDB, workload, ServiceMonitor and NetworkPolicy selectors select something;
     a Service selects exactly one workload."""
@@ -519,7 +527,11 @@ def check_selectors(docs: list[Doc], ctx: Context | None = None) -> list[str]:
     for np in of_kind(docs, "NetworkPolicy"):
         spec = np.get("spec", {})
         pod_selector = spec.get("podSelector")
-        if not selector_is_empty(pod_selector) and not _pods_selected(ctx, pod_selector):
+        if (
+            not selector_is_empty(pod_selector)
+            and not _pods_selected(ctx, pod_selector)
+            and not _selects_unrendered(ctx, pod_selector)
+        ):
             problems.append(f"{ref(np)}: podSelector matches no pod template")
         for direction, peers_key in (("ingress", "from"), ("egress", "to")):
             for rule in spec.get(direction) or []:
@@ -545,6 +557,7 @@ def _check_peer(ctx: Context, np: Doc, peer: Doc) -> list[str]:
         ns_selector is None
         and not selector_is_empty(pod_selector)
         and not _pods_selected(ctx, pod_selector)
+        and not _selects_unrendered(ctx, pod_selector)
     ):
         problems.append(f"{ref(np)}: peer podSelector {pod_selector} matches no pod template")
     return problems
@@ -765,10 +778,18 @@ def in_cluster_urls(docs: list[Doc], ctx: Context) -> tuple[list[Endpoint], list
     return endpoints, problems
 
 
+# In-cluster services of other releases the apps address (installed by GitOps), as
+# (namespace, service, port); the security flow matrix allows the same egress.
+EXTERNAL_SERVICES = frozenset({("monitoring", "alloy", 4318)})
+
+
 def check_hostnames(docs: list[Doc], ctx: Context) -> list[str]:
-    """Every in-cluster host in a URL is a Service of the release namespace, at a Service port."""
+    """Every in-cluster host in a URL is a Service of the release namespace, at a Service
+    port, or one of the few ``EXTERNAL_SERVICES``."""
     endpoints, problems = in_cluster_urls(docs, ctx)
     for ep in endpoints:
+        if (ep.namespace, ep.service, ep.port) in EXTERNAL_SERVICES:
+            continue
         if ep.namespace != ctx.namespace:
             problems.append(
                 f"{ep.where}: {_redact(ep.url)} points at namespace {ep.namespace!r}, "

@@ -11,7 +11,7 @@ hp.derivedSettingKeys: HP_* variables the chart sets itself; apps.settings and
 apps.auth.settings may not override them (hp.validateValues).
 */}}
 {{- define "hp.derivedSettingKeys" -}}
-HP_ENVIRONMENT HP_PUBLIC_URL HP_DATA_DIR HP_OBJECT_STORE HP_S3_ENDPOINT_URL HP_S3_REGION HP_S3_BUCKET HP_S3_ACCESS_KEY_ID HP_S3_SECRET_ACCESS_KEY HP_EVENTS_BACKEND HP_RABBITMQ_URL HP_RABBITMQ_QUEUE HP_REDIS_URL HP_DATABASE_URL HP_JWT_JWKS_URL HP_JWT_ISSUER HP_JWT_AUDIENCE HP_AUTH_ENVIRONMENT HP_AUTH_DATA_DIR HP_AUTH_RP_ID HP_AUTH_ALLOWED_ORIGINS HP_AUTH_ISSUER HP_AUTH_AUDIENCE HP_AUTH_DATABASE_URL HP_AUTH_REDIS_URL HP_AUTH_KEY_ENCRYPTION_KEY
+HP_ENVIRONMENT HP_PUBLIC_URL HP_DATA_DIR HP_OBJECT_STORE HP_S3_ENDPOINT_URL HP_S3_REGION HP_S3_BUCKET HP_S3_ACCESS_KEY_ID HP_S3_SECRET_ACCESS_KEY HP_EVENTS_BACKEND HP_RABBITMQ_URL HP_RABBITMQ_QUEUE HP_REDIS_URL HP_DATABASE_URL HP_JWT_JWKS_URL HP_JWT_ISSUER HP_JWT_AUDIENCE HP_OTEL_EXPORTER_OTLP_ENDPOINT HP_OTEL_SAMPLE_RATIO HP_AUTH_ENVIRONMENT HP_AUTH_DATA_DIR HP_AUTH_RP_ID HP_AUTH_ALLOWED_ORIGINS HP_AUTH_ISSUER HP_AUTH_AUDIENCE HP_AUTH_DATABASE_URL HP_AUTH_REDIS_URL HP_AUTH_KEY_ENCRYPTION_KEY
 {{- end -}}
 
 {{/* hp.appSettings: ConfigMap data of the API, ETL worker and relay (Settings, HP_*). */}}
@@ -32,7 +32,17 @@ HP_ENVIRONMENT HP_PUBLIC_URL HP_DATA_DIR HP_OBJECT_STORE HP_S3_ENDPOINT_URL HP_S
   "HP_JWT_ISSUER" .Values.jwt.issuer
   "HP_JWT_AUDIENCE" .Values.jwt.audience
 -}}
+{{- $derived = merge $derived (include "hp.tracingSettings" . | fromYaml) -}}
 {{- toYaml (merge (dict) $derived .Values.apps.settings) -}}
+{{- end -}}
+
+{{/* hp.tracingSettings: OTLP export of every service (the auth service reads the shared
+HP_OTEL_* settings too); nothing when tracing.otlpEndpoint is empty. */}}
+{{- define "hp.tracingSettings" -}}
+{{- if .Values.tracing.otlpEndpoint -}}
+HP_OTEL_EXPORTER_OTLP_ENDPOINT: {{ .Values.tracing.otlpEndpoint | quote }}
+HP_OTEL_SAMPLE_RATIO: {{ .Values.tracing.sampleRatio | toString | quote }}
+{{- end -}}
 {{- end -}}
 
 {{/* hp.authSettings: ConfigMap data of the auth service (AuthSettings, HP_AUTH_*). */}}
@@ -45,6 +55,7 @@ HP_ENVIRONMENT HP_PUBLIC_URL HP_DATA_DIR HP_OBJECT_STORE HP_S3_ENDPOINT_URL HP_S
   "HP_AUTH_ISSUER" .Values.jwt.issuer
   "HP_AUTH_AUDIENCE" .Values.jwt.audience
 -}}
+{{- $derived = merge $derived (include "hp.tracingSettings" . | fromYaml) -}}
 {{- toYaml (merge (dict) $derived .Values.apps.auth.settings) -}}
 {{- end -}}
 
