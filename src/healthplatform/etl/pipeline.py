@@ -34,6 +34,7 @@ from healthplatform.uploads import service as uploads
 
 log = logging.getLogger(__name__)
 HISTORY_DAYS = 14
+EXERCISE = "ExerciseSessionRecord"
 DAY_MS = 86_400_000
 
 
@@ -89,7 +90,13 @@ def _compute(
     result = {}
     for day in days:
         near = {day - timedelta(days=1), day, day + timedelta(days=1)}
-        candidates = [o for o, touched in touching if touched & near]
+        # records touching the day (a night ending on it included); exercise from the
+        # neighbouring days too, for the recovery window after a late session
+        candidates = [
+            o
+            for o, touched in touching
+            if day in touched or (o.record_type == EXERCISE and touched & near)
+        ]
         metrics = compute_day(candidates, day, height_m=height_m, domains=domains)
         on_day: dict[str, list[Observation]] = {d: [] for d in domains}
         for o, touched in touching:
