@@ -3,16 +3,13 @@ health and metrics."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from healthplatform.auth.deps import Principal, ResourcesDep, ServiceDep
 from healthplatform.auth.schemas import (
@@ -28,13 +25,13 @@ from healthplatform.auth.schemas import (
     SuccessResponse,
     TokenResponse,
 )
+from healthplatform.core.readiness import database_check, readiness
 
 JWKS_CACHE_CONTROL = "max-age=300, stale-if-error=3600, public"
 ASSETLINKS_RELATIONS = [
     "delegate_permission/common.handle_all_urls",
     "delegate_permission/common.get_login_creds",
 ]
-CHECK_TIMEOUT = 2.0
 
 webauthn = APIRouter(tags=["webauthn"])
 sessions = APIRouter(tags=["sessions"])
@@ -178,14 +175,6 @@ async def assetlinks(res: ResourcesDep) -> JSONResponse:
 # --- health and metrics --------------------------------------------------------------------
 
 
-async def _probe(check: Callable[[], Awaitable[object]]) -> str:
-    try:
-        await asyncio.wait_for(check(), CHECK_TIMEOUT)
-        return "ok"
-    except Exception as exc:  # readiness reports any failure, it never raises
-        return f"down: {type(exc).__name__}"
-
-
 @health.get("/health")
 async def health_status() -> dict[str, object]:
     return {"status": "healthy", "timestamp": int(time.time() * 1000)}
@@ -198,17 +187,8 @@ async def live() -> dict[str, str]:
 
 @health.get("/health/ready")
 async def ready(res: ResourcesDep) -> JSONResponse:
-    async def database() -> None:
-        async with res.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-
-    checks = {"database": database, "challenge_store": res.challenges.check}
-    states = await asyncio.gather(*(_probe(check) for check in checks.values()))
-    results = dict(zip(checks, states, strict=True))
-    healthy = all(state == "ok" for state in states)
-    return JSONResponse(
-        {"status": "ready" if healthy else "unavailable", "dependencies": results},
-        status_code=200 if healthy else 503,
+    return await readiness(
+        {"database": database_check(res.engine), "challenge_store": res.challenges.check}
     )
 
 
