@@ -55,6 +55,8 @@ UNUSED_SETTINGS = {
     ("auth-maintain", "valkey-auth", "HP_AUTH_REDIS_URL"): "maintain only uses the database",
     ("auth", "s3", "HP_S3_ENDPOINT_URL"): "shared ConfigMap; auth stores no objects",
     ("auth-maintain", "s3", "HP_S3_ENDPOINT_URL"): "shared ConfigMap; auth stores no objects",
+    ("backup", "auth", "HP_JWT_JWKS_URL"): "shared ConfigMap; backups verify no tokens",
+    ("backup-verify", "auth", "HP_JWT_JWKS_URL"): "shared ConfigMap; backups verify no tokens",
 }
 
 
@@ -134,6 +136,21 @@ def test_health_and_auth_sides_never_reach_each_others_stores(profile: str, feat
     assert r.connections_between(cluster, auth, health_stores) == []
     outside = [ep for ep in cluster.endpoints if ep.namespace is None]
     assert r.connections_between(cluster, auth, outside) == [], "auth has no business outside"
+
+
+@pytest.mark.parametrize(("profile", "features"), CASES)
+def test_only_the_backup_jobs_reach_both_databases(profile: str, features: str) -> None:
+    _, _, cluster = world(profile, features)
+    health_db, auth_db = party(cluster, "health-db"), party(cluster, "auth-db")
+    both = {
+        ep.party
+        for ep in cluster.endpoints
+        if ep.namespace == NS
+        and ep.party not in ("health-db", "auth-db")
+        and r.connections_between(cluster, [ep], health_db)
+        and r.connections_between(cluster, [ep], auth_db)
+    }
+    assert both == {"backup", "backup-verify"}
 
 
 @pytest.mark.parametrize(("profile", "features"), CASES)

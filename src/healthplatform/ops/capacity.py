@@ -6,7 +6,7 @@ will install, which are budgeted here in :data:`RESERVATIONS` (later issues must
 numbers, or change them here and show that the profiles still fit). Checked:
 
 * CPU and memory **requests** at peak (every autoscaler at its maximum, migration hooks and
-  the hourly CronJob running) placed on the nodes (largest first, each on the node with the
+  every CronJob running at once) placed on the nodes (largest first, each on the node with the
   most room left, like the scheduler's default scoring; DaemonSets on every node) within
   each node's allocatable minus the profile's headroom;
 * memory **limits** in steady state at most :data:`MAX_MEMORY_LIMIT_OVERCOMMIT` times the
@@ -98,7 +98,14 @@ RESERVATIONS: tuple[Reservation, ...] = (
     _r("argo-cd redis", "gitops (#10)", (5, 24, 50, 64)),
     _r("velero", "backups (#11)", (10, 96, 200, 256)),
     _r("velero node-agent", "backups (#11)", (5, 64, 200, 256), per_node=True),
+    _r("barman-cloud plugin", "backups (#11)", (5, 32, 100, 96)),
 )
+# Pods of the render that belong to the backups (app.kubernetes.io/component of the pod
+# template): reported under this owner. The barman-cloud sidecar is counted inside each
+# PostgreSQL pod (see :func:`platform_pods`).
+BACKUP_OWNER = "backups (#11)"
+BACKUP_ROLE = "backup"
+BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 
 
 @dataclass
@@ -233,25 +240,50 @@ def _pod_resources(spec: Doc) -> tuple[int, int, int, int]:
     return cpu_req, mem_req, cpu_lim, mem_lim
 
 
+def barman_sidecar(docs: list[Doc], cluster: Doc) -> Doc | None:
+    """The container the barman-cloud plugin adds to each instance of a CloudNativePG
+    Cluster whose WAL archiver it is: the resources of the ObjectStore it names."""
+    for plugin in cluster.get("spec", {}).get("plugins") or []:
+        if plugin.get("name") != BARMAN_PLUGIN or plugin.get("enabled") is False:
+            continue
+        store = manifests.find(
+            docs, "ObjectStore", str((plugin.get("parameters") or {}).get("barmanObjectName"))
+        )
+        if store is not None:
+            sidecar = store.get("spec", {}).get("instanceSidecarConfiguration") or {}
+            return {"resources": sidecar.get("resources") or {}}
+    return None
+
+
 def platform_pods(docs: list[Doc]) -> list[Pod]:
     """Pods of the render: workloads at min replicas (steady) plus the extra replicas up to
     the autoscaler maximum, Jobs/CronJobs and migration hooks (peak only), CloudNativePG
-    instances and Envoy proxies."""
+    instances (with the barman-cloud sidecar) and Envoy proxies. Backup pods are reported
+    under :data:`BACKUP_OWNER`."""
     pods: list[Pod] = []
     for pt in manifests.pod_templates(docs):
         kind = pt.owner["kind"]
         resources = _pod_resources(pt.spec)
+        owner = (
+            BACKUP_OWNER
+            if pt.labels.get("app.kubernetes.io/component") == BACKUP_ROLE
+            else "platform"
+        )
         if kind in ("Job", "CronJob"):
-            pods.append(Pod(pt.ref, "platform", *resources, peak_only=True))
+            pods.append(Pod(pt.ref, owner, *resources, peak_only=True))
             continue
         lo, hi = manifests.replica_range(docs, pt.owner)
         per_node = kind == "DaemonSet"
         for index in range(max(hi, lo)):
             name = pt.ref if hi == 1 else f"{pt.ref}#{index + 1}"
-            pods.append(Pod(name, "platform", *resources, per_node=per_node, peak_only=index >= lo))
+            pods.append(Pod(name, owner, *resources, per_node=per_node, peak_only=index >= lo))
     for cluster in manifests.of_kind(docs, "Cluster"):
         spec = cluster.get("spec", {})
-        resources = _container_resources([{"resources": spec.get("resources")}])
+        containers = [{"resources": spec.get("resources")}]
+        sidecar = barman_sidecar(docs, cluster)
+        if sidecar is not None:
+            containers.append(sidecar)
+        resources = _container_resources(containers)
         for index in range(int(spec.get("instances", 1))):
             pods.append(Pod(f"{manifests.ref(cluster)}#{index + 1}", "platform", *resources))
     for proxy in manifests.of_kind(docs, "EnvoyProxy"):

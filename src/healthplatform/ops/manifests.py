@@ -835,9 +835,14 @@ APP_ROLES: dict[tuple[str, ...], str] = {
     ("migrate", "--database", "health"): "migrate-health",
     ("migrate", "--database", "auth"): "migrate-auth",
     ("auth", "maintain"): "auth-maintain",
+    ("backup", "create"): "backup",
+    ("backup", "verify"): "backup-verify",
 }
 AUTH_ROLES = frozenset({"auth", "migrate-auth", "auth-maintain"})
 PLATFORM_ROLES = frozenset({"api", "etl", "relay"})
+# Backup jobs read three settings classes: Settings (health database, data lake), the auth
+# database URL of AuthSettings and BackupSettings (HP_BACKUP_*, the backup store).
+BACKUP_ROLES = frozenset({"backup", "backup-verify"})
 
 
 def app_role(container: Doc) -> str | None:
@@ -883,6 +888,21 @@ def _settings_classes() -> tuple[type[Any], type[Any] | None]:
     except ImportError:  # the auth service is not part of this checkout yet
         return Settings, None
     return Settings, AuthSettings
+
+
+def _backup_settings_class() -> type[Any]:
+    from healthplatform.ops.backup_settings import BackupSettings
+
+    return BackupSettings
+
+
+@dataclass(frozen=True)
+class BackupJobSettings:
+    """The three settings objects a backup job loads (what BACKUP_REQUIREMENTS check)."""
+
+    settings: Any
+    auth: Any
+    backup: Any
 
 
 Requirement = tuple[str, Callable[[Any, dict[str, EnvVar]], bool], str]
@@ -967,10 +987,63 @@ SERVING_AUTH_REQUIREMENTS: list[Requirement] = [
     ),
     ("HP_AUTH_RP_ID", lambda s, _e: s.rp_id != "localhost", "the public host"),
 ]
+
+
+def _env_value(env: Mapping[str, EnvVar], name: str) -> str:
+    return env[name].value if name in env else ""
+
+
+def _separate_backup_bucket(_s: Any, env: dict[str, EnvVar]) -> bool:
+    bucket = _env_value(env, "HP_BACKUP_BUCKET")
+    return bool(bucket) and bucket != _env_value(env, "HP_S3_BUCKET")
+
+
+BACKUP_STORE_REQUIREMENT: Requirement = (
+    "HP_BACKUP_BUCKET",
+    _separate_backup_bucket,
+    "a bucket other than the data lake's HP_S3_BUCKET",
+)
+BACKUP_REQUIREMENTS: list[Requirement] = [
+    (
+        "HP_DATABASE_URL",
+        lambda s, _e: str(s.settings.database_url).startswith("postgresql+asyncpg://"),
+        "a postgresql+asyncpg:// URL",
+    ),
+    PLATFORM_REQUIREMENTS[1],
+    (
+        "HP_AUTH_DATABASE_URL",
+        lambda s, _e: str(s.auth.database_url).startswith("postgresql+asyncpg://"),
+        "a postgresql+asyncpg:// URL",
+    ),
+    AUTH_REQUIREMENTS[1],
+    ("HP_OBJECT_STORE", lambda s, _e: str(s.settings.object_store) == "s3", "s3"),
+    (
+        "HP_S3_ENDPOINT_URL",
+        lambda s, _e: str(s.settings.s3_endpoint_url).startswith(("https://", "http://")),
+        "an http(s) URL",
+    ),
+    ("HP_S3_REGION", lambda _s, e: bool(_env_value(e, "HP_S3_REGION")), "set"),
+    ("HP_S3_ACCESS_KEY_ID", _from_secret("HP_S3_ACCESS_KEY_ID"), "read from a Secret"),
+    ("HP_S3_SECRET_ACCESS_KEY", _from_secret("HP_S3_SECRET_ACCESS_KEY"), "read from a Secret"),
+    BACKUP_STORE_REQUIREMENT,
+    (
+        "HP_AUTH_KEY_ENCRYPTION_KEY",
+        lambda _s, e: "HP_AUTH_KEY_ENCRYPTION_KEY" not in e,
+        "absent (backups never need the key encryption key)",
+    ),
+    (
+        "HP_AUTH_ENVIRONMENT",
+        lambda _s, e: "HP_AUTH_ENVIRONMENT" not in e,
+        "absent (the auth ConfigMap is not for backups: it demands the key encryption key)",
+    ),
+    ("HP_ENVIRONMENT", lambda s, _e: s.settings.environment != "local", "not `local`"),
+]
 ROLE_REQUIREMENTS: dict[str, list[Requirement]] = {
     "api": PLATFORM_REQUIREMENTS,
     "etl": PLATFORM_REQUIREMENTS,
-    "relay": PLATFORM_REQUIREMENTS,
+    "relay": [*PLATFORM_REQUIREMENTS, BACKUP_STORE_REQUIREMENT],
+    "backup": BACKUP_REQUIREMENTS,
+    "backup-verify": BACKUP_REQUIREMENTS,
     "migrate-health": PLATFORM_REQUIREMENTS[:2],
     "auth": AUTH_REQUIREMENTS + SERVING_AUTH_REQUIREMENTS,
     "migrate-auth": AUTH_REQUIREMENTS,
@@ -979,12 +1052,12 @@ ROLE_REQUIREMENTS: dict[str, list[Requirement]] = {
 
 
 def _load(
-    cls: type[Any], prefix: str, env: Mapping[str, EnvVar], exclude: str | None = None
+    cls: type[Any], prefix: str, env: Mapping[str, EnvVar], exclude: tuple[str, ...] = ()
 ) -> tuple[Any, str | None]:
     values = {
         name[len(prefix) :].lower(): var.value
         for name, var in env.items()
-        if name.startswith(prefix) and not (exclude and name.startswith(exclude))
+        if name.startswith(prefix) and not name.startswith(exclude or ("\0",))
     }
     try:
         return cls.model_validate(values), None
@@ -993,9 +1066,11 @@ def _load(
 
 
 def check_settings(docs: list[Doc], ctx: Context) -> list[str]:
-    """Every HP_* variable of an app container is a Settings/AuthSettings field, the env loads
-    into those classes, production requirements hold, helper variables are used."""
+    """Every HP_* variable of an app container (backup CronJobs included) is a Settings,
+    AuthSettings or BackupSettings (HP_BACKUP_*) field, the env loads into those classes,
+    production requirements hold, helper variables are used."""
     settings_cls, auth_cls = _settings_classes()
+    backup_cls = _backup_settings_class()
     containers, problems = app_containers(docs, ctx)
     for app in containers:
         env = app.env
@@ -1003,21 +1078,33 @@ def check_settings(docs: list[Doc], ctx: Context) -> list[str]:
             if name.startswith("HP_AUTH_"):
                 if auth_cls is not None and name[8:].lower() not in auth_cls.model_fields:
                     problems.append(f"{app.where}: {name} is not a field of AuthSettings")
+            elif name.startswith("HP_BACKUP_"):
+                if name[10:].lower() not in backup_cls.model_fields:
+                    problems.append(f"{app.where}: {name} is not a field of BackupSettings")
             elif name.startswith("HP_"):
                 if name[3:].lower() not in settings_cls.model_fields:
                     problems.append(f"{app.where}: {name} is not a field of Settings")
             elif not env[name].used:
                 problems.append(f"{app.where}: {name} is neither a setting nor used by one")
-        settings, error = _load(settings_cls, "HP_", env, exclude="HP_AUTH_")
+        settings, error = _load(settings_cls, "HP_", env, exclude=("HP_AUTH_", "HP_BACKUP_"))
         if error:
             problems.append(f"{app.where}: the env does not load into Settings: {error}")
+        backup = None
+        if app.role in BACKUP_ROLES or any(name.startswith("HP_BACKUP_") for name in env):
+            backup, error = _load(backup_cls, "HP_BACKUP_", env)
+            if error:
+                problems.append(f"{app.where}: the env does not load into BackupSettings: {error}")
         target = settings
-        if app.role in AUTH_ROLES:
+        if app.role in AUTH_ROLES | BACKUP_ROLES:
             if auth_cls is None:
                 continue
-            target, error = _load(auth_cls, "HP_AUTH_", env)
+            auth, error = _load(auth_cls, "HP_AUTH_", env)
             if error:
                 problems.append(f"{app.where}: the env does not load into AuthSettings: {error}")
+            target = auth
+            if app.role in BACKUP_ROLES:
+                loaded = (settings, auth, backup)
+                target = None if None in loaded else BackupJobSettings(*loaded)
         if target is None:
             continue
         for var, ok, wanted in ROLE_REQUIREMENTS[app.role]:
@@ -1548,7 +1635,11 @@ POD_CHECKS: dict[str, Callable[[list[Doc]], list[str]]] = {
 
 
 def run_all(docs: list[Doc], ctx: Context) -> dict[str, list[str]]:
-    """Every rule over one render: {rule: problems}."""
+    """Every rule over one render: {rule: problems}, the backup rules of
+    :mod:`healthplatform.ops.manifests_backups` included (as ``backups/<rule>``)."""
+    from healthplatform.ops import manifests_backups  # imports this module
+
     results = {name: check(docs, ctx) for name, check in CROSS_REFERENCE_CHECKS.items()}
     results |= {name: check(docs) for name, check in POD_CHECKS.items()}
+    results |= {f"backups/{k}": v for k, v in manifests_backups.run_all(docs, ctx).items()}
     return results

@@ -520,10 +520,16 @@ def _party_endpoints(
 def absent_parties(values: Mapping[str, Any]) -> set[str]:
     """Parties that do not exist with these values (hp.security.absent in the chart): the
     in-cluster S3 server without objectStore.provider=seaweedfs, the external object store
-    with it. Flows naming them are not rendered."""
+    with it, the backup jobs without backups.jobs.enabled. Flows naming them are not
+    rendered."""
     if (values.get("objectStore") or {}).get("provider") == "seaweedfs":
-        return {"object-storage"}
-    return {"s3", "s3-create-bucket"}
+        absent = {"object-storage"}
+    else:
+        absent = {"s3", "s3-create-bucket"}
+    jobs = (values.get("backups") or {}).get("jobs") or {}
+    if not jobs.get("enabled", True):
+        absent |= {"backup", "backup-verify"}
+    return absent
 
 
 def matrix_connections(

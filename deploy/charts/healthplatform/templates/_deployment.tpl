@@ -10,6 +10,7 @@ Arguments (dict):
   resources   requests and limits
   replicas    replicas, or nil when an autoscaler owns the count
   auth        true for the auth service (AuthSettings env)
+  backupStore true for the relay (HP_BACKUP_BUCKET: it exports the backup metrics)
 */}}
 {{- define "hp.appDeployment" -}}
 {{- $root := .root -}}
@@ -60,6 +61,9 @@ spec:
             {{- include "hp.env.auth" $root | nindent 12 }}
             {{- else }}
             {{- include "hp.env.platform" $root | nindent 12 }}
+            {{- end }}
+            {{- if .backupStore }}
+            {{- include "hp.env.backupStore" $root | nindent 12 }}
             {{- end }}
           ports:
             - name: {{ .portName }}

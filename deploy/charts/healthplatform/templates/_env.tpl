@@ -11,7 +11,7 @@ hp.derivedSettingKeys: HP_* variables the chart sets itself; apps.settings and
 apps.auth.settings may not override them (hp.validateValues).
 */}}
 {{- define "hp.derivedSettingKeys" -}}
-HP_ENVIRONMENT HP_PUBLIC_URL HP_DATA_DIR HP_OBJECT_STORE HP_S3_ENDPOINT_URL HP_S3_REGION HP_S3_BUCKET HP_S3_ACCESS_KEY_ID HP_S3_SECRET_ACCESS_KEY HP_EVENTS_BACKEND HP_RABBITMQ_URL HP_RABBITMQ_QUEUE HP_REDIS_URL HP_DATABASE_URL HP_JWT_JWKS_URL HP_JWT_ISSUER HP_JWT_AUDIENCE HP_OTEL_EXPORTER_OTLP_ENDPOINT HP_OTEL_SAMPLE_RATIO HP_AUTH_ENVIRONMENT HP_AUTH_DATA_DIR HP_AUTH_RP_ID HP_AUTH_ALLOWED_ORIGINS HP_AUTH_ISSUER HP_AUTH_AUDIENCE HP_AUTH_DATABASE_URL HP_AUTH_REDIS_URL HP_AUTH_KEY_ENCRYPTION_KEY
+HP_ENVIRONMENT HP_PUBLIC_URL HP_DATA_DIR HP_OBJECT_STORE HP_S3_ENDPOINT_URL HP_S3_REGION HP_S3_BUCKET HP_S3_ACCESS_KEY_ID HP_S3_SECRET_ACCESS_KEY HP_EVENTS_BACKEND HP_RABBITMQ_URL HP_RABBITMQ_QUEUE HP_REDIS_URL HP_DATABASE_URL HP_JWT_JWKS_URL HP_JWT_ISSUER HP_JWT_AUDIENCE HP_OTEL_EXPORTER_OTLP_ENDPOINT HP_OTEL_SAMPLE_RATIO HP_AUTH_ENVIRONMENT HP_AUTH_DATA_DIR HP_AUTH_RP_ID HP_AUTH_ALLOWED_ORIGINS HP_AUTH_ISSUER HP_AUTH_AUDIENCE HP_AUTH_DATABASE_URL HP_AUTH_REDIS_URL HP_AUTH_KEY_ENCRYPTION_KEY HP_BACKUP_BUCKET HP_BACKUP_KEEP_DAILY HP_BACKUP_KEEP_WEEKLY HP_BACKUP_BUDGET_GB
 {{- end -}}
 
 {{/* hp.appSettings: ConfigMap data of the API, ETL worker and relay (Settings, HP_*). */}}
@@ -137,6 +137,37 @@ HP_OTEL_SAMPLE_RATIO: {{ .Values.tracing.sampleRatio | toString | quote }}
 {{ include "hp.env.authDatabase" . }}
 {{ include "hp.env.valkeyAuth" . }}
 {{ include "hp.env.authKeys" . }}
+{{- end -}}
+
+{{/*
+hp.env.backupStore: the backup store of `healthplatform backup` (BackupSettings, HP_BACKUP_*):
+the backups bucket with the data lake's endpoint and S3 key. The backup CronJobs write it,
+the relay reads its status.json for the hp_backup_* metrics.
+*/}}
+{{- define "hp.env.backupStore" -}}
+- name: HP_BACKUP_BUCKET
+  value: {{ .Values.objectStore.buckets.backups | quote }}
+{{- end -}}
+
+{{/*
+hp.env.backupJob: everything the backup CronJobs read besides the app ConfigMap: both
+database URLs, the S3 key, the backup store and retention. Not the auth ConfigMap: its
+HP_AUTH_ENVIRONMENT would demand the key encryption key, which backups never need.
+*/}}
+{{- define "hp.env.backupJob" -}}
+{{- $j := .Values.backups.jobs -}}
+{{ include "hp.env.healthDatabase" . }}
+{{ include "hp.env.authDatabase" . }}
+{{ include "hp.env.objectStore" . }}
+{{ include "hp.env.backupStore" . }}
+- name: HP_BACKUP_KEEP_DAILY
+  value: {{ $j.keepDaily | toString | quote }}
+- name: HP_BACKUP_KEEP_WEEKLY
+  value: {{ $j.keepWeekly | toString | quote }}
+- name: HP_BACKUP_BUDGET_GB
+  value: {{ $j.budgetGb | toString | quote }}
+- name: HP_AUTH_DATA_DIR
+  value: /tmp/healthplatform
 {{- end -}}
 
 {{/* hp.envFrom.app / hp.envFrom.auth: the ConfigMaps. */}}

@@ -87,6 +87,26 @@ settings, route backends, KEDA hosts, JWKS URIs) uses these helpers.
 {{- define "hp.healthDbCluster" -}}{{ include "hp.name" (dict "root" . "component" "health-db") }}{{- end -}}
 {{/* hp.authDbCluster: CloudNativePG Cluster of the auth database. */}}
 {{- define "hp.authDbCluster" -}}{{ include "hp.name" (dict "root" . "component" "auth-db") }}{{- end -}}
+{{/*
+hp.dbCluster: the Cluster of a database by its key in data.postgres (`health`, `auth`).
+Usage: include "hp.dbCluster" (dict "root" $ "db" "health")
+*/}}
+{{- define "hp.dbCluster" -}}{{ include "hp.name" (dict "root" .root "component" (printf "%s-db" .db)) }}{{- end -}}
+{{/*
+hp.backupServerName: the folder (barman server name) a cluster archives into under
+backups.pointInTime.destinationPrefix: data.postgres.<db>.backupServerName or the cluster name.
+*/}}
+{{- define "hp.backupServerName" -}}
+{{- (index .root.Values.data.postgres .db).backupServerName | default (include "hp.dbCluster" .) -}}
+{{- end -}}
+{{/* hp.recoverySourceServerName: the server name a recovery reads the archive of. */}}
+{{- define "hp.recoverySourceServerName" -}}
+{{- (index .root.Values.data.postgres .db).recovery.sourceServerName | default (include "hp.dbCluster" .) -}}
+{{- end -}}
+{{/* hp.barmanPlugin: name of CloudNativePG's barman-cloud plugin (deploy/argocd/system/barman-cloud). */}}
+{{- define "hp.barmanPlugin" -}}barman-cloud.cloudnative-pg.io{{- end -}}
+{{/* hp.backupJob: CronJob (and ServiceAccount) of a logical backup job: daily, weekly, verify. */}}
+{{- define "hp.backupJob" -}}{{ include "hp.name" (dict "root" .root "component" (printf "backup-%s" .kind)) }}{{- end -}}
 {{/* hp.valkeyHealth: Service/StatefulSet of the rate-limit Valkey. */}}
 {{- define "hp.valkeyHealth" -}}{{ include "hp.name" (dict "root" . "component" "valkey-health") }}{{- end -}}
 {{/* hp.valkeyAuth: Service/StatefulSet of the challenge Valkey. */}}

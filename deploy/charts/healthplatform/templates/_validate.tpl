@@ -48,6 +48,32 @@ gateway.tls.issuer.email: Let's Encrypt needs an account e-mail
 {{- end -}}
 {{- end -}}
 
+{{- define "hp.validate.backups" -}}
+{{- $pit := .Values.backups.pointInTime -}}
+{{- if eq .Values.objectStore.buckets.backups .Values.objectStore.buckets.dataLake }}
+objectStore.buckets.backups: the backups must not live in the data lake bucket ({{ .Values.objectStore.buckets.dataLake }}): losing one bucket would lose both
+{{- end -}}
+{{- $timeout := $pit.archiveTimeout | toString -}}
+{{- $seconds := 0 -}}
+{{- if hasSuffix "min" $timeout }}{{ $seconds = mul (trimSuffix "min" $timeout | int) 60 }}{{ else }}{{ $seconds = trimSuffix "s" $timeout | int }}{{ end -}}
+{{- if gt (int $seconds) 900 }}
+backups.pointInTime.archiveTimeout: {{ $timeout }} is longer than the 15 min RPO (docs/backup.md)
+{{- end -}}
+{{- range $db := list "health" "auth" -}}
+{{- $spec := index $.Values.data.postgres $db -}}
+{{- if $spec.recovery.enabled -}}
+{{- if not $pit.enabled }}
+data.postgres.{{ $db }}.recovery.enabled: recovery reads the WAL archive; backups.pointInTime.enabled must be true
+{{- end -}}
+{{- $source := include "hp.recoverySourceServerName" (dict "root" $ "db" $db) -}}
+{{- $target := include "hp.backupServerName" (dict "root" $ "db" $db) -}}
+{{- if eq $source $target }}
+data.postgres.{{ $db }}.backupServerName: the recovered cluster would archive over the WAL it restores from ({{ $source }}); set a new name, e.g. {{ $source }}-r1
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* hp.validateValues: fail with every message at once. */}}
 {{- define "hp.validateValues" -}}
 {{- $messages := list
@@ -56,6 +82,7 @@ gateway.tls.issuer.email: Let's Encrypt needs an account e-mail
   (include "hp.validate.objectStore" .)
   (include "hp.validate.replicas" .)
   (include "hp.validate.tls" .)
+  (include "hp.validate.backups" .)
 -}}
 {{- $text := join "" $messages | trim -}}
 {{- if $text -}}

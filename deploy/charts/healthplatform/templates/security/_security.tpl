@@ -11,16 +11,18 @@ of `health-db` / `auth-db`) onto its pods, so the databases are selected the sam
 tests/deploy/test_security_network.py checks this list against the render.
 */}}
 {{- define "hp.security.components" -}}
-api auth etl-worker relay migrate-health migrate-auth auth-maintain rabbitmq valkey-health valkey-auth s3 s3-create-bucket health-db auth-db
+api auth etl-worker relay migrate-health migrate-auth auth-maintain backup backup-verify rabbitmq valkey-health valkey-auth s3 s3-create-bucket health-db auth-db
 {{- end -}}
 
 {{/*
 hp.security.absent: parties that do not exist with these values; flows naming them are
 left out. The in-cluster S3 server (`s3`) exists only with objectStore.provider=seaweedfs,
-the external object store (`object-storage`) only without it.
+the external object store (`object-storage`) only without it; the backup jobs only with
+backups.jobs.enabled.
 */}}
 {{- define "hp.security.absent" -}}
 {{- if eq .Values.objectStore.provider "seaweedfs" -}}object-storage{{- else -}}s3 s3-create-bucket{{- end -}}
+{{- if not .Values.backups.jobs.enabled }} backup backup-verify{{- end -}}
 {{- end -}}
 
 {{/* hp.security.flows: the flows of the matrix that apply to these values, as YAML `flows: [...]`. */}}
