@@ -21,7 +21,7 @@ from rich.console import Console
 
 from healthplatform.auth.cli import auth_cli
 from healthplatform.auth.settings import AuthSettings
-from healthplatform.ops.backup_cli import backup_cli, reprocess
+from healthplatform.ops.backups.cli import backup_cli, reprocess
 from healthplatform.ops.secrets_cli import secrets_cli
 from healthplatform.settings import EventsBackend, Settings, reference_table
 
@@ -141,9 +141,9 @@ async def _relay_main(settings: Settings, metrics_port: int) -> None:
 
     from healthplatform.events.rabbit import RabbitPublisher, Topology
     from healthplatform.events.relay import OutboxRelay
-    from healthplatform.ops.backup_settings import BackupSettings
-    from healthplatform.ops.backup_status import export_status_metrics
-    from healthplatform.ops.backup_store import create_backup_store
+    from healthplatform.ops.backups.settings import BackupSettings
+    from healthplatform.ops.backups.status import export_status_metrics
+    from healthplatform.ops.backups.store import create_backup_store
     from healthplatform.ops.housekeeping import run_housekeeping
     from healthplatform.runtime import open_resources
 

@@ -34,7 +34,7 @@ from healthplatform.cli import app
 from healthplatform.ops import capacity, reachability
 from healthplatform.ops import manifests as m
 from healthplatform.ops import manifests_backups as b
-from healthplatform.ops.backup_settings import BackupSettings
+from healthplatform.ops.backups.settings import BackupSettings
 from tests.deploy import test_gitops as g
 from tests.deploy.test_charts import (
     ALL_FEATURES,

@@ -140,7 +140,7 @@ def platform_metrics() -> dict[str, set[str]]:
     for module_name in (
         "healthplatform.core.metrics",
         "healthplatform.auth.metrics",
-        "healthplatform.ops.backup_status",
+        "healthplatform.ops.backups.status",
     ):
         try:
             module = importlib.import_module(module_name)

@@ -13,13 +13,13 @@ import pytest
 from prometheus_client import REGISTRY
 
 from healthplatform.auth.settings import AuthSettings
-from healthplatform.ops.backup import create_backup, find_backup, stored_backups
-from healthplatform.ops.backup_db import DatabaseTarget, database_targets
-from healthplatform.ops.backup_settings import BackupSettings
-from healthplatform.ops.backup_status import export_status_metrics
-from healthplatform.ops.backup_store import DatabaseName, Kind, open_backup_store
-from healthplatform.ops.restore import RestoreError, restore_database
-from healthplatform.ops.verify import verify_backup
+from healthplatform.ops.backups.create import create_backup, find_backup, stored_backups
+from healthplatform.ops.backups.db import DatabaseTarget, database_targets
+from healthplatform.ops.backups.restore import RestoreError, restore_database
+from healthplatform.ops.backups.settings import BackupSettings
+from healthplatform.ops.backups.status import export_status_metrics
+from healthplatform.ops.backups.store import DatabaseName, Kind, open_backup_store
+from healthplatform.ops.backups.verify import verify_backup
 from healthplatform.storage import create_object_store
 from healthplatform.uploads.service import user_key
 from tests.integration.test_backup_helpers import (

@@ -22,9 +22,9 @@ from healthplatform.api.app import create_app
 from healthplatform.auth.migrate import upgrade as upgrade_auth
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.db.migrate import upgrade
-from healthplatform.ops.backup_cli import backup_cli, reprocess
-from healthplatform.ops.backup_db import table_names
-from healthplatform.ops.backup_settings import BackupSettings
+from healthplatform.ops.backups.cli import backup_cli, reprocess
+from healthplatform.ops.backups.db import table_names
+from healthplatform.ops.backups.settings import BackupSettings
 from healthplatform.settings import Settings
 from healthplatform.storage import ObjectStore
 from tests.conftest import ApiClient, make_bucket, token_settings

@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from healthplatform.auth.app import create_auth_app
 from healthplatform.auth.migrate import upgrade as upgrade_auth
 from healthplatform.auth.settings import AuthSettings
+from healthplatform.ops.backups import status as backup_status
 from healthplatform.ops.housekeeping import housekeeping_once
 from healthplatform.runtime import Resources
 from tests.conftest import ApiClient
@@ -143,7 +144,6 @@ async def test_dashboards_and_rules_use_metrics_the_services_export(
     assert 'service="api"' in api_text
     assert 'service="auth"' in auth_text
     # Backup metrics: awaited from the backups work; they must at least be defined in code.
-    from healthplatform.ops import backup_status
 
     defined = {
         metric._name

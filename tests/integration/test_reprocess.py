@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from healthplatform.db.engine import create_engine
 from healthplatform.db.models import DailyMetrics, Narrative, Upload
 from healthplatform.db.models import Observation as ObservationRow
-from healthplatform.ops.reprocess import reprocess, reprocess_user
+from healthplatform.ops.backups.reprocess import reprocess, reprocess_user
 from healthplatform.runtime import Resources
 from healthplatform.uploads.service import user_key
 from tests.conftest import ApiClient

@@ -15,21 +15,21 @@ from prometheus_client import REGISTRY
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from healthplatform.ops import backup_pg
-from healthplatform.ops.backup_cli import backup_cli, reprocess
-from healthplatform.ops.backup_manifest import Manifest, ManifestError, count_differences
-from healthplatform.ops.backup_pg import BackupToolError, find_tool, libpq_target
-from healthplatform.ops.backup_raw import expected_sha256, intact
-from healthplatform.ops.backup_rotation import expired, group_backups
-from healthplatform.ops.backup_settings import BackupSettings, reference_table
-from healthplatform.ops.backup_status import (
+from healthplatform.ops.backups import pg as backup_pg
+from healthplatform.ops.backups.cli import backup_cli, reprocess
+from healthplatform.ops.backups.manifest import Manifest, ManifestError, count_differences
+from healthplatform.ops.backups.pg import BackupToolError, find_tool, libpq_target
+from healthplatform.ops.backups.raw import expected_sha256, intact
+from healthplatform.ops.backups.rotation import expired, group_backups
+from healthplatform.ops.backups.settings import BackupSettings, reference_table
+from healthplatform.ops.backups.status import (
     BackupStatus,
     export_status_metrics,
     record_backup,
     record_verify,
 )
-from healthplatform.ops.backup_store import parse_stamp, stamp
-from healthplatform.ops.verify import matches_checksum
+from healthplatform.ops.backups.store import parse_stamp, stamp
+from healthplatform.ops.backups.verify import matches_checksum
 from healthplatform.storage.local import LocalObjectStore
 
 NOW = datetime(2026, 11, 26, 2, 15, tzinfo=UTC)

@@ -10,14 +10,14 @@ import pytest
 
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.db.migrate import upgrade
-from healthplatform.ops.backup import BackupError, create_backup, find_backup
-from healthplatform.ops.backup_db import DatabaseTarget, database_targets
-from healthplatform.ops.backup_manifest import Manifest
-from healthplatform.ops.backup_settings import BackupSettings
-from healthplatform.ops.backup_status import read_status
-from healthplatform.ops.backup_store import DatabaseName
-from healthplatform.ops.restore import RestoreError, restore_database
-from healthplatform.ops.verify import verify_backup
+from healthplatform.ops.backups.create import BackupError, create_backup, find_backup
+from healthplatform.ops.backups.db import DatabaseTarget, database_targets
+from healthplatform.ops.backups.manifest import Manifest
+from healthplatform.ops.backups.restore import RestoreError, restore_database
+from healthplatform.ops.backups.settings import BackupSettings
+from healthplatform.ops.backups.status import read_status
+from healthplatform.ops.backups.store import DatabaseName
+from healthplatform.ops.backups.verify import verify_backup
 from healthplatform.settings import Settings
 from healthplatform.storage.local import LocalObjectStore
 

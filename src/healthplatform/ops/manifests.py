@@ -891,7 +891,7 @@ def _settings_classes() -> tuple[type[Any], type[Any] | None]:
 
 
 def _backup_settings_class() -> type[Any]:
-    from healthplatform.ops.backup_settings import BackupSettings
+    from healthplatform.ops.backups.settings import BackupSettings
 
     return BackupSettings
 

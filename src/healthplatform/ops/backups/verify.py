@@ -27,22 +27,22 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from healthplatform.db.models import Upload, UploadStatus
-from healthplatform.ops import backup_db as db
-from healthplatform.ops.backup import find_backup
-from healthplatform.ops.backup_db import DatabaseTarget
-from healthplatform.ops.backup_manifest import (
+from healthplatform.ops.backups import db as db
+from healthplatform.ops.backups.create import find_backup
+from healthplatform.ops.backups.db import DatabaseTarget
+from healthplatform.ops.backups.manifest import (
     FORMAT_PG,
     FORMAT_SQLITE,
     Manifest,
     count_differences,
 )
-from healthplatform.ops.backup_pg import find_tool, libpq_target, pg_restore
-from healthplatform.ops.backup_progress import QuietReporter, Reporter, short_error
-from healthplatform.ops.backup_raw import list_keys
-from healthplatform.ops.backup_settings import BackupSettings
-from healthplatform.ops.backup_sqlite import sqlite_integrity
-from healthplatform.ops.backup_status import record_verify
-from healthplatform.ops.backup_store import DatabaseName, raw_copy_key
+from healthplatform.ops.backups.pg import find_tool, libpq_target, pg_restore
+from healthplatform.ops.backups.progress import QuietReporter, Reporter, short_error
+from healthplatform.ops.backups.raw import list_keys
+from healthplatform.ops.backups.settings import BackupSettings
+from healthplatform.ops.backups.sqlite import sqlite_integrity
+from healthplatform.ops.backups.status import record_verify
+from healthplatform.ops.backups.store import DatabaseName, raw_copy_key
 from healthplatform.storage import ObjectStore
 from healthplatform.uploads.service import RAW_PREFIX
 

@@ -20,7 +20,7 @@ from healthplatform.auth.models import AuthBase
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.db import migrate as health_migrate
 from healthplatform.db.models import Base
-from healthplatform.ops.backup_store import DatabaseName
+from healthplatform.ops.backups.store import DatabaseName
 from healthplatform.settings import Settings
 
 SAMPLE_ROWS = 5

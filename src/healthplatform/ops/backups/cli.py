@@ -15,7 +15,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.table import Table
 
-from healthplatform.ops.backup_console import (
+from healthplatform.ops.backups.console import (
     Which,
     console,
     load,
@@ -26,10 +26,10 @@ from healthplatform.ops.backup_console import (
     shown_url,
     when,
 )
-from healthplatform.ops.backup_db import database_targets, open_engine
-from healthplatform.ops.backup_reprocess_cli import reprocess
-from healthplatform.ops.backup_settings import reference_table
-from healthplatform.ops.backup_store import DatabaseName, Kind, open_backup_store
+from healthplatform.ops.backups.db import database_targets, open_engine
+from healthplatform.ops.backups.reprocess_cli import reprocess
+from healthplatform.ops.backups.settings import reference_table
+from healthplatform.ops.backups.store import DatabaseName, Kind, open_backup_store
 
 __all__ = ["backup_cli", "reprocess"]
 
@@ -85,7 +85,7 @@ def create(
     PostgreSQL needs `pg_dump` (Debian package postgresql-client, at least the server's
     major version); SQLite (local runs) uses its online backup API. Exit code 1 if any
     database failed; the result is recorded for the hp_backup_* metrics."""
-    from healthplatform.ops.backup import create_backup
+    from healthplatform.ops.backups.create import create_backup
     from healthplatform.storage import create_object_store
 
     settings, auth_settings, cfg = load(database)
@@ -139,8 +139,8 @@ def create(
 @command("list")
 def list_command(database: DatabaseOpt = Which.all) -> None:
     """Show the stored backups, the space they use and the last results."""
-    from healthplatform.ops.backup import read_manifest, stored_backups, usage
-    from healthplatform.ops.backup_status import read_status
+    from healthplatform.ops.backups.create import read_manifest, stored_backups, usage
+    from healthplatform.ops.backups.status import read_status
 
     settings, _, cfg = load()
 
@@ -193,8 +193,8 @@ def verify(database: DatabaseOpt = Which.all, backup: BackupOpt = None) -> None:
     for health, a backup copy of every completed upload's raw file. PostgreSQL: the scratch
     database `hp_verify_<random>` is created on the same server (the role needs CREATEDB)
     and dropped afterwards. The result is recorded for the hp_backup_verify_* metrics."""
-    from healthplatform.ops.backup import find_backup
-    from healthplatform.ops.verify import VerifyReport, verify_backup
+    from healthplatform.ops.backups.create import find_backup
+    from healthplatform.ops.backups.verify import VerifyReport, verify_backup
 
     settings, auth_settings, cfg = load(database)
     targets = database_targets(settings, auth_settings)
@@ -262,9 +262,13 @@ def restore(
     (e.g. a new CloudNativePG cluster) or, with --replace, is emptied. Stop the services
     first. The restored rows are checked against the manifest; uploads left queued get new
     events. For production point-in-time recovery use CloudNativePG (docs/backup.md)."""
-    from healthplatform.ops.backup import find_backup
-    from healthplatform.ops.backup_manifest import Manifest
-    from healthplatform.ops.restore import RestoreReport, after_health_restore, restore_database
+    from healthplatform.ops.backups.create import find_backup
+    from healthplatform.ops.backups.manifest import Manifest
+    from healthplatform.ops.backups.restore import (
+        RestoreReport,
+        after_health_restore,
+        restore_database,
+    )
     from healthplatform.storage import create_object_store
 
     settings, auth_settings, cfg = load(database)
@@ -351,7 +355,7 @@ def requeue_command() -> None:
 
     After a point-in-time restore their broker messages may be gone; each gets a new outbox
     event. Safe to repeat: processing an upload twice changes nothing."""
-    from healthplatform.ops.restore import requeue_unfinished
+    from healthplatform.ops.backups.restore import requeue_unfinished
 
     settings, _, _ = load()
     target = database_targets(settings)[DatabaseName.health]
@@ -366,7 +370,7 @@ def requeue_command() -> None:
 @command("status")
 def status() -> None:
     """Print the recorded results (`status.json`) that the hp_backup_* metrics export."""
-    from healthplatform.ops.backup_status import read_status
+    from healthplatform.ops.backups.status import read_status
 
     settings, _, cfg = load()
 

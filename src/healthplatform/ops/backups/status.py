@@ -12,7 +12,7 @@ from typing import Any
 
 from prometheus_client import Gauge
 
-from healthplatform.ops.backup_store import DatabaseName, status_key
+from healthplatform.ops.backups.store import DatabaseName, status_key
 from healthplatform.storage import ObjectStore
 from healthplatform.storage.base import ObjectNotFound
 

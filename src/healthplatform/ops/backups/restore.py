@@ -24,16 +24,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from healthplatform.db.models import DailyMetrics, Narrative, Upload
 from healthplatform.etl.narratives import Narrative as NarrativeText
 from healthplatform.etl.training import TRAINING_PREFIX, training_example
-from healthplatform.ops import backup_db as db
-from healthplatform.ops.backup_db import DatabaseTarget
-from healthplatform.ops.backup_manifest import FORMAT_PG, FORMAT_SQLITE, Manifest
-from healthplatform.ops.backup_pg import find_tool, libpq_target, pg_restore
-from healthplatform.ops.backup_progress import QuietReporter, Reporter
-from healthplatform.ops.backup_raw import CopyResult, list_keys, restore_raw_objects
-from healthplatform.ops.backup_settings import BackupSettings
-from healthplatform.ops.backup_sqlite import sqlite_install
-from healthplatform.ops.reprocess import BUSY, requeue
-from healthplatform.ops.verify import VerifyReport, check_restored, matches_checksum
+from healthplatform.ops.backups import db as db
+from healthplatform.ops.backups.db import DatabaseTarget
+from healthplatform.ops.backups.manifest import FORMAT_PG, FORMAT_SQLITE, Manifest
+from healthplatform.ops.backups.pg import find_tool, libpq_target, pg_restore
+from healthplatform.ops.backups.progress import QuietReporter, Reporter
+from healthplatform.ops.backups.raw import CopyResult, list_keys, restore_raw_objects
+from healthplatform.ops.backups.reprocess import BUSY, requeue
+from healthplatform.ops.backups.settings import BackupSettings
+from healthplatform.ops.backups.sqlite import sqlite_install
+from healthplatform.ops.backups.verify import VerifyReport, check_restored, matches_checksum
 from healthplatform.storage import ObjectStore
 
 

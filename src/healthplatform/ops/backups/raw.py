@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from healthplatform.ops.backup_store import raw_copy_key
+from healthplatform.ops.backups.store import raw_copy_key
 from healthplatform.storage import ObjectStore
 from healthplatform.storage.base import ObjectNotFound
 from healthplatform.uploads.service import RAW_PREFIX

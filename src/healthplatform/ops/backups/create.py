@@ -20,18 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from healthplatform import __version__
 from healthplatform.db.models import Upload
-from healthplatform.ops import backup_db as db
-from healthplatform.ops.backup_db import DatabaseTarget
-from healthplatform.ops.backup_manifest import (
+from healthplatform.ops.backups import db as db
+from healthplatform.ops.backups.db import DatabaseTarget
+from healthplatform.ops.backups.manifest import (
     FORMAT_PG,
     FORMAT_SQLITE,
     Manifest,
     ManifestError,
     file_sha256,
 )
-from healthplatform.ops.backup_pg import find_tool, libpq_target, pg_dump, tool_version
-from healthplatform.ops.backup_progress import QuietReporter, Reporter
-from healthplatform.ops.backup_raw import (
+from healthplatform.ops.backups.pg import find_tool, libpq_target, pg_dump, tool_version
+from healthplatform.ops.backups.progress import QuietReporter, Reporter
+from healthplatform.ops.backups.raw import (
     CopyResult,
     backup_raw_objects,
     decode_key_list,
@@ -39,11 +39,11 @@ from healthplatform.ops.backup_raw import (
     list_keys,
     prune_raw_copies,
 )
-from healthplatform.ops.backup_rotation import StoredBackup, expired, group_backups
-from healthplatform.ops.backup_settings import BackupSettings
-from healthplatform.ops.backup_sqlite import sqlite_copy
-from healthplatform.ops.backup_status import export_status_metrics, record_backup
-from healthplatform.ops.backup_store import (
+from healthplatform.ops.backups.rotation import StoredBackup, expired, group_backups
+from healthplatform.ops.backups.settings import BackupSettings
+from healthplatform.ops.backups.sqlite import sqlite_copy
+from healthplatform.ops.backups.status import export_status_metrics, record_backup
+from healthplatform.ops.backups.store import (
     DUMP_SUFFIX,
     MANIFEST_SUFFIX,
     OBJECTS_SUFFIX,

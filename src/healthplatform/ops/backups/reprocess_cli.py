@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from healthplatform.ops.backup_console import console, load, out, reflowed_help, reporter, run
+from healthplatform.ops.backups.console import console, load, out, reflowed_help, reporter, run
 
 
 def reprocess(
@@ -28,7 +28,7 @@ def reprocess(
     queue every upload again in upload order, in one transaction. Idempotent; erased users
     stay erased; users whose uploads are still queued or processing are skipped."""
     from healthplatform.db.engine import create_engine
-    from healthplatform.ops import reprocess as reprocessing
+    from healthplatform.ops.backups import reprocess as reprocessing
     from healthplatform.storage import create_object_store
     from healthplatform.uploads.service import user_key
 

@@ -25,10 +25,10 @@ from rich.progress import (
 from sqlalchemy.engine import make_url
 
 from healthplatform.auth.settings import AuthSettings
-from healthplatform.ops.backup_db import DatabaseTarget
-from healthplatform.ops.backup_progress import Bar, short_error
-from healthplatform.ops.backup_settings import BackupSettings
-from healthplatform.ops.backup_store import DatabaseName
+from healthplatform.ops.backups.db import DatabaseTarget
+from healthplatform.ops.backups.progress import Bar, short_error
+from healthplatform.ops.backups.settings import BackupSettings
+from healthplatform.ops.backups.store import DatabaseName
 from healthplatform.settings import Settings
 
 console = Console(stderr=True)

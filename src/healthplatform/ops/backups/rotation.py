@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from healthplatform.ops.backup_store import (
+from healthplatform.ops.backups.store import (
     DUMP_SUFFIX,
     MANIFEST_SUFFIX,
     OBJECTS_SUFFIX,

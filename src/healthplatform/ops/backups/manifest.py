@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from healthplatform.ops.backup_store import manifest_key_for
+from healthplatform.ops.backups.store import manifest_key_for
 
 FORMAT_PG = "pg_dump-custom"
 FORMAT_SQLITE = "sqlite"

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from healthplatform.ops.backup_settings import BackupSettings
+from healthplatform.ops.backups.settings import BackupSettings
 from healthplatform.settings import ObjectStoreKind, Settings
 from healthplatform.storage import ObjectStore
 from healthplatform.storage.local import LocalObjectStore
