@@ -172,8 +172,10 @@ def _row(upload: Upload) -> dict[str, object]:
 
 
 async def _find_by_sha(res: Resources, user: str, sha256: str) -> Upload | None:
-    """The user's earlier upload of the same bytes (a Core query: this runs per upload)."""
+    """The user's earlier upload of the same bytes. It runs per upload: a Core query in
+    autocommit mode (no BEGIN/ROLLBACK round trips around a single read)."""
     async with res.engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         row = (
             (
                 await conn.execute(
