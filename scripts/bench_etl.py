@@ -31,7 +31,6 @@ from tests.support import services  # noqa: E402
 
 from healthplatform.api.app import create_app  # noqa: E402
 from healthplatform.db.models import Upload  # noqa: E402
-from healthplatform.events.rabbit import RabbitPublisher, Topology  # noqa: E402
 from healthplatform.events.relay import OutboxRelay  # noqa: E402
 from healthplatform.healthconnect.synth import synthetic_file  # noqa: E402
 from healthplatform.runtime import open_resources  # noqa: E402
@@ -90,15 +89,8 @@ async def enqueue(
                 if response.status_code != 202:
                     raise SystemExit(f"upload failed: {response.text}")
                 ids.append(uuid.UUID(response.json()["correlation_id"]))
-        relay = OutboxRelay(
-            app.state.resources.sessions,
-            RabbitPublisher(
-                settings.rabbitmq_url.get_secret_value(), Topology.from_settings(settings)
-            ),
-        )
-        while await relay.publish_batch():
-            pass
-        await relay.publisher.close()
+        relay = OutboxRelay.from_settings(app.state.resources.sessions, settings)
+        await relay.drain()
     return ids
 
 

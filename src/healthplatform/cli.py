@@ -28,6 +28,7 @@ from healthplatform.settings import EventsBackend, Settings, reference_table
 if TYPE_CHECKING:
     from healthplatform.etl.worker import Worker
     from healthplatform.events.delivery import EventConsumer
+    from healthplatform.events.relay import OutboxRelay
     from healthplatform.runtime import Resources
 
 app = typer.Typer(
@@ -139,8 +140,6 @@ def serve_api(
 async def _relay_main(settings: Settings, metrics_port: int) -> None:
     from prometheus_client import start_http_server
 
-    from healthplatform.events.rabbit import RabbitPublisher, Topology
-    from healthplatform.events.relay import OutboxRelay
     from healthplatform.ops.backups.settings import BackupSettings
     from healthplatform.ops.backups.status import export_status_metrics
     from healthplatform.ops.backups.store import create_backup_store
@@ -166,16 +165,7 @@ async def _relay_main(settings: Settings, metrics_port: int) -> None:
             ),
         ]
         if settings.events_backend is EventsBackend.rabbitmq:
-            publisher = RabbitPublisher(
-                settings.rabbitmq_url.get_secret_value(), Topology.from_settings(settings)
-            )
-            relay = OutboxRelay(
-                res.sessions,
-                publisher,
-                batch_size=settings.outbox_batch_size,
-                poll_interval=settings.outbox_poll_interval_seconds,
-            )
-            tasks.append(asyncio.create_task(relay.run(stop)))
+            tasks.append(asyncio.create_task(relay_for(settings, res).run(stop)))
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -207,6 +197,18 @@ def create_consumer(settings: Settings, res: Resources) -> EventConsumer:
         res.sessions,
         delivery_limit=settings.rabbitmq_delivery_limit,
         lease_seconds=settings.etl_lease_seconds,
+        poll_interval=settings.outbox_poll_interval_seconds,
+    )
+
+
+def relay_for(settings: Settings, res: Resources) -> OutboxRelay:
+    """The outbox relay of `serve relay` and `up` (broker mode)."""
+    from healthplatform.events.relay import OutboxRelay
+
+    return OutboxRelay.from_settings(
+        res.sessions,
+        settings,
+        batch_size=settings.outbox_batch_size,
         poll_interval=settings.outbox_poll_interval_seconds,
     )
 
@@ -293,13 +295,7 @@ async def _up_main(settings: Settings, auth_settings: AuthSettings, host: str, p
             asyncio.create_task(_every(3600, lambda: run_maintenance(auth_settings), stop)),
         ]
         if settings.events_backend is EventsBackend.rabbitmq:
-            from healthplatform.events.rabbit import RabbitPublisher, Topology
-            from healthplatform.events.relay import OutboxRelay
-
-            publisher = RabbitPublisher(
-                settings.rabbitmq_url.get_secret_value(), Topology.from_settings(settings)
-            )
-            background.append(asyncio.create_task(OutboxRelay(res.sessions, publisher).run(stop)))
+            background.append(asyncio.create_task(relay_for(settings, res).run(stop)))
         console.print(
             f"[green]Health platform running at[/green] {settings.public_url}  "
             f"(data in {data_dir}; Ctrl-C stops)"

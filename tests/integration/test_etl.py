@@ -18,7 +18,6 @@ from sqlalchemy import func, select
 from healthplatform.cli import create_worker
 from healthplatform.db.models import DailyMetrics, Narrative, Upload
 from healthplatform.db.models import Observation as ObservationRow
-from healthplatform.events.rabbit import RabbitPublisher, Topology
 from healthplatform.events.relay import OutboxRelay
 from healthplatform.healthconnect.registry import record_types
 from healthplatform.healthconnect.synth import synthetic_records
@@ -42,13 +41,7 @@ async def process_all(api: ApiClient, *users: str, timeout: float = 120) -> None
     stop = asyncio.Event()
     tasks = [asyncio.create_task(create_worker(settings, res).run(stop))]
     if settings.events_backend is EventsBackend.rabbitmq:
-        relay = OutboxRelay(
-            res.sessions,
-            RabbitPublisher(
-                settings.rabbitmq_url.get_secret_value(), Topology.from_settings(settings)
-            ),
-            poll_interval=0.05,
-        )
+        relay = OutboxRelay.from_settings(res.sessions, settings, poll_interval=0.05)
         tasks.append(asyncio.create_task(relay.run(stop)))
     try:
         deadline = asyncio.get_running_loop().time() + timeout

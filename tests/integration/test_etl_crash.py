@@ -20,7 +20,6 @@ from sqlalchemy import func, select
 
 from healthplatform.api.app import create_app
 from healthplatform.db.models import DailyMetrics, Narrative, Upload
-from healthplatform.events.rabbit import RabbitPublisher, Topology
 from healthplatform.events.relay import OutboxRelay
 from healthplatform.healthconnect.synth import synthetic_file
 from healthplatform.settings import Settings
@@ -70,15 +69,8 @@ async def accept_uploads(
                 )
                 assert response.status_code == 202, response.text
                 ids.append(response.json()["correlation_id"])
-        relay = OutboxRelay(
-            app.state.resources.sessions,
-            RabbitPublisher(
-                settings.rabbitmq_url.get_secret_value(), Topology.from_settings(settings)
-            ),
-        )
-        while await relay.publish_batch():
-            pass
-        await relay.publisher.close()
+        relay = OutboxRelay.from_settings(app.state.resources.sessions, settings)
+        await relay.drain()
     return ids, users
 
 

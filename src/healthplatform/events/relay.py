@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from healthplatform.core import metrics
 from healthplatform.db.models import OutboxEvent, OutboxStatus
-from healthplatform.events.rabbit import RabbitPublisher
+from healthplatform.events.rabbit import RabbitPublisher, Topology
+from healthplatform.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,27 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.wakeup = asyncio.Event()
+
+    @classmethod
+    def from_settings(
+        cls, sessions: async_sessionmaker[AsyncSession], settings: Settings, **options: Any
+    ) -> OutboxRelay:
+        """A relay publishing to the RabbitMQ the settings name (``options``: batch size,
+        poll interval)."""
+        publisher = RabbitPublisher(
+            settings.rabbitmq_url.get_secret_value(), Topology.from_settings(settings)
+        )
+        return cls(sessions, publisher, **options)
+
+    async def drain(self) -> int:
+        """Publish everything pending now, then disconnect (scripts and tests)."""
+        total = 0
+        try:
+            while published := await self.publish_batch():
+                total += published
+        finally:
+            await self.publisher.close()
+        return total
 
     async def publish_batch(self) -> int:
         """Publish up to one batch; returns how many events were published."""

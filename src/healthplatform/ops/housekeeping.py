@@ -75,7 +75,7 @@ async def requeue_stuck(res: Resources, after_seconds: int) -> int:
         )
         for upload in stuck:
             upload.updated_at = now
-            add_event(session, UPLOAD_RECEIVED, {**upload_event(upload), "requeued": True})
+            add_event(session, UPLOAD_RECEIVED, upload_event(upload, requeued=True))
     if stuck:
         metrics.UPLOADS_REQUEUED.inc(len(stuck))
         log.warning("requeued stuck uploads", extra={"count": len(stuck)})

@@ -15,6 +15,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -154,8 +155,12 @@ async def accept_upload(
     return Accepted(upload, False)
 
 
-def upload_event(upload: Upload) -> dict[str, object]:
-    """Payload of the ``upload.received`` event (also used when an upload is requeued)."""
+def upload_event(
+    upload: Any, *, accepted_at: datetime | None = None, **extra: object
+) -> dict[str, object]:
+    """Payload of the ``upload.received`` event, from an upload row (ORM object or Core
+    row); also used when an upload is requeued or reprocessed (``extra`` says why)."""
+    moment = accepted_at or upload.created_at
     return {
         "upload_id": str(upload.id),
         "user_id": upload.user_id,
@@ -163,7 +168,8 @@ def upload_event(upload: Upload) -> dict[str, object]:
         "record_type": upload.record_type,
         "sha256": upload.sha256,
         "record_count": upload.record_count,
-        "accepted_at": upload.created_at.isoformat(),
+        "accepted_at": moment.isoformat(),
+        **extra,
     }
 
 

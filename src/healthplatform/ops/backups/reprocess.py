@@ -26,6 +26,7 @@ from healthplatform.etl import repository as etl_repository
 from healthplatform.etl.training import TRAINING_PREFIX
 from healthplatform.events.outbox import UPLOAD_RECEIVED, outbox_row
 from healthplatform.storage import ObjectStore
+from healthplatform.uploads.service import upload_event
 
 log = logging.getLogger(__name__)
 BUSY = (UploadStatus.queued.value, UploadStatus.processing.value)
@@ -45,7 +46,7 @@ class UserResult:
         return self.busy > 0 and self.uploads == 0
 
 
-_UPLOAD_COLUMNS = (
+UPLOAD_COLUMNS = (
     Upload.id,
     Upload.user_id,
     Upload.object_key,
@@ -76,19 +77,7 @@ async def requeue(conn: AsyncConnection, uploads: Sequence[Any], reason: str) ->
         )
     )
     events = [
-        outbox_row(
-            UPLOAD_RECEIVED,
-            {
-                "upload_id": str(u.id),
-                "user_id": u.user_id,
-                "object_key": u.object_key,
-                "record_type": u.record_type,
-                "sha256": u.sha256,
-                "record_count": u.record_count,
-                "accepted_at": now.isoformat(),
-                "reason": reason,
-            },
-        )
+        outbox_row(UPLOAD_RECEIVED, upload_event(u, accepted_at=now, reason=reason))
         for u in uploads
     ]
     for event in events:  # one statement each: ids follow the upload order on every backend
@@ -109,9 +98,7 @@ async def lock_user(conn: AsyncConnection, user: str) -> None:
 
 async def user_uploads(conn: AsyncConnection, user: str) -> Sequence[Any]:
     query = (
-        select(*_UPLOAD_COLUMNS)
-        .where(Upload.user_id == user)
-        .order_by(Upload.created_at, Upload.id)
+        select(*UPLOAD_COLUMNS).where(Upload.user_id == user).order_by(Upload.created_at, Upload.id)
     )
     return (await conn.execute(query)).all()
 

@@ -30,7 +30,7 @@ from healthplatform.ops.backups.manifest import FORMAT_PG, FORMAT_SQLITE, Manife
 from healthplatform.ops.backups.pg import find_tool, libpq_target, pg_restore
 from healthplatform.ops.backups.progress import QuietReporter, Reporter
 from healthplatform.ops.backups.raw import CopyResult, list_keys, restore_raw_objects
-from healthplatform.ops.backups.reprocess import BUSY, requeue
+from healthplatform.ops.backups.reprocess import BUSY, UPLOAD_COLUMNS, requeue
 from healthplatform.ops.backups.settings import BackupSettings
 from healthplatform.ops.backups.sqlite import sqlite_install
 from healthplatform.ops.backups.verify import VerifyReport, check_restored, matches_checksum
@@ -156,14 +156,7 @@ async def requeue_unfinished(engine: AsyncEngine) -> int:
     async with engine.begin() as conn:
         rows = (
             await conn.execute(
-                select(
-                    Upload.id,
-                    Upload.user_id,
-                    Upload.object_key,
-                    Upload.record_type,
-                    Upload.sha256,
-                    Upload.record_count,
-                )
+                select(*UPLOAD_COLUMNS)
                 .where(Upload.status.in_(BUSY))
                 .order_by(Upload.created_at, Upload.id)
             )
