@@ -109,10 +109,13 @@ def show_settings(
 def api_factory() -> object:
     """Uvicorn factory (one app per worker process)."""
     from healthplatform.api.app import create_app
+    from healthplatform.core.gc_tuning import tune_for_service
 
     settings = Settings()
     _logging(settings, "api")
-    return create_app(settings)
+    app = create_app(settings)
+    tune_for_service()
+    return app
 
 
 @serve.command("api")
@@ -229,12 +232,15 @@ def create_worker(settings: Settings, res: Resources) -> Worker:
 async def _etl_main(settings: Settings, metrics_port: int) -> None:
     from prometheus_client import start_http_server
 
+    from healthplatform.core.gc_tuning import tune_for_service
     from healthplatform.runtime import open_resources
 
     start_http_server(metrics_port)
     stop = _stop_on_signals()
     async with open_resources(settings, "etl") as res:
-        await create_worker(settings, res).run(stop)
+        worker = create_worker(settings, res)
+        tune_for_service()
+        await worker.run(stop)
 
 
 @serve.command("etl")

@@ -407,3 +407,39 @@ async def test_stuck_uploads_get_a_fresh_event(
     await process_all(api, user)
     status = (await api.http.get(f"/v1/upload/status/{upload_id}", headers=api.auth(user))).json()
     assert status["status"] == "completed"
+
+
+async def test_exercise_the_evening_before_covers_a_run_after_midnight(
+    api: ApiClient, user: str
+) -> None:
+    """A session ending at 23:55 keeps heart-rate samples up to 00:10 the next day out of
+    the elevated episodes (15 min recovery). The session is stored before the heart-rate
+    file arrives and touches only the day before: the worker must still load it."""
+    midnight = int(datetime(2025, 9, 21, tzinfo=UTC).timestamp() * 1000)
+    minute = 60_000
+    session = synthetic_records("ExerciseSessionRecord", 1)[0]
+    session.update(
+        startTimeEpochMillis=midnight - 55 * minute,
+        endTimeEpochMillis=midnight - 5 * minute,
+        startZoneOffsetId="Z",
+        endZoneOffsetId="Z",
+    )
+    session["metadata"]["id"] = f"exercise-{uuid.uuid4()}"
+    heart = synthetic_records("HeartRateRecord", 1)[0]
+    heart.update(
+        startTimeEpochMillis=midnight,
+        endTimeEpochMillis=midnight + 10 * minute,
+        startZoneOffsetId="Z",
+        endZoneOffsetId="Z",
+        samples=[
+            {"timeEpochMillis": midnight + m * minute, "beatsPerMinute": 130} for m in range(11)
+        ],
+    )
+    heart["metadata"]["id"] = f"heart-{uuid.uuid4()}"
+    for record_type, record in (("ExerciseSessionRecord", session), ("HeartRateRecord", heart)):
+        response = await api.upload(user, f"{record_type}_1.avro", avro(record_type, [record]))
+        assert response.status_code == 202, response.text
+        await process_all(api, user)  # one after the other: the session is stored first
+    day = (await daily(api, user))["2025-09-21"]
+    assert day["heart"]["heart_rate"]["max_bpm"] == 130
+    assert day["heart"]["elevated_episodes"] == []

@@ -3,6 +3,8 @@ the directly signed fast path and through botocore)."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -69,3 +71,46 @@ async def test_contract(store: ObjectStore) -> None:
 async def test_unsafe_keys_are_refused(store: ObjectStore, key: str) -> None:
     with pytest.raises(ValueError, match="unsafe"):
         await store.put(key, b"x")
+
+
+async def test_a_dropped_keep_alive_connection_is_retried_once() -> None:
+    """A server may close a pooled connection just as the client reuses it (idle timeout):
+    the request goes again on a fresh connection instead of failing. aiohttp does this for
+    idempotent methods (every object request here is one); this guards that behaviour."""
+    served: list[int] = []  # connection number of every answered request
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        number = len({*served}) + 1
+        answered = 0
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head:
+                break
+            length = int(next(iter(re.findall(rb"(?i)content-length: (\d+)", head)), b"0"))
+            await reader.readexactly(length)
+            if number == 1 and answered == 1:
+                break  # drop the kept-alive connection without an answer
+            served.append(number)
+            answered += 1
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    s3 = S3ObjectStore(
+        bucket="b",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region="us-east-1",
+        access_key_id="k",
+        secret_access_key="s",
+    )
+    await s3.start()
+    try:
+        assert await s3.get("a/1") == b"ok"
+        assert await s3.get("a/2") == b"ok"  # first connection dropped: answered on a new one
+        assert served == [1, 2]
+    finally:
+        await s3.close()
+        server.close()
+        await server.wait_closed()

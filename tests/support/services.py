@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -47,15 +46,12 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
 
 @contextmanager
 def moto_s3_server() -> Iterator[str]:
-    """A real S3 HTTP server (moto in server mode) in its own process."""
-    exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which(
-        "moto_server"
-    )
-    if exe is None:
-        raise RuntimeError("moto_server not installed: pip install 'moto[server]'")
+    """A real S3 HTTP server (moto's S3 backend, in its own process) that keeps
+    connections alive like real S3 endpoints (see :mod:`tests.support.s3_server`)."""
     port = free_port()
     proc = subprocess.Popen(
-        [exe, "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "tests.support.s3_server", str(port)],
+        cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

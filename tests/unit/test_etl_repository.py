@@ -10,7 +10,7 @@ from healthplatform.etl import repository as repo
 from healthplatform.etl.observations import Observation
 
 
-def test_pg_row_matches_row_in_column_order() -> None:
+def test_pg_columns_match_row_in_column_order() -> None:
     obs = Observation(
         "SleepSessionRecord",
         "id-1",
@@ -24,12 +24,14 @@ def test_pg_row_matches_row_in_column_order() -> None:
     )
     upload = uuid.uuid4()
     row = repo._row("u" * 32, upload, obs)
-    fast = repo._pg_row("u" * 32, upload, obs)
+    columns = repo._pg_columns([obs, obs])
     assert set(row) == set(repo._COLUMNS)
-    expected = tuple(
-        orjson.dumps(row[c]).decode() if c == "fields" else row[c] for c in repo._COLUMNS
-    )
-    assert fast == expected
+    # $1 user_id and $2 upload_id are scalars; the arrays follow the other columns in order
+    assert repo._COLUMNS[0] == "user_id" and repo._COLUMNS[-1] == "upload_id"
+    expected = [
+        orjson.dumps(row[c]).decode() if c == "fields" else row[c] for c in repo._COLUMNS[1:-1]
+    ]
+    assert [column[1] for column in columns] == expected
 
 
 def test_observation_days_cover_a_night_across_midnight() -> None:

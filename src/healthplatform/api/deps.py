@@ -12,7 +12,9 @@ from healthplatform.core.tokens import Principal
 from healthplatform.runtime import Resources
 
 
-def get_resources(request: Request) -> Resources:
+async def get_resources(request: Request) -> Resources:
+    """``async`` on purpose: FastAPI runs a plain ``def`` dependency in a thread pool, a
+    thread hop per request for an attribute lookup."""
     resources: Resources = request.app.state.resources
     return resources
 

@@ -12,13 +12,15 @@ from healthplatform.auth.service import AuthService
 from healthplatform.auth.tokens import AccessClaims, verify_access_token
 
 
-def get_service(request: Request) -> AuthService:
+# ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in a thread pool.
+async def get_service(request: Request) -> AuthService:
     service: AuthService = request.app.state.auth_service
     return service
 
 
-def get_resources(request: Request) -> AuthResources:
-    return get_service(request).res
+async def get_resources(request: Request) -> AuthResources:
+    service: AuthService = request.app.state.auth_service
+    return service.res
 
 
 ServiceDep = Annotated[AuthService, Depends(get_service)]

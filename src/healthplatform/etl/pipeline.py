@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import update
 
@@ -27,15 +29,25 @@ from healthplatform.etl.decode import Decoded, decode_file
 from healthplatform.etl.metrics import DEFINITIONS_VERSION, SUMMARY_KEYS, compute_day
 from healthplatform.etl.narratives import Narrative, daily_journal, upload_narrative
 from healthplatform.etl.observations import Observation
-from healthplatform.etl.training import day_prefix, training_example
+from healthplatform.etl.training import month_prefix, training_day, training_example
 from healthplatform.runtime import Resources
 from healthplatform.storage.base import ObjectNotFound
 from healthplatform.uploads import service as uploads
 
 log = logging.getLogger(__name__)
 HISTORY_DAYS = 14
-EXERCISE = "ExerciseSessionRecord"
+EXERCISE = repo.EXERCISE
 DAY_MS = 86_400_000
+T = TypeVar("T")
+
+
+# CPU work (decoding, metrics) runs off the event loop on one thread: more threads would
+# only take turns on the GIL, and each switch costs CPU.
+_CPU = ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-cpu")
+
+
+async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_CPU, fn, *args)
 
 
 class PermanentError(Exception):
@@ -85,42 +97,48 @@ def _compute(
     observations: list[Observation], days: list[date], domains: set[str], height_m: float | None
 ) -> dict[date, DayResult]:
     """Recompute ``domains`` of each day from the observations touching it or a neighbour
-    (records crossing midnight and sleep ending on the day are assigned by compute_day)."""
-    touching = [(o, set(repo.observation_days(o))) for o in observations]
+    (records crossing midnight and sleep ending on the day are assigned by compute_day).
+
+    The observations are bucketed by the days they touch once, so each day only looks at
+    its own records (and exercise sessions touching a neighbouring day)."""
+    wanted = set(days)
+    on_day: dict[date, list[Observation]] = {day: [] for day in days}
+    exercise_near: dict[date, list[Observation]] = {day: [] for day in days}
+    one_day = timedelta(days=1)
+    for o in observations:
+        touched = repo.observation_days(o)
+        for day in touched:
+            if day in wanted:
+                on_day[day].append(o)
+        if o.record_type == EXERCISE:
+            # exercise from the neighbouring days too, for the recovery window after a
+            # late session
+            near = {d + delta for d in touched for delta in (-one_day, one_day)}
+            for day in (near - set(touched)) & wanted:
+                exercise_near[day].append(o)
     result = {}
     for day in days:
-        near = {day - timedelta(days=1), day, day + timedelta(days=1)}
-        # records touching the day (a night ending on it included); exercise from the
-        # neighbouring days too, for the recovery window after a late session
-        candidates = [
-            o
-            for o, touched in touching
-            if day in touched or (o.record_type == EXERCISE and touched & near)
-        ]
+        candidates = on_day[day] + exercise_near[day]
         metrics = compute_day(candidates, day, height_m=height_m, domains=domains)
-        on_day: dict[str, list[Observation]] = {d: [] for d in domains}
-        for o, touched in touching:
-            domain = DOMAIN_OF[o.record_type]
-            if day in touched and domain in on_day:
-                on_day[domain].append(o)
-        result[day] = DayResult({d: m for d, m in metrics.items() if d in domains}, on_day)
+        by_domain: dict[str, list[Observation]] = {d: [] for d in domains}
+        for o in on_day[day]:
+            found = by_domain.get(DOMAIN_OF[o.record_type])
+            if found is not None:
+                found.append(o)
+        result[day] = DayResult({d: m for d, m in metrics.items() if d in domains}, by_domain)
     return result
 
 
 async def process_upload(res: Resources, upload_id: uuid.UUID) -> Outcome:
-    async with res.sessions() as session:
-        upload = await session.get(Upload, upload_id)
+    upload = await uploads.claim_for_processing(res, upload_id)
     if upload is None:
-        return Outcome(upload_id, "skipped")  # erased by its owner meanwhile
-    if upload.status == UploadStatus.completed.value:
-        return Outcome(upload_id, "skipped")  # a redelivery: already done
-    await uploads.mark_processing(res, upload_id)
+        return Outcome(upload_id, "skipped")  # erased meanwhile, or a redelivery of a done one
     try:
         data = await res.store.get(upload.object_key)
     except ObjectNotFound as exc:
         raise PermanentError("the stored file is missing") from exc
     try:
-        decoded = await asyncio.to_thread(decode_file, data, upload.record_type)
+        decoded = await _off_loop(decode_file, data, upload.record_type)
     except Exception as exc:  # the file passed validation at upload: storage corruption
         raise PermanentError(f"stored file cannot be decoded: {exc}", quarantine=True) from exc
     prom.ETL_MALFORMED_RECORDS.inc(decoded.malformed)
@@ -129,7 +147,7 @@ async def process_upload(res: Resources, upload_id: uuid.UUID) -> Outcome:
     return await _apply(res, upload, decoded)
 
 
-async def _apply(res: Resources, upload: Upload, decoded: Decoded) -> Outcome:
+async def _apply(res: Resources, upload: uploads.Claimed, decoded: Decoded) -> Outcome:
     user = upload.user_id
     days = _days_of(decoded.observations)
     domains = affected_domains(upload.record_type)
@@ -146,12 +164,7 @@ async def _apply(res: Resources, upload: Upload, decoded: Decoded) -> Outcome:
         await repo.upsert_observations(conn, user, upload.id, decoded.observations)
         # only the domains this record type feeds are recomputed; the others are kept
         stored_rows, sources = await repo.load_window(
-            conn,
-            user,
-            days[0] - timedelta(days=1),
-            days[-1] + timedelta(days=1),
-            inputs_of(domains),
-            exclude_upload=upload.id,
+            conn, user, days[0], days[-1], inputs_of(domains), exclude_upload=upload.id
         )
         # this file's records are in memory; a stored row not replaced by them is current
         current = {o.hc_id: o for o in decoded.observations}
@@ -164,12 +177,11 @@ async def _apply(res: Resources, upload: Upload, decoded: Decoded) -> Outcome:
             if "body" in domains
             else None
         )
-        computed = await asyncio.to_thread(_compute, window, days, domains, height)
-        stored = await repo.load_days(conn, user, days)
+        computed = await _off_loop(_compute, window, days, domains, height)
         # every stored day whose journal may read or be read: [first - 14, last + 14]
-        span = (days[-1] - days[0]).days + 2 * HISTORY_DAYS + 1
-        past = await repo.history(conn, user, days[-1] + timedelta(days=HISTORY_DAYS + 1), span)
-        writer = _DayWriter(res, user, past)
+        around = await repo.load_days_around(conn, user, days[0], days[-1], HISTORY_DAYS)
+        stored = {row.local_date: row for row in around if row.local_date in computed}
+        writer = _DayWriter(res, user, [(row.local_date, row.metrics) for row in around])
         for day in days:
             row = stored.get(day)
             result = computed[day]
@@ -187,11 +199,10 @@ async def _apply(res: Resources, upload: Upload, decoded: Decoded) -> Outcome:
             await writer.write(day, dict(sorted(metrics.items())), provenance, row)
         # Journals read the previous days: later stored days whose history just changed are
         # rewritten too, so the result does not depend on the order uploads arrive in.
-        for row in await repo.load_days_between(
-            conn, user, days[0], days[-1] + timedelta(days=HISTORY_DAYS)
-        ):
-            if row.local_date not in computed:
+        for row in around:
+            if row.local_date > days[0] and row.local_date not in computed:
                 await writer.write(row.local_date, row.metrics, row.provenance, row)
+        await writer.prune()
         day_rows, narrative_rows = writer.day_rows, writer.narrative_rows
         summary = upload_narrative(upload.record_type, [(d, computed[d].metrics) for d in days])
         narrative_rows.append(
@@ -227,6 +238,17 @@ class _DayWriter:
         self.past = past
         self.day_rows: list[dict[str, Any]] = []
         self.narrative_rows: list[dict[str, Any]] = []
+        self.training_keys: dict[date, str] = {}
+
+    async def prune(self) -> None:
+        """Delete every other version of the written days' examples, including one left by
+        an attempt killed before its commit (the user lock makes this the only writer).
+        One listing per month instead of one per day."""
+        for month in sorted({month_prefix(self.user, day) for day in self.training_keys}):
+            async for stale in self.res.store.list(month):
+                day = training_day(stale.key)
+                if day in self.training_keys and stale.key != self.training_keys[day]:
+                    await self.res.store.delete(stale.key)
 
     async def write(
         self, day: date, metrics: dict[str, Any], provenance: dict[str, Any], row: Any
@@ -243,11 +265,7 @@ class _DayWriter:
         )
         if (row.training_key if row else None) != key:
             await self.res.store.put(key, body, "application/json")
-            # Every other version of the day goes now, including one left by an attempt
-            # killed before its commit (the user lock makes this the only writer).
-            async for stale in self.res.store.list(day_prefix(self.user, day)):
-                if stale.key != key:
-                    await self.res.store.delete(stale.key)
+        self.training_keys[day] = key
         self.day_rows.append(
             repo.day_row(self.user, day, metrics, DEFINITIONS_VERSION, provenance, key)
         )

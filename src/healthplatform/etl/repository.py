@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, select, text
+from sqlalchemy import JSON, and_, case, delete, or_, select, text, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,6 +18,7 @@ from healthplatform.db.models import Observation as ObservationRow
 from healthplatform.etl.observations import Observation
 
 UPSERT_BATCH = 1000
+EXERCISE = "ExerciseSessionRecord"
 
 
 _EPOCH = date(1970, 1, 1)
@@ -38,26 +39,6 @@ def observation_days(obs: Observation) -> tuple[date, ...]:
 @lru_cache(maxsize=8192)
 def _dates(first: int, last: int) -> tuple[date, ...]:
     return tuple(_EPOCH + timedelta(days=d) for d in range(first, last + 1))
-
-
-def _pg_row(user_id: str, upload_id: uuid.UUID, obs: Observation) -> tuple[Any, ...]:
-    """The same values as :func:`_row`, in ``_COLUMNS`` order, JSON already encoded."""
-    days = observation_days(obs)
-    return (
-        user_id,
-        obs.record_type,
-        obs.hc_id,
-        obs.last_modified_ms,
-        obs.start_ms,
-        obs.end_ms,
-        obs.offset_minutes,
-        obs.end_offset_minutes,
-        obs.offset_known,
-        days[0],
-        days[-1],
-        orjson.dumps(obs.fields).decode(),
-        upload_id,
-    )
 
 
 def _row(user_id: str, upload_id: uuid.UUID, obs: Observation) -> dict[str, Any]:
@@ -100,15 +81,41 @@ _UPDATED_ON_NEWER = (
     "upload_id",
 )
 _COLUMNS = ("user_id", "record_type", "hc_id", *_UPDATED_ON_NEWER)
-# PostgreSQL hot path: asyncpg's pipelined executemany, no per-row SQLAlchemy processing.
+# PostgreSQL hot path: one statement per batch with every column as an array parameter
+# (asyncpg encodes arrays in binary; no per-row round trip or SQLAlchemy processing).
 # Built from the constant column names above only (no input reaches the text).
 _PG_UPSERT = (
     f"INSERT INTO observations ({', '.join(_COLUMNS)}) "  # noqa: S608
-    f"VALUES ({', '.join(f'${i}' for i in range(1, len(_COLUMNS) + 1))}) "
+    "SELECT $1, r.record_type, r.hc_id, r.last_modified_ms, r.start_ms, r.end_ms, "
+    "r.offset_minutes, r.end_offset_minutes, r.offset_known, r.local_date, r.end_local_date, "
+    "r.fields::json, $2 "
+    "FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], "
+    "$8::int[], $9::int[], $10::bool[], $11::date[], $12::date[], $13::text[]) AS r("
+    "record_type, hc_id, last_modified_ms, start_ms, end_ms, offset_minutes, "
+    "end_offset_minutes, offset_known, local_date, end_local_date, fields) "
     "ON CONFLICT (user_id, record_type, hc_id) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATED_ON_NEWER)
     + " WHERE observations.last_modified_ms < EXCLUDED.last_modified_ms"
 )
+PG_UPSERT_BATCH = 10_000
+
+
+def _pg_columns(observations: Sequence[Observation]) -> list[list[Any]]:
+    """The array parameters of ``_PG_UPSERT`` ($3..$13), JSON already encoded."""
+    days = [observation_days(o) for o in observations]
+    return [
+        [o.record_type for o in observations],
+        [o.hc_id for o in observations],
+        [o.last_modified_ms for o in observations],
+        [o.start_ms for o in observations],
+        [o.end_ms for o in observations],
+        [o.offset_minutes for o in observations],
+        [o.end_offset_minutes for o in observations],
+        [o.offset_known for o in observations],
+        [d[0] for d in days],
+        [d[-1] for d in days],
+        [orjson.dumps(o.fields).decode() for o in observations],
+    ]
 
 
 async def upsert_observations(
@@ -120,7 +127,9 @@ async def upsert_observations(
     if conn.dialect.name == "postgresql":
         raw = await conn.get_raw_connection()
         driver: Any = raw.driver_connection
-        await driver.executemany(_PG_UPSERT, [_pg_row(user_id, upload_id, o) for o in observations])
+        for i in range(0, len(observations), PG_UPSERT_BATCH):
+            batch = observations[i : i + PG_UPSERT_BATCH]
+            await driver.execute(_PG_UPSERT, user_id, upload_id, *_pg_columns(batch))
         return
     rows = [_row(user_id, upload_id, o) for o in observations]
     stmt = sqlite.insert(ObservationRow)
@@ -141,19 +150,27 @@ async def load_window(
     record_types: Collection[str],
     exclude_upload: uuid.UUID | None = None,
 ) -> tuple[list[Observation], dict[str, str]]:
-    """The user's observations of ``record_types`` touching [first, last], and the upload
-    each current version came from (by Health Connect id). Rows written by
-    ``exclude_upload`` are left out (the caller holds them in memory)."""
+    """The user's observations of ``record_types`` touching [first, last] (exercise
+    sessions touching the day before or after too: the recovery window after a late
+    session), and the upload each current version came from (by Health Connect id). Rows
+    written by ``exclude_upload`` are left out (the caller holds them in memory)."""
     table = ObservationRow.__table__
+    touching = and_(table.c.local_date <= last, table.c.end_local_date >= first)
+    if EXERCISE in record_types:
+        touching = or_(
+            touching,
+            and_(
+                table.c.record_type == EXERCISE,
+                table.c.local_date <= last + timedelta(days=1),
+                table.c.end_local_date >= first - timedelta(days=1),
+            ),
+        )
     result = await conn.execute(
         select(table).where(
-            and_(
-                table.c.user_id == user_id,
-                table.c.local_date <= last,
-                table.c.end_local_date >= first,
-                table.c.record_type.in_(sorted(record_types)),
-                *([table.c.upload_id != exclude_upload] if exclude_upload else []),
-            )
+            table.c.user_id == user_id,
+            table.c.record_type.in_(sorted(record_types)),
+            touching,
+            *([table.c.upload_id != exclude_upload] if exclude_upload else []),
         )
     )
     observations: list[Observation] = []
@@ -176,39 +193,26 @@ async def load_window(
     return observations, sources
 
 
-async def history(
-    conn: AsyncConnection, user_id: str, before: date, days: int
-) -> list[tuple[date, dict[str, Any]]]:
+async def load_days_around(
+    conn: AsyncConnection, user_id: str, first: date, last: date, reach: int
+) -> list[Any]:
+    """The user's stored daily rows in [first - reach, last + reach], oldest first, in one
+    query: metrics of all of them (the journals' history), provenance and training key
+    only from ``first`` on (the days that may be rewritten)."""
     table = DailyMetrics.__table__
+    rewritable = table.c.local_date >= first
     rows = await conn.execute(
-        select(table.c.local_date, table.c.metrics)
+        select(
+            table.c.local_date,
+            table.c.metrics,
+            type_coerce(case((rewritable, table.c.provenance)), JSON).label("provenance"),
+            case((rewritable, table.c.training_key)).label("training_key"),
+        )
         .where(
             table.c.user_id == user_id,
-            table.c.local_date < before,
-            table.c.local_date >= before - timedelta(days=days),
+            table.c.local_date >= first - timedelta(days=reach),
+            table.c.local_date <= last + timedelta(days=reach),
         )
-        .order_by(table.c.local_date)
-    )
-    return [(r.local_date, r.metrics) for r in rows]
-
-
-async def load_days(conn: AsyncConnection, user_id: str, days: Collection[date]) -> dict[date, Any]:
-    """Stored daily rows (metrics, provenance, training key) of the given days."""
-    table = DailyMetrics.__table__
-    rows = await conn.execute(
-        select(table).where(table.c.user_id == user_id, table.c.local_date.in_(sorted(days)))
-    )
-    return {row.local_date: row for row in rows}
-
-
-async def load_days_between(
-    conn: AsyncConnection, user_id: str, after: date, until: date
-) -> list[Any]:
-    """Stored daily rows with ``after < local_date <= until``, oldest first."""
-    table = DailyMetrics.__table__
-    rows = await conn.execute(
-        select(table)
-        .where(table.c.user_id == user_id, table.c.local_date > after, table.c.local_date <= until)
         .order_by(table.c.local_date)
     )
     return list(rows)

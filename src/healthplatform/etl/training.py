@@ -8,9 +8,10 @@ read-modify-write of a shared file and never two examples for one day.
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import date
 from typing import Any
+
+import orjson
 
 from healthplatform import __version__
 from healthplatform.etl.narratives import Narrative
@@ -36,9 +37,7 @@ def training_example(
     """(object key, JSON bytes) of one example; the key is derived from the content."""
     example = {
         "instruction": INSTRUCTION,
-        "input": json.dumps(
-            {"date": day.isoformat(), "metrics": metrics}, sort_keys=True, separators=(",", ":")
-        ),
+        "input": _json({"date": day.isoformat(), "metrics": metrics}).decode(),
         "output": narrative.text,
         "metadata": {
             "local_date": day.isoformat(),
@@ -48,11 +47,29 @@ def training_example(
             "generator": f"healthplatform {__version__}",
         },
     }
-    body = json.dumps(example, sort_keys=True, separators=(",", ":")).encode()
+    body = _json(example)
     digest = hashlib.sha256(body).hexdigest()[:32]
     return f"{day_prefix(user_id, day)}{digest}.json", body
+
+
+def _json(value: Any) -> bytes:
+    """Canonical JSON: sorted keys, no spaces, UTF-8 (the key hashes these bytes)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
 
 
 def day_prefix(user_id: str, day: date) -> str:
     """Folder of one user's examples for one day (exactly one object once committed)."""
     return f"{TRAINING_PREFIX}/{user_id}/{day:%Y/%m/%d}/"
+
+
+def month_prefix(user_id: str, day: date) -> str:
+    return f"{TRAINING_PREFIX}/{user_id}/{day:%Y/%m}/"
+
+
+def training_day(key: str) -> date | None:
+    """The local date of an example from its key (None for a key of another shape)."""
+    parts = key.split("/")
+    try:
+        return date(int(parts[-4]), int(parts[-3]), int(parts[-2]))
+    except (IndexError, ValueError):
+        return None

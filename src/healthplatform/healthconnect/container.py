@@ -13,6 +13,7 @@ import io
 import json
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import fastavro
@@ -140,6 +141,15 @@ def _parse_writer_schema(meta: dict[str, bytes]) -> tuple[dict[str, Any], str, A
     raw = meta.get("avro.schema")
     if raw is None:
         raise AvroFileError("header has no avro.schema", reason="corrupt")
+    return _parse_schema_text(bytes(raw))
+
+
+@lru_cache(maxsize=64)
+def _parse_schema_text(raw: bytes) -> tuple[dict[str, Any], str, Any]:
+    """Checked and parsed writer schema. Cached by its text: a phone writes the same
+    schema into every file of a record type, and parsing it costs more than reading a
+    typical daily file's records. Only accepted schemas are cached (errors raise), at most
+    64, each bounded by the header size limit. Callers must not mutate the result."""
     try:
         schema = json.loads(raw)
     except ValueError as exc:

@@ -15,13 +15,21 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from healthplatform.core import metrics
-from healthplatform.core.errors import BadRequest, NotFound, Unprocessable, UnsupportedMediaType
+from healthplatform.core.errors import (
+    BadRequest,
+    DependencyUnavailable,
+    NotFound,
+    Unprocessable,
+    UnsupportedMediaType,
+)
 from healthplatform.db.engine import transaction
 from healthplatform.db.models import OutboxEvent, Upload, UploadStatus
 from healthplatform.events.outbox import UPLOAD_RECEIVED, outbox_row
@@ -110,11 +118,15 @@ async def accept_upload(
         )
 
     user = user_key(subject)
-    existing = await _find_by_sha(res, user, sha256)
-    if existing is not None:
-        metrics.UPLOADS_DUPLICATE.inc()
-        return Accepted(existing, True)
+    if not _HAS_INSERT_OR_SKIP[res.engine.dialect.name]:
+        existing = await _find_by_sha(res, user, sha256)
+        if existing is not None:
+            metrics.UPLOADS_DUPLICATE.inc()
+            return Accepted(existing, True)
 
+    # The key is derived from the user and the bytes: storing a duplicate again rewrites
+    # the same object, so PostgreSQL needs no duplicate check before it (one round trip
+    # less for every new upload; the insert below detects the duplicate).
     key = object_key(user, summary, sha256)
     await res.store.put(key, data, "avro/binary")
     now = datetime.now(UTC)
@@ -138,21 +150,60 @@ async def accept_upload(
     )
     event = outbox_row(UPLOAD_RECEIVED, upload_event(upload))
     try:
-        # Core statements on one connection: the hot path skips the ORM unit of work
-        async with res.engine.begin() as conn:
-            await conn.execute(insert(Upload), [_row(upload)])
-            await conn.execute(insert(OutboxEvent), [event])
-    except IntegrityError:
-        # a concurrent request stored the same bytes first: answer with its upload
+        inserted = await _insert_with_event(res, _row(upload), event)
+    except IntegrityError:  # SQLite: a concurrent request stored the same bytes first
+        inserted = False
+    if not inserted:
         existing = await _find_by_sha(res, user, sha256)
         if existing is None:
-            raise
+            # erased by a concurrent "delete my data" between the two statements
+            raise DependencyUnavailable("database (the upload changed concurrently)")
         metrics.UPLOADS_DUPLICATE.inc()
         return Accepted(existing, True)
     metrics.UPLOADS_ACCEPTED.labels(record_type=summary.record_type).inc()
     metrics.UPLOAD_BYTES.inc(len(data))
     metrics.UPLOAD_RECORDS.labels(record_type=summary.record_type).inc(summary.record_count)
     return Accepted(upload, False)
+
+
+# dialects whose insert can skip a duplicate and tell (PostgreSQL: ON CONFLICT in a CTE)
+_HAS_INSERT_OR_SKIP = {"postgresql": True, "sqlite": False}
+
+
+async def _insert_with_event(res: Resources, row: dict[str, Any], event: dict[str, Any]) -> bool:
+    """The upload row and its outbox event, atomically; False when the user already has
+    an upload of these bytes. Core statements (the hot path skips the ORM unit of work);
+    on PostgreSQL one statement run in autocommit mode: one round trip instead of BEGIN,
+    a duplicate check, two INSERTs and COMMIT."""
+    if _HAS_INSERT_OR_SKIP[res.engine.dialect.name]:
+        params = {f"u_{k}": v for k, v in row.items()} | {f"e_{k}": v for k, v in event.items()}
+        async with res.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            result = await conn.execute(_upload_and_event(tuple(row), tuple(event)), params)
+            return result.first() is not None
+    async with res.engine.begin() as conn:
+        await conn.execute(insert(Upload), [row])
+        await conn.execute(insert(OutboxEvent), [event])
+    return True
+
+
+@lru_cache(maxsize=4)
+def _upload_and_event(upload_columns: tuple[str, ...], event_columns: tuple[str, ...]) -> Any:
+    """``WITH new_upload AS (INSERT INTO uploads ... ON CONFLICT DO NOTHING RETURNING id)
+    INSERT INTO outbox_events ... SELECT ... FROM new_upload RETURNING id``: the event is
+    written only with a new upload. Parameters are named ``u_*`` and ``e_*``."""
+    uploads, events = cast(Table, Upload.__table__), cast(Table, OutboxEvent.__table__)
+    new_upload = (
+        postgresql.insert(uploads)
+        .values({c: bindparam(f"u_{c}", type_=uploads.c[c].type) for c in upload_columns})
+        .on_conflict_do_nothing()
+        .returning(uploads.c.id)
+        .cte("new_upload")
+    )
+    event_values = select(
+        *(bindparam(f"e_{c}", type_=events.c[c].type) for c in event_columns)
+    ).select_from(new_upload)
+    return insert(events).from_select(list(event_columns), event_values).returning(events.c.id)
 
 
 def upload_event(
@@ -231,20 +282,41 @@ async def history(
 # processing -> processing again; reprocessing resets a finished upload to queued.
 
 
-async def mark_processing(res: Resources, upload_id: uuid.UUID) -> bool:
-    async with transaction(res.sessions) as session:
-        repo = UploadRepository(session)
-        upload = await repo.get(upload_id)
-        if upload is None:
-            return False
-        return await repo.transition(
-            upload_id,
-            (UploadStatus.queued, UploadStatus.processing, UploadStatus.failed),
-            UploadStatus.processing,
-            processing_started_at=datetime.now(UTC),
-            attempts=upload.attempts + 1,
-            error=None,
-        )
+@dataclass(frozen=True)
+class Claimed:
+    """An upload the worker has just moved to ``processing``."""
+
+    id: uuid.UUID
+    user_id: str
+    record_type: str
+    object_key: str
+
+
+_CLAIMABLE = (UploadStatus.queued.value, UploadStatus.processing.value, UploadStatus.failed.value)
+
+
+async def claim_for_processing(res: Resources, upload_id: uuid.UUID) -> Claimed | None:
+    """Move the upload to ``processing`` (one more attempt) in a single statement, run in
+    autocommit mode (one round trip); None when it is gone (erased) or already finished
+    (completed or quarantined)."""
+    now = datetime.now(UTC)
+    async with res.engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        row = (
+            await conn.execute(
+                update(Upload)
+                .where(Upload.id == upload_id, Upload.status.in_(_CLAIMABLE))
+                .values(
+                    status=UploadStatus.processing.value,
+                    processing_started_at=now,
+                    updated_at=now,
+                    attempts=Upload.attempts + 1,
+                    error=None,
+                )
+                .returning(Upload.user_id, Upload.record_type, Upload.object_key)
+            )
+        ).one_or_none()
+    return None if row is None else Claimed(upload_id, *row)
 
 
 async def mark_completed(res: Resources, upload_id: uuid.UUID, preview: str | None) -> bool:

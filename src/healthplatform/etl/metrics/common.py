@@ -57,6 +57,11 @@ class Piece:
 
 def num(value: object) -> float | None:
     """A finite number as float, else None (booleans, None, NaN and strings are not numbers)."""
+    kind = type(value)
+    if kind is float:  # the common case first: this runs for every value of every record
+        return value if math.isfinite(value) else None  # type: ignore[arg-type,return-value]
+    if kind is int:
+        return float(value)  # type: ignore[arg-type]
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     result = float(value)
@@ -119,8 +124,8 @@ def samples_on(obs: Observation, day: date, key: str) -> list[Point]:
     for sample in obs.fields.get("samples") or []:
         if not isinstance(sample, dict):
             continue
-        ms, value = sample.get("timeEpochMillis"), num(sample.get(key))
-        if isinstance(ms, int) and value is not None and lo <= ms < hi:
+        ms = sample.get("timeEpochMillis")
+        if type(ms) is int and lo <= ms < hi and (value := num(sample.get(key))) is not None:
             points.append(Point(ms, value, obs.offset_minutes))
     return points
 
