@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from fastapi import FastAPI
 from rich.console import Console
 
 from healthplatform.auth.settings import AuthSettings, reference_table
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 console = Console(stderr=True)
 auth_cli = typer.Typer(help="Passkey auth service: keys, database, settings.", no_args_is_help=True)

@@ -9,9 +9,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 from urllib.parse import quote
 
-import aioboto3
 import aiohttp
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from healthplatform.storage.base import ObjectInfo, ObjectNotFound, ObjectStoreError, check_key
@@ -41,21 +39,7 @@ class S3ObjectStore:
         """``fast_path``: sign object requests here instead of going through botocore
         (needs an endpoint and static credentials, as OCI's S3 API has)."""
         self.bucket = bucket
-        self._session = aioboto3.Session(
-            aws_access_key_id=access_key_id or None,
-            aws_secret_access_key=secret_access_key or None,
-            region_name=region,
-        )
         self._endpoint_url = endpoint_url or None
-        self._config = Config(
-            s3={"addressing_style": "path"},
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-            connect_timeout=timeout,
-            read_timeout=timeout,
-            retries={"max_attempts": 2, "mode": "standard"},
-            max_pool_connections=max_connections,
-        )
         self._stack: AsyncExitStack | None = None
         self._client: Any = None
         self._http: aiohttp.ClientSession | None = None
@@ -66,9 +50,28 @@ class S3ObjectStore:
         self._fast_path = fast_path
 
     async def start(self) -> None:
+        # imported here: aioboto3 and botocore's config take ~0.5 s to import, which every
+        # CLI command importing this module would pay
+        import aioboto3
+        from botocore.config import Config
+
+        session = aioboto3.Session(
+            aws_access_key_id=self._credentials[0] or None,
+            aws_secret_access_key=self._credentials[1] or None,
+            region_name=self._region,
+        )
+        config = Config(
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            connect_timeout=self._timeout,
+            read_timeout=self._timeout,
+            retries={"max_attempts": 2, "mode": "standard"},
+            max_pool_connections=self._max_connections,
+        )
         self._stack = AsyncExitStack()
         self._client = await self._stack.enter_async_context(
-            self._session.client("s3", endpoint_url=self._endpoint_url, config=self._config)
+            session.client("s3", endpoint_url=self._endpoint_url, config=config)
         )
         if self._fast_path and self._endpoint_url and all(self._credentials):
             # hot path: uploads PUT through one pooled HTTP session, signed directly
