@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from healthplatform.db.models import OutboxEvent
 from healthplatform.healthconnect.registry import record_types
 from healthplatform.healthconnect.synth import synthetic_file
+from healthplatform.runtime import Resources
 from healthplatform.uploads.service import user_key
 from tests.conftest import ApiClient
 
@@ -59,6 +63,28 @@ async def test_same_bytes_twice_give_the_same_upload(
     history = (await api.http.get("/v1/upload/history", headers=api.auth(user))).json()
     assert history["pagination"]["total"] == 1
     assert await count_objects(api, user) == 1
+
+
+async def test_concurrent_identical_uploads_store_one(
+    api: ApiClient, user: str, samples: list[Path]
+) -> None:
+    """Racing requests with the same bytes: one upload, one object, one event; the others
+    are answered with it (PostgreSQL: the insert's ON CONFLICT; SQLite: the unique key)."""
+    data = samples[1].read_bytes()
+    responses = await asyncio.gather(*(api.upload(user, samples[1].name, data) for _ in range(6)))
+    assert [r.status_code for r in responses] == [202] * 6
+    bodies = [r.json() for r in responses]
+    assert len({b["correlation_id"] for b in bodies}) == 1
+    assert sum(not b["duplicate"] for b in bodies) == 1
+    history = (await api.http.get("/v1/upload/history", headers=api.auth(user))).json()
+    assert history["pagination"]["total"] == 1
+    assert await count_objects(api, user) == 1
+    res: Resources = api.app.state.resources  # type: ignore[attr-defined]
+    async with res.sessions() as session:
+        payloads = (await session.execute(select(OutboxEvent.payload))).scalars().all()
+    assert [p["upload_id"] for p in payloads if p["user_id"] == user_key(user)] == [
+        bodies[0]["correlation_id"]
+    ]
 
 
 async def test_status_is_owner_only(api: ApiClient, user: str, samples: list[Path]) -> None:

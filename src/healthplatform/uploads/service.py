@@ -149,11 +149,7 @@ async def accept_upload(
         updated_at=now,
     )
     event = outbox_row(UPLOAD_RECEIVED, upload_event(upload))
-    try:
-        inserted = await _insert_with_event(res, _row(upload), event)
-    except IntegrityError:  # SQLite: a concurrent request stored the same bytes first
-        inserted = False
-    if not inserted:
+    if not await _insert_with_event(res, _row(upload), event):
         existing = await _find_by_sha(res, user, sha256)
         if existing is None:
             # erased by a concurrent "delete my data" between the two statements
@@ -181,9 +177,12 @@ async def _insert_with_event(res: Resources, row: dict[str, Any], event: dict[st
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             result = await conn.execute(_upload_and_event(tuple(row), tuple(event)), params)
             return result.first() is not None
-    async with res.engine.begin() as conn:
-        await conn.execute(insert(Upload), [row])
-        await conn.execute(insert(OutboxEvent), [event])
+    try:
+        async with res.engine.begin() as conn:
+            await conn.execute(insert(Upload), [row])
+            await conn.execute(insert(OutboxEvent), [event])
+    except IntegrityError:  # a concurrent request stored the same bytes first
+        return False
     return True
 
 
