@@ -67,6 +67,8 @@ class Observation:
     last_modified_ms: int = 0
     offset_known: bool = True
     end_offset_minutes: int | None = None
+    # local dates touched, filled in once by ``repository.observation_days``
+    touched_days: tuple[date, ...] | None = field(default=None, repr=False, compare=False)
 
     @property
     def local_start(self) -> datetime:

@@ -27,13 +27,17 @@ _DAY_MS = 86_400_000
 
 def observation_days(obs: Observation) -> tuple[date, ...]:
     """Local dates an observation touches (capped at a week for very long records).
-    Integer arithmetic and a cache: this runs several times for every record."""
-    end_offset = (
-        obs.end_offset_minutes if obs.end_offset_minutes is not None else obs.offset_minutes
-    )
-    first = (obs.start_ms + obs.offset_minutes * 60_000) // _DAY_MS
-    last = max(first, (obs.end_ms + end_offset * 60_000) // _DAY_MS)
-    return _dates(first, min(last, first + 7))
+    Integer arithmetic, computed once per observation: this runs several times for every
+    record."""
+    days = obs.touched_days
+    if days is None:
+        end_offset = (
+            obs.end_offset_minutes if obs.end_offset_minutes is not None else obs.offset_minutes
+        )
+        first = (obs.start_ms + obs.offset_minutes * 60_000) // _DAY_MS
+        last = max(first, (obs.end_ms + end_offset * 60_000) // _DAY_MS)
+        days = obs.touched_days = _dates(first, min(last, first + 7))
+    return days
 
 
 @lru_cache(maxsize=8192)

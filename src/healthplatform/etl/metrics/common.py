@@ -147,7 +147,9 @@ def instants_on(observations: Iterable[Observation], day: date, key: str) -> lis
 
 
 def hhmm(epoch_ms: int, offset_minutes: int) -> str:
-    return local_time(epoch_ms, offset_minutes).strftime("%H:%M")
+    """Local wall-clock ``HH:MM`` (seconds truncated)."""
+    minute = (epoch_ms // MINUTE_MS + offset_minutes) % DAY_MINUTES
+    return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
 def minutes_from_midnight(epoch_ms: int, offset_minutes: int, day: date) -> float:

@@ -172,15 +172,15 @@ def post_meal(readings: Sequence[Reading]) -> Json | None:
     if not anchors and not after:
         return None
     peaks: list[Json] = []
-    ordered = sorted(readings, key=lambda r: r.ms)
-    times = [r.ms for r in ordered]
+    times = [r.ms for r in readings]  # readings are sorted by time
+    values = [r.value for r in readings]
     for anchor in anchors:
         lo = bisect.bisect_right(times, anchor.ms)
         hi = bisect.bisect_right(times, anchor.ms + RISE_WINDOW_MS)
-        window = ordered[lo:hi]
-        if not window:
+        if lo == hi:
             continue
-        peak = max(window, key=lambda r: (r.value, -r.ms))
+        # the highest reading of the window, the earliest of equal ones
+        peak = readings[values.index(max(values[lo:hi]), lo, hi)]
         peaks.append(
             {
                 "meal": anchor.meal_type,
@@ -199,18 +199,22 @@ def post_meal(readings: Sequence[Reading]) -> Json | None:
 
 
 def largest_rise(readings: Sequence[Reading]) -> Json | None:
-    """The largest increase from one reading to a later one at most 2 h after it."""
-    best: tuple[float, Reading, Reading] | None = None
-    for i, low in enumerate(readings):
-        for high in readings[i + 1 :]:
-            if high.ms - low.ms > RISE_WINDOW_MS:
-                break
-            rise = high.value - low.value
-            if rise > 0 and (best is None or rise > best[0]):
-                best = (rise, low, high)
+    """The largest increase from one reading to a later one at most 2 h after it (the
+    earliest such pair when several rise as much). Readings are sorted by time."""
+    times = [r.ms for r in readings]
+    values = [r.value for r in readings]
+    best: tuple[float, int, int] | None = None
+    for i, start in enumerate(values):
+        end = bisect.bisect_right(times, times[i] + RISE_WINDOW_MS, i + 1)
+        if end <= i + 1:
+            continue
+        top = max(values[i + 1 : end])
+        rise = top - start
+        if rise > 0 and (best is None or rise > best[0]):
+            best = (rise, i, values.index(top, i + 1, end))
     if best is None:
         return None
-    rise, low, high = best
+    rise, low, high = best[0], readings[best[1]], readings[best[2]]
     return {
         "rise_mg_dl": rise,
         "from_mg_dl": low.value,
