@@ -133,7 +133,7 @@ async def completed(settings: Settings, ids: list[uuid.UUID]) -> tuple[int, int]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--files", type=int, default=60, help="files to process")
+    parser.add_argument("--files", type=int, default=120, help="files to process")
     parser.add_argument("--records", type=int, default=1000, help="records per file")
     parser.add_argument("--users", type=int, default=6, help="distinct users")
     parser.add_argument("--concurrency", type=int, default=4, help="worker concurrency")
