@@ -1,9 +1,10 @@
 """Accepting uploads without ever losing one, and the status lifecycle.
 
 Order of an upload: validate the whole file -> store the object under a content-addressed
-key -> one transaction writes the upload row *and* its outbox event. If the transaction
-fails, the object has no row and the orphan sweeper deletes it after a grace period (a
-request never deletes an object itself: a concurrent identical upload may own it).
+key -> write the upload row *and* its outbox event atomically (one statement on PostgreSQL,
+one transaction on SQLite). If that write fails, the object has no row and the orphan
+sweeper deletes it after a grace period (a request never deletes an object itself: a
+concurrent identical upload may own it).
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ async def accept_upload(
         )
 
     user = user_key(subject)
-    if not _HAS_INSERT_OR_SKIP[res.engine.dialect.name]:
+    if not _insert_detects_duplicates(res):
         existing = await _find_by_sha(res, user, sha256)
         if existing is not None:
             metrics.UPLOADS_DUPLICATE.inc()
@@ -162,8 +163,10 @@ async def accept_upload(
     return Accepted(upload, False)
 
 
-# dialects whose insert can skip a duplicate and tell (PostgreSQL: ON CONFLICT in a CTE)
-_HAS_INSERT_OR_SKIP = {"postgresql": True, "sqlite": False}
+def _insert_detects_duplicates(res: Resources) -> bool:
+    """PostgreSQL's insert skips a duplicate and tells (ON CONFLICT in a CTE); on SQLite
+    duplicates are looked up first."""
+    return bool(res.engine.dialect.name == "postgresql")
 
 
 async def _insert_with_event(res: Resources, row: dict[str, Any], event: dict[str, Any]) -> bool:
@@ -171,7 +174,7 @@ async def _insert_with_event(res: Resources, row: dict[str, Any], event: dict[st
     an upload of these bytes. Core statements (the hot path skips the ORM unit of work);
     on PostgreSQL one statement run in autocommit mode: one round trip instead of BEGIN,
     a duplicate check, two INSERTs and COMMIT."""
-    if _HAS_INSERT_OR_SKIP[res.engine.dialect.name]:
+    if _insert_detects_duplicates(res):
         params = {f"u_{k}": v for k, v in row.items()} | {f"e_{k}": v for k, v in event.items()}
         async with res.engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -318,18 +321,6 @@ async def claim_for_processing(res: Resources, upload_id: uuid.UUID) -> Claimed 
     return None if row is None else Claimed(upload_id, *row)
 
 
-async def mark_completed(res: Resources, upload_id: uuid.UUID, preview: str | None) -> bool:
-    async with transaction(res.sessions) as session:
-        return await UploadRepository(session).transition(
-            upload_id,
-            (UploadStatus.processing,),
-            UploadStatus.completed,
-            finished_at=datetime.now(UTC),
-            narrative_preview=preview,
-            error=None,
-        )
-
-
 async def mark_failed(
     res: Resources, upload_id: uuid.UUID, error: str, *, quarantine: bool = False
 ) -> bool:
@@ -341,16 +332,4 @@ async def mark_failed(
             target,
             finished_at=datetime.now(UTC),
             error=error[:2000],
-        )
-
-
-async def reset_to_queued(res: Resources, upload_id: uuid.UUID) -> bool:
-    async with transaction(res.sessions) as session:
-        return await UploadRepository(session).transition(
-            upload_id,
-            tuple(UploadStatus),
-            UploadStatus.queued,
-            finished_at=None,
-            processing_started_at=None,
-            error=None,
         )
