@@ -12,19 +12,13 @@ from __future__ import annotations
 import sys
 
 import uvicorn
+from a2wsgi import WSGIMiddleware
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 
 def main() -> None:
-    app = DomainDispatcherApplication(create_backend_app)
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=int(sys.argv[1]),
-        interface="wsgi",
-        log_level="warning",
-        timeout_keep_alive=5,
-    )
+    app = WSGIMiddleware(DomainDispatcherApplication(create_backend_app), workers=4)
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 
 
 if __name__ == "__main__":
