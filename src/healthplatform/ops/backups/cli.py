@@ -26,7 +26,6 @@ from healthplatform.ops.backups.console import (
     shown_url,
     when,
 )
-from healthplatform.ops.backups.db import database_targets, open_engine
 from healthplatform.ops.backups.reprocess_cli import reprocess
 from healthplatform.ops.backups.settings import reference_table
 from healthplatform.ops.backups.store import DatabaseName, Kind, open_backup_store
@@ -86,6 +85,7 @@ def create(
     major version); SQLite (local runs) uses its online backup API. Exit code 1 if any
     database failed; the result is recorded for the hp_backup_* metrics."""
     from healthplatform.ops.backups.create import create_backup
+    from healthplatform.ops.backups.db import database_targets
     from healthplatform.storage import create_object_store
 
     settings, auth_settings, cfg = load(database)
@@ -194,6 +194,7 @@ def verify(database: DatabaseOpt = Which.all, backup: BackupOpt = None) -> None:
     database `hp_verify_<random>` is created on the same server (the role needs CREATEDB)
     and dropped afterwards. The result is recorded for the hp_backup_verify_* metrics."""
     from healthplatform.ops.backups.create import find_backup
+    from healthplatform.ops.backups.db import database_targets
     from healthplatform.ops.backups.verify import VerifyReport, verify_backup
 
     settings, auth_settings, cfg = load(database)
@@ -263,6 +264,7 @@ def restore(
     first. The restored rows are checked against the manifest; uploads left queued get new
     events. For production point-in-time recovery use CloudNativePG (docs/backup.md)."""
     from healthplatform.ops.backups.create import find_backup
+    from healthplatform.ops.backups.db import database_targets
     from healthplatform.ops.backups.manifest import Manifest
     from healthplatform.ops.backups.restore import (
         RestoreReport,
@@ -355,6 +357,7 @@ def requeue_command() -> None:
 
     After a point-in-time restore their broker messages may be gone; each gets a new outbox
     event. Safe to repeat: processing an upload twice changes nothing."""
+    from healthplatform.ops.backups.db import database_targets, open_engine
     from healthplatform.ops.backups.restore import requeue_unfinished
 
     settings, _, _ = load()

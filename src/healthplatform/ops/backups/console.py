@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -22,14 +22,15 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from sqlalchemy.engine import make_url
 
 from healthplatform.auth.settings import AuthSettings
-from healthplatform.ops.backups.db import DatabaseTarget
 from healthplatform.ops.backups.progress import Bar, short_error
 from healthplatform.ops.backups.settings import BackupSettings
 from healthplatform.ops.backups.store import DatabaseName
 from healthplatform.settings import Settings
+
+if TYPE_CHECKING:
+    from healthplatform.ops.backups.db import DatabaseTarget
 
 console = Console(stderr=True)
 out = Console()
@@ -112,6 +113,8 @@ def run(work: Callable[[], Coroutine[Any, Any, T]], what: str) -> T:
 
 
 def shown_url(target: DatabaseTarget) -> str:
+    from sqlalchemy.engine import make_url
+
     return make_url(target.url).render_as_string(hide_password=True)
 
 

@@ -17,9 +17,7 @@ from enum import StrEnum
 
 from healthplatform.ops.backups.settings import BackupSettings
 from healthplatform.settings import ObjectStoreKind, Settings
-from healthplatform.storage import ObjectStore
-from healthplatform.storage.local import LocalObjectStore
-from healthplatform.storage.s3 import S3ObjectStore
+from healthplatform.storage.base import ObjectStore
 
 DUMP_SUFFIX = ".dump"
 MANIFEST_SUFFIX = ".manifest.json"
@@ -39,6 +37,10 @@ class Kind(StrEnum):
 
 def create_backup_store(settings: Settings, backup: BackupSettings) -> ObjectStore:
     """The backup store: the data lake's kind, endpoint and credentials unless overridden."""
+    # imported here: every `healthplatform` command imports this module for its names
+    from healthplatform.storage.local import LocalObjectStore
+    from healthplatform.storage.s3 import S3ObjectStore
+
     kind = backup.object_store or settings.object_store
     if kind is ObjectStoreKind.s3:
         return S3ObjectStore(
