@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -89,6 +90,14 @@ def create_engine(settings: Settings, *, application_name: str = "healthplatform
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection whose every statement commits on its own: for a single statement on a
+    hot path, without the BEGIN and COMMIT/ROLLBACK round trips of a transaction."""
+    async with engine.connect() as conn:
+        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 @asynccontextmanager

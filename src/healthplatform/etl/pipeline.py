@@ -27,6 +27,7 @@ from healthplatform.db.models import Upload, UploadStatus
 from healthplatform.etl import repository as repo
 from healthplatform.etl.decode import Decoded, decode_file
 from healthplatform.etl.metrics import DEFINITIONS_VERSION, SUMMARY_KEYS, compute_day
+from healthplatform.etl.metrics.activity import EXERCISE
 from healthplatform.etl.narratives import Narrative, daily_journal, upload_narrative
 from healthplatform.etl.observations import Observation
 from healthplatform.etl.training import month_prefix, training_day, training_example
@@ -36,7 +37,6 @@ from healthplatform.uploads import service as uploads
 
 log = logging.getLogger(__name__)
 HISTORY_DAYS = 14
-EXERCISE = repo.EXERCISE
 DAY_MS = 86_400_000
 T = TypeVar("T")
 
@@ -68,7 +68,7 @@ class Outcome:
 
 DOMAIN_OF = {record_type: domain for record_type, (domain, _) in SUMMARY_KEYS.items()}
 # heart excludes exercise from elevated-rate episodes: exercise uploads touch heart too
-DEPENDS_ON = {"heart": {"ExerciseSessionRecord"}}
+DEPENDS_ON = {"heart": {EXERCISE}}
 
 
 def affected_domains(record_type: str) -> set[str]:

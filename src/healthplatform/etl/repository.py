@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from healthplatform.db.models import DailyMetrics, Narrative
 from healthplatform.db.models import Observation as ObservationRow
+from healthplatform.etl.metrics.activity import EXERCISE
 from healthplatform.etl.observations import Observation
 
 UPSERT_BATCH = 1000
-EXERCISE = "ExerciseSessionRecord"
 
 
 _EPOCH = date(1970, 1, 1)

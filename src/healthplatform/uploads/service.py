@@ -31,7 +31,7 @@ from healthplatform.core.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
-from healthplatform.db.engine import transaction
+from healthplatform.db.engine import autocommit, transaction
 from healthplatform.db.models import OutboxEvent, Upload, UploadStatus
 from healthplatform.events.outbox import UPLOAD_RECEIVED, outbox_row
 from healthplatform.healthconnect.container import AvroFileError, FileSummary, inspect_file
@@ -176,8 +176,7 @@ async def _insert_with_event(res: Resources, row: dict[str, Any], event: dict[st
     a duplicate check, two INSERTs and COMMIT."""
     if _insert_detects_duplicates(res):
         params = {f"u_{k}": v for k, v in row.items()} | {f"e_{k}": v for k, v in event.items()}
-        async with res.engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        async with autocommit(res.engine) as conn:
             result = await conn.execute(_upload_and_event(tuple(row), tuple(event)), params)
             return result.first() is not None
     try:
@@ -233,8 +232,7 @@ def _row(upload: Upload) -> dict[str, object]:
 async def _find_by_sha(res: Resources, user: str, sha256: str) -> Upload | None:
     """The user's earlier upload of the same bytes. It runs per upload: a Core query in
     autocommit mode (no BEGIN/ROLLBACK round trips around a single read)."""
-    async with res.engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+    async with autocommit(res.engine) as conn:
         row = (
             (
                 await conn.execute(
@@ -302,8 +300,7 @@ async def claim_for_processing(res: Resources, upload_id: uuid.UUID) -> Claimed 
     autocommit mode (one round trip); None when it is gone (erased) or already finished
     (completed or quarantined)."""
     now = datetime.now(UTC)
-    async with res.engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+    async with autocommit(res.engine) as conn:
         row = (
             await conn.execute(
                 update(Upload)

@@ -7,6 +7,7 @@ import statistics
 from collections.abc import Sequence
 from datetime import date
 
+from healthplatform.etl.metrics.activity import EXERCISE
 from healthplatform.etl.metrics.common import (
     MINUTE_MS,
     Json,
@@ -24,7 +25,6 @@ HEART_RATE, RESTING, HRV = (
     "RestingHeartRateRecord",
     "HeartRateVariabilityRmssdRecord",
 )
-EXERCISE = "ExerciseSessionRecord"
 MIN_HOURS = 12  # local hours with >= 1 sample for a daily profile
 MIN_SAMPLES_FOR_RESTING = 50
 ELEVATED_BPM = 100.0
