@@ -8,12 +8,10 @@ from datetime import date
 from healthplatform.etl.metrics.common import (
     Json,
     domain,
-    instant_records_on,
-    instants_on,
     num,
     of_type,
     record_counts,
-    series_summary,
+    series_metrics,
 )
 from healthplatform.etl.observations import Observation, local_day_bounds_ms
 
@@ -82,14 +80,7 @@ def body_day(
     observations: Sequence[Observation], day: date, height_m: float | None = None
 ) -> Json | None:
     """Body metrics of the local ``day``; None without any body reading that day."""
-    metrics: Json = {}
-    contributing: list[Observation] = []
-    for record_type, (key, field, unit) in SERIES.items():
-        found = instant_records_on(of_type(observations, record_type), day, field)
-        points = [p for p in instants_on(found, day, field) if p.value > 0]
-        if points:
-            metrics[key] = series_summary(points, unit)
-            contributing += found
+    metrics, contributing = series_metrics(observations, day, SERIES)
     if not metrics:
         return None
     if "weight" in metrics:

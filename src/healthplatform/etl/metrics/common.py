@@ -185,6 +185,22 @@ def series_summary(points: Sequence[Point], unit: str) -> Json:
     }
 
 
+def series_metrics(
+    observations: Sequence[Observation], day: date, series: dict[str, tuple[str, str, str]]
+) -> tuple[Json, list[Observation]]:
+    """For each ``record type -> (output key, field, unit)``: the summary of the day's
+    positive readings of ``field`` under ``key``, and the records that contributed."""
+    metrics: Json = {}
+    contributing: list[Observation] = []
+    for record_type, (key, field, unit) in series.items():
+        found = instant_records_on(of_type(observations, record_type), day, field)
+        points = [p for p in instants_on(found, day, field) if p.value > 0]
+        if points:
+            metrics[key] = series_summary(points, unit)
+            contributing += found
+    return metrics, contributing
+
+
 def sample_summary(points: Sequence[Point], unit: str) -> Json:
     """Samples of one quantity on one day: count, min, mean, max (each sample weighs 1)."""
     values = sorted(p.value for p in points)

@@ -17,6 +17,7 @@ from healthplatform.etl.metrics.common import (
     num,
     of_type,
     record_counts,
+    series_metrics,
     series_summary,
 )
 from healthplatform.etl.observations import Observation
@@ -103,12 +104,9 @@ def vitals_day(observations: Sequence[Observation], day: date) -> Json | None:
     if spo2_points:
         metrics["spo2"] = spo2(spo2_points)
         contributing += spo2_records
-    for record_type, (key, field, unit) in SERIES.items():
-        found = instant_records_on(of_type(observations, record_type), day, field)
-        points = [p for p in instants_on(found, day, field) if p.value > 0]
-        if points:
-            metrics[key] = series_summary(points, unit)
-            contributing += found
+    series, series_records = series_metrics(observations, day, SERIES)
+    metrics.update(series)
+    contributing += series_records
     if not metrics:
         return None
     return domain(True, None, {"records": record_counts(contributing)}, **metrics)
