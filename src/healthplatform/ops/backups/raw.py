@@ -81,24 +81,9 @@ async def backup_raw_objects(
     if on_total:
         on_total(len(todo))
 
-    def job(key: str) -> Callable[[], Awaitable[None]]:
-        async def copy() -> None:
-            try:
-                data = await lake.get(key)
-            except ObjectNotFound:  # erased or swept since the listing
-                result.missing.append(key)
-            else:
-                if intact(key, data):
-                    await backups.put(raw_copy_key(prefix, key), data, "avro/binary")
-                    result.copied += 1
-                    result.bytes_copied += len(data)
-                else:
-                    result.corrupt.append(key)
-            advance(1)
-
-        return copy
-
-    await _bounded((job(k) for k in todo), concurrency)
+    # a lake object may be erased or swept since the listing: counted missing
+    jobs = (_copy_job(lake, k, backups, raw_copy_key(prefix, k), k, result, advance) for k in todo)
+    await _bounded(jobs, concurrency)
     return result
 
 
@@ -121,25 +106,38 @@ async def restore_raw_objects(
     if on_total:
         on_total(len(todo))
 
-    def job(key: str) -> Callable[[], Awaitable[None]]:
-        async def copy() -> None:
-            try:
-                data = await backups.get(raw_copy_key(prefix, key))
-            except ObjectNotFound:
-                result.missing.append(key)
-            else:
-                if intact(key, data):
-                    await lake.put(key, data, "avro/binary")
-                    result.copied += 1
-                    result.bytes_copied += len(data)
-                else:
-                    result.corrupt.append(key)
-            advance(1)
-
-        return copy
-
-    await _bounded((job(k) for k in todo), concurrency)
+    jobs = (_copy_job(backups, raw_copy_key(prefix, k), lake, k, k, result, advance) for k in todo)
+    await _bounded(jobs, concurrency)
     return result
+
+
+def _copy_job(
+    source: ObjectStore,
+    source_key: str,
+    target: ObjectStore,
+    target_key: str,
+    lake_key: str,
+    result: CopyResult,
+    advance: Advance,
+) -> Callable[[], Awaitable[None]]:
+    """Copy one raw upload if its bytes still match the SHA-256 in its lake key; a missing
+    or corrupt source is recorded in ``result`` under the lake key."""
+
+    async def copy() -> None:
+        try:
+            data = await source.get(source_key)
+        except ObjectNotFound:
+            result.missing.append(lake_key)
+        else:
+            if intact(lake_key, data):
+                await target.put(target_key, data, "avro/binary")
+                result.copied += 1
+                result.bytes_copied += len(data)
+            else:
+                result.corrupt.append(lake_key)
+        advance(1)
+
+    return copy
 
 
 def encode_key_list(keys: Iterable[str]) -> bytes:
