@@ -4,6 +4,7 @@ checksums, status and metrics, settings and the command line."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -328,3 +329,34 @@ def test_cli_refuses_ambiguous_requests(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert both.exit_code == 2 and "--database" in both.output
     monkeypatch.setenv("HP_BACKUP_KEEP_DAILY", "0")
     assert runner.invoke(_app(), ["backup", "list"]).exit_code == 2
+
+
+async def test_raw_copies_count_missing_and_corrupt_objects_both_ways(tmp_path: Path) -> None:
+    """Backup and restore of raw uploads copy intact objects and report, under the lake key,
+    the ones that vanished or whose bytes no longer match the SHA-256 in their key."""
+    from healthplatform.ops.backups.raw import backup_raw_objects, restore_raw_objects
+    from healthplatform.ops.backups.store import raw_copy_key
+    from healthplatform.storage.local import LocalObjectStore
+
+    lake, backups = LocalObjectStore(tmp_path / "lake"), LocalObjectStore(tmp_path / "backups")
+    await lake.start()
+    await backups.start()
+
+    def raw_key(body: bytes) -> str:
+        return f"raw/u/StepsRecord/2025/09/20/{hashlib.sha256(body).hexdigest()}.avro"
+
+    good, bad = raw_key(b"good"), raw_key(b"bad")
+    await lake.put(good, b"good")
+    await lake.put(bad, b"tampered")
+    backed = await backup_raw_objects(lake, backups, "p/", lake_keys={good, bad, raw_key(b"x")})
+    assert (backed.copied, backed.corrupt, backed.missing) == (1, [bad], [raw_key(b"x")])
+
+    await lake.delete(good)
+    restored = await restore_raw_objects(lake, backups, "p/", [good, bad, raw_key(b"y")])
+    assert (restored.copied, restored.skipped, restored.missing) == (1, 1, [raw_key(b"y")])
+    assert await lake.get(good) == b"good"
+
+    await lake.delete(good)
+    await backups.put(raw_copy_key("p/", good), b"tampered")
+    again = await restore_raw_objects(lake, backups, "p/", [good])
+    assert (again.copied, again.corrupt) == (0, [good])
