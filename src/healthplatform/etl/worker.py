@@ -53,6 +53,7 @@ class Worker:
         tasks: set[asyncio.Task[None]] = set()
         deliveries = self.consumer.deliveries()
         stopping = asyncio.ensure_future(stop.wait())
+        following: asyncio.Future[Delivery] | None = None
         try:
             while not stop.is_set():
                 await slots.acquire()
@@ -74,6 +75,12 @@ class Worker:
                 task.add_done_callback(lambda _: slots.release())
         finally:
             stopping.cancel()
+            if following is not None and not following.done():
+                following.cancel()  # cancelled while waiting for the next delivery
+            if following is not None:
+                # retrieve its outcome (an undelivered event stays unacked: it comes back)
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await following
             await self._drain(tasks)
             with contextlib.suppress(Exception):
                 await deliveries.aclose()  # type: ignore[attr-defined]
