@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 
 from healthplatform.core import metrics
@@ -31,6 +32,7 @@ from healthplatform.core.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
+from healthplatform.db import driver
 from healthplatform.db.engine import autocommit, transaction
 from healthplatform.db.models import OutboxEvent, Upload, UploadStatus
 from healthplatform.events.outbox import UPLOAD_RECEIVED, outbox_row
@@ -176,9 +178,8 @@ async def _insert_with_event(res: Resources, row: dict[str, Any], event: dict[st
     a duplicate check, two INSERTs and COMMIT."""
     if _insert_detects_duplicates(res):
         params = {f"u_{k}": v for k, v in row.items()} | {f"e_{k}": v for k, v in event.items()}
-        async with autocommit(res.engine) as conn:
-            result = await conn.execute(_upload_and_event(tuple(row), tuple(event)), params)
-            return result.first() is not None
+        statement = _upload_and_event(tuple(row), tuple(event), res.engine.dialect)
+        return await driver.fetchrow(res.engine, statement, params) is not None
     try:
         async with res.engine.begin() as conn:
             await conn.execute(insert(Upload), [row])
@@ -189,10 +190,13 @@ async def _insert_with_event(res: Resources, row: dict[str, Any], event: dict[st
 
 
 @lru_cache(maxsize=4)
-def _upload_and_event(upload_columns: tuple[str, ...], event_columns: tuple[str, ...]) -> Any:
+def _upload_and_event(
+    upload_columns: tuple[str, ...], event_columns: tuple[str, ...], dialect: Dialect
+) -> driver.DriverStatement:
     """``WITH new_upload AS (INSERT INTO uploads ... ON CONFLICT DO NOTHING RETURNING id)
     INSERT INTO outbox_events ... SELECT ... FROM new_upload RETURNING id``: the event is
-    written only with a new upload. Parameters are named ``u_*`` and ``e_*``."""
+    written only with a new upload. Parameters are named ``u_*`` and ``e_*``; compiled
+    once and run on the asyncpg driver (see :mod:`healthplatform.db.driver`)."""
     uploads, events = cast(Table, Upload.__table__), cast(Table, OutboxEvent.__table__)
     new_upload = (
         postgresql.insert(uploads)
@@ -204,7 +208,8 @@ def _upload_and_event(upload_columns: tuple[str, ...], event_columns: tuple[str,
     event_values = select(
         *(bindparam(f"e_{c}", type_=events.c[c].type) for c in event_columns)
     ).select_from(new_upload)
-    return insert(events).from_select(list(event_columns), event_values).returning(events.c.id)
+    statement = insert(events).from_select(list(event_columns), event_values).returning(events.c.id)
+    return driver.DriverStatement(statement, dialect)
 
 
 def upload_event(
