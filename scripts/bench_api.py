@@ -31,7 +31,7 @@ from tests.support import services  # noqa: E402
 
 from healthplatform.healthconnect.synth import synthetic_file  # noqa: E402
 from healthplatform.storage.sigv4 import object_url, sign_request  # noqa: E402
-from scripts.benchlib import children, cpu_seconds, production_env, wait_http  # noqa: E402
+from scripts.benchlib import children, process_cpu, production_env, wait_http  # noqa: E402
 
 # A day of phone exports: mostly glucose (CGM, ~250 readings/day), heart rate, HRV, steps.
 MIX = [
@@ -236,27 +236,38 @@ def main() -> None:
             )
             print(f"{'run':<24} {'ops':>6} {'ops/s':>10} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9}")
             port_s3 = s3.rsplit(":", 1)[1]
-            groups = {
-                "bench client": [os.getpid()],
-                "S3 server (moto)": pids_of("-f", f"tests.support.s3_server {port_s3}"),
-                "API workers": children(procs[0].pid),
-                "relay": [procs[1].pid],
+            # looked up again at every reading: PostgreSQL starts a backend per new
+            # connection, whose CPU counts from zero
+            groups: dict[str, Callable[[], list[int]]] = {
+                "bench client": lambda: [os.getpid()],
+                "S3 server (moto)": lambda: pids_of("-f", f"tests.support.s3_server {port_s3}"),
+                "API workers": lambda: children(procs[0].pid),
+                "relay": lambda: [procs[1].pid],
                 # shared servers: their CPU includes anything else they serve meanwhile
-                "PostgreSQL": pids_of("-u", "postgres"),
-                "RabbitMQ": pids_of("-f", "beam.smp"),
+                "PostgreSQL": lambda: pids_of("-u", "postgres"),
+                "RabbitMQ": lambda: pids_of("-f", "beam.smp"),
             }
-            cpu = [cpu_seconds(groups)]
+
+            def reading() -> dict[str, dict[int, float]]:
+                return {name: process_cpu(find()) for name, find in groups.items()}
+
+            cpu = [reading()]
             bare = report(
                 "bare S3 PUT (floor)", *asyncio.run(bare_puts(s3, bucket, files, args.concurrency))
             )
-            cpu.append(cpu_seconds(groups))
+            cpu.append(reading())
             api = report(
                 "POST /v1/upload", *asyncio.run(api_uploads(base, keys, files, args.concurrency))
             )
-            cpu.append(cpu_seconds(groups))
+            cpu.append(reading())
             print(f"\n{'CPU ms per operation':<24} {'bare PUT run':>12} {'API run':>10}")
             for name in groups:
-                per_op = [(cpu[i + 1][name] - cpu[i][name]) / len(files) * 1000 for i in (0, 1)]
+                per_op = [
+                    sum(t - cpu[i][name].get(pid, 0.0) for pid, t in cpu[i + 1][name].items())
+                    / len(files)
+                    * 1000
+                    for i in (0, 1)
+                ]
                 print(f"  {name:<22} {per_op[0]:>12.2f} {per_op[1]:>10.2f}")
             print(
                 f"\nAPI / bare-PUT throughput: {api['ops_per_s'] / bare['ops_per_s']:.2f} "

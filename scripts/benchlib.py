@@ -34,17 +34,19 @@ def production_env(s3: str, bucket: str, database_url: str, jwks: str, tag: str)
 
 def cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
     """CPU time (user+system) used so far by each named group of processes (Linux /proc)."""
+    return {name: sum(process_cpu(group).values()) for name, group in pids.items()}
+
+
+def process_cpu(pids: list[int]) -> dict[int, float]:
+    """CPU time (user+system) used so far by each process; gone ones are left out."""
     tick = os.sysconf("SC_CLK_TCK")
-    out: dict[str, float] = {}
-    for name, group in pids.items():
-        total = 0.0
-        for pid in group:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / tick
-            except (OSError, IndexError, ValueError):
-                pass
-        out[name] = total
+    out: dict[int, float] = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[pid] = (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
     return out
 
 
