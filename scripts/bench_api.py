@@ -280,6 +280,10 @@ def main() -> None:
                 proc.terminate()
             for proc in procs:
                 proc.wait(15)
+            # the broker is shared: leave no queue (and its ~2000 messages) behind
+            asyncio.run(
+                services.drop_rabbit_topology(env["HP_RABBITMQ_EXCHANGE"], env["HP_RABBITMQ_QUEUE"])
+            )
 
 
 if __name__ == "__main__":

@@ -183,6 +183,9 @@ def main() -> None:
         finally:
             worker.terminate()
             worker.wait(30)
+            asyncio.run(
+                services.drop_rabbit_topology(settings.rabbitmq_exchange, settings.rabbitmq_queue)
+            )
 
     records = args.files * args.records
     print(

@@ -89,7 +89,7 @@ def token_settings(jwks_url: str) -> dict[str, object]:
 @pytest.fixture(scope="session")
 def production_settings(
     pg_url: str, s3_endpoint: str, jwks_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Settings:
+) -> Iterator[Settings]:
     bucket = f"hp-test-{RUN_ID}"
     make_bucket(s3_endpoint, bucket)
     settings = Settings(
@@ -113,7 +113,8 @@ def production_settings(
     import asyncio
 
     asyncio.run(upgrade(settings))
-    return settings
+    yield settings
+    asyncio.run(services.drop_rabbit_topology(settings.rabbitmq_exchange, settings.rabbitmq_queue))
 
 
 @pytest.fixture(scope="session")

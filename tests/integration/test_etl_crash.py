@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -23,7 +24,7 @@ from healthplatform.db.models import DailyMetrics, Narrative, Upload
 from healthplatform.events.relay import OutboxRelay
 from healthplatform.healthconnect.synth import synthetic_file
 from healthplatform.settings import Settings
-from tests.support.services import KeySet, free_port
+from tests.support.services import KeySet, drop_rabbit_topology, free_port
 
 pytestmark = pytest.mark.integration
 EXE = str(Path(sys.executable).parent / "healthplatform")
@@ -89,9 +90,9 @@ async def states(settings: Settings, ids: list[str]) -> dict[str, int]:
 
 
 @pytest.fixture
-def crash_settings(production_settings: Settings) -> Settings:
+async def crash_settings(production_settings: Settings) -> AsyncIterator[Settings]:
     name = f"hp-crash-{uuid.uuid4().hex[:8]}"
-    return production_settings.model_copy(
+    yield production_settings.model_copy(
         update={
             "rabbitmq_exchange": name,
             "rabbitmq_queue": f"{name}.etl",
@@ -101,6 +102,7 @@ def crash_settings(production_settings: Settings) -> Settings:
             "log_level": "WARNING",
         }
     )
+    await drop_rabbit_topology(name, f"{name}.etl")
 
 
 def start_worker(settings: Settings) -> subprocess.Popen[bytes]:

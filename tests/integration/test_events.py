@@ -18,7 +18,7 @@ from healthplatform.events.outbox import add_event
 from healthplatform.events.rabbit import RabbitConsumer, RabbitPublisher, Topology
 from healthplatform.events.relay import OutboxRelay
 from healthplatform.settings import Settings
-from tests.support.services import RABBIT_URL
+from tests.support.services import RABBIT_URL, drop_rabbit_topology
 
 pytestmark = pytest.mark.integration
 
@@ -32,13 +32,7 @@ def topology() -> Topology:
 @pytest.fixture
 async def cleanup_rabbit(topology: Topology):  # type: ignore[no-untyped-def]
     yield
-    conn = await aio_pika.connect(RABBIT_URL)
-    channel = await conn.channel()
-    for queue in (topology.queue, topology.dead_letter_queue):
-        await channel.queue_delete(queue)
-    for exchange in (topology.exchange, topology.dead_letter_exchange):
-        await channel.exchange_delete(exchange)
-    await conn.close()
+    await drop_rabbit_topology(topology.exchange, topology.queue)
 
 
 @pytest.fixture(params=["postgres", "sqlite"])

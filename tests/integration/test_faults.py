@@ -19,7 +19,7 @@ from healthplatform.events.relay import OutboxRelay
 from healthplatform.settings import Settings
 from healthplatform.uploads.service import user_key
 from tests.support.proxy import FlakyProxy
-from tests.support.services import RABBIT_URL, KeySet
+from tests.support.services import RABBIT_URL, KeySet, drop_rabbit_topology
 
 pytestmark = pytest.mark.integration
 
@@ -90,6 +90,7 @@ async def test_rabbitmq_down_uploads_accepted_and_delivered_once_back(
         assert sorted(received) == sorted(ids)  # each exactly once
     await consumer.close()
     await proxy.down()
+    await drop_rabbit_topology(topology.exchange, topology.queue)
 
 
 async def test_database_down_answers_503_quickly_and_recovers(

@@ -44,6 +44,26 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
+async def drop_rabbit_topology(exchange: str, queue: str) -> None:
+    """Delete what :func:`healthplatform.events.rabbit.declare` made for this exchange and
+    queue (both queues, both exchanges): the broker is shared by every test and benchmark
+    run and keeps whatever is left, messages included."""
+    import aio_pika
+
+    from healthplatform.events.rabbit import Topology
+
+    topology = Topology(exchange, queue, 1)
+    connection = await aio_pika.connect(RABBIT_URL, timeout=5)
+    try:
+        channel = await connection.channel()
+        for name in (topology.queue, topology.dead_letter_queue):
+            await channel.queue_delete(name)
+        for name in (topology.exchange, topology.dead_letter_exchange):
+            await channel.exchange_delete(name)
+    finally:
+        await connection.close()
+
+
 @contextmanager
 def moto_s3_server() -> Iterator[str]:
     """A real S3 HTTP server (moto's S3 backend, in its own process) that keeps
