@@ -122,22 +122,16 @@ def api_factory() -> object:
 def serve_api(
     host: HostOpt = "0.0.0.0",  # noqa: S104 (a container listens on every interface)
     port: PortOpt = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Worker processes, each on its own SO_REUSEPORT socket (Linux)."),
+    ] = 1,
 ) -> None:
     """The Health API (uploads, status, history, my data)."""
-    import uvicorn
+    from healthplatform.core.serving import serve as serve_app
 
     _settings()
-    uvicorn.run(
-        "healthplatform.cli:api_factory",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-    )
+    serve_app("healthplatform.cli:api_factory", host, port, workers)
 
 
 async def _relay_main(settings: Settings, metrics_port: int) -> None:
@@ -255,7 +249,10 @@ def serve_etl(metrics_port: PortOpt = 9103) -> None:
 def serve_auth(
     host: HostOpt = "0.0.0.0",  # noqa: S104 (a container listens on every interface)
     port: PortOpt = 8001,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Worker processes, each on its own SO_REUSEPORT socket (Linux)."),
+    ] = 1,
 ) -> None:
     """The passkey auth service (WebAuthn ceremonies, tokens, JWKS)."""
     from healthplatform.auth.cli import serve_auth as run

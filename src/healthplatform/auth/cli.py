@@ -49,19 +49,10 @@ def auth_factory() -> FastAPI:
 
 def serve_auth(host: str = "0.0.0.0", port: int = 8001, workers: int = 1) -> None:  # noqa: S104
     """Run the auth service with uvicorn (the database must be migrated)."""
-    import uvicorn
+    from healthplatform.core.serving import serve
 
-    load_settings()  # fail fast, before forking workers
-    uvicorn.run(
-        "healthplatform.auth.cli:auth_factory",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-    )
+    load_settings()  # fail fast, before starting workers
+    serve("healthplatform.auth.cli:auth_factory", host, port, workers)
 
 
 def migrate_auth(revision: str = "head") -> None:
