@@ -31,7 +31,7 @@ from tests.support import services  # noqa: E402
 
 from healthplatform.healthconnect.synth import synthetic_file  # noqa: E402
 from healthplatform.storage.sigv4 import object_url, sign_request  # noqa: E402
-from scripts.benchlib import children, process_cpu, production_env, wait_http  # noqa: E402
+from scripts.benchlib import process_cpu, production_env, wait_http  # noqa: E402
 
 # A day of phone exports: mostly glucose (CGM, ~250 readings/day), heart rate, HRV, steps.
 MIX = [
@@ -241,7 +241,7 @@ def main() -> None:
             groups: dict[str, Callable[[], list[int]]] = {
                 "bench client": lambda: [os.getpid()],
                 "S3 server (moto)": lambda: pids_of("-f", f"tests.support.s3_server {port_s3}"),
-                "API workers": lambda: children(procs[0].pid),
+                "API workers": lambda: services.process_tree(procs[0].pid),
                 "relay": lambda: [procs[1].pid],
                 # shared servers: their CPU includes anything else they serve meanwhile
                 "PostgreSQL": lambda: pids_of("-u", "postgres"),

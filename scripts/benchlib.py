@@ -50,14 +50,6 @@ def process_cpu(pids: list[int]) -> dict[int, float]:
     return out
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        kids = (task / "children").read_text().split()
-        found += [int(k) for k in kids]
-    return [pid, *found, *(g for k in found for g in children(k) if g != k)]
-
-
 def wait_http(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

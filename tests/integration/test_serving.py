@@ -18,7 +18,7 @@ import pytest
 
 from healthplatform.settings import Settings
 from tests.integration.test_etl_crash import settings_env
-from tests.support.services import free_port
+from tests.support.services import free_port, process_tree
 
 pytestmark = pytest.mark.integration
 
@@ -56,15 +56,8 @@ def sockets_by_process(pids: list[int], port: int, state: str) -> dict[int, int]
     return counts
 
 
-def children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(k) for k in (task / "children").read_text().split()]
-    return found
-
-
 def workers_of(supervisor: subprocess.Popen[bytes], port: int) -> list[int]:
-    listening = sockets_by_process(children(supervisor.pid), port, "0A")
+    listening = sockets_by_process(process_tree(supervisor.pid), port, "0A")
     return sorted(pid for pid, n in listening.items() if n)
 
 
