@@ -49,8 +49,7 @@ def serve(factory: str, host: str, port: int, workers: int) -> None:
 
 def listen(host: str, port: int) -> socket.socket:
     """A listening socket that other processes of this user can share (SO_REUSEPORT)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(_family(host), socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
@@ -58,11 +57,14 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def _refuse_if_taken(host: str, port: int) -> None:
     """SO_REUSEPORT would let the workers silently share the port with another process
     of this user (an instance left running, say): bind it plainly once first."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
