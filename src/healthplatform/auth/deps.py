@@ -19,8 +19,7 @@ async def get_service(request: Request) -> AuthService:
 
 
 async def get_resources(request: Request) -> AuthResources:
-    service: AuthService = request.app.state.auth_service
-    return service.res
+    return (await get_service(request)).res
 
 
 ServiceDep = Annotated[AuthService, Depends(get_service)]
