@@ -47,7 +47,11 @@ def sockets_by_process(pids: list[int], port: int, state: str) -> dict[int, int]
     counts = {}
     for pid in pids:
         links = []
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:  # exited (and was reaped) since process_tree listed it
+            continue
+        for fd in fds:
             try:
                 links.append(os.readlink(fd))
             except OSError:
