@@ -4,8 +4,9 @@ Several workers each listen on a socket of their own with ``SO_REUSEPORT``, and 
 spreads new connections over them. uvicorn's own multi-process mode shares one listening
 socket, and the worker that wakes first accepts every connection waiting: the eight
 keep-alive clients of ``make bench-api`` (or a proxy's connection pool) landed on one
-worker in every run while the other idled. With a socket per worker they split 4/4 or
-5/3, for 15-28 % more uploads/s (three alternating pairs of runs).
+worker in every run while the other idled. With a socket per worker the kernel hashes
+each new connection to one of them (eight split 4/4 to 7/1, mostly 5/3), for 15-28 % more
+uploads/s (three alternating pairs of runs; docs/benchmarks.md).
 
 The supervisor restarts a worker that dies once serving, stops every worker on SIGTERM or
 SIGINT, and gives up if a worker dies before it serves (bad settings, port taken), so a
