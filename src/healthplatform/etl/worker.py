@@ -59,10 +59,7 @@ class Worker:
                 await slots.acquire()
                 following = asyncio.ensure_future(anext(deliveries))
                 await asyncio.wait({following, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                if not following.done():
-                    following.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                        await following
+                if not following.done():  # stopping: the finally cancels the wait
                     slots.release()
                     break
                 try:
@@ -75,10 +72,10 @@ class Worker:
                 task.add_done_callback(lambda _: slots.release())
         finally:
             stopping.cancel()
-            if following is not None and not following.done():
-                following.cancel()  # cancelled while waiting for the next delivery
             if following is not None:
-                # retrieve its outcome (an undelivered event stays unacked: it comes back)
+                # stop waiting for the next delivery (a no-op once it arrived) and retrieve
+                # its outcome; an undelivered event stays unacked: it comes back
+                following.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await following
             await self._drain(tasks)
