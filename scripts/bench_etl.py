@@ -37,7 +37,7 @@ from healthplatform.events.relay import OutboxRelay  # noqa: E402
 from healthplatform.healthconnect.synth import synthetic_file  # noqa: E402
 from healthplatform.runtime import open_resources  # noqa: E402
 from healthplatform.settings import Settings  # noqa: E402
-from scripts.benchlib import cpu_seconds, production_env, wait_http  # noqa: E402
+from scripts.benchlib import process_cpu, production_env, wait_http  # noqa: E402
 
 # (record type, spacing between records): ~1000 records per file like a full app page
 MIX = [
@@ -167,9 +167,8 @@ def main() -> None:
             # steady state only: the worker's start-up (imports, connections) is not timed
             wait_http(f"http://127.0.0.1:{metrics_port}/metrics")
             asyncio.run(wait_consuming(settings))
-            startup_cpu = cpu_seconds({"worker": [worker.pid]})["worker"]
+            startup_cpu = sum(process_cpu([worker.pid]).values())
             started = time.perf_counter()
-            cpu_start = startup_cpu
             asyncio.run(publish(settings))
             while True:
                 done, total = asyncio.run(completed(settings, ids))
@@ -179,7 +178,7 @@ def main() -> None:
                     raise SystemExit(f"only {done}/{len(ids)} completed after 900 s")
                 time.sleep(0.25)
             elapsed = time.perf_counter() - started
-            worker_cpu = cpu_seconds({"worker": [worker.pid]})["worker"] - cpu_start
+            worker_cpu = sum(process_cpu([worker.pid]).values()) - startup_cpu
         finally:
             worker.terminate()
             worker.wait(30)

@@ -32,13 +32,9 @@ def production_env(s3: str, bucket: str, database_url: str, jwks: str, tag: str)
     }
 
 
-def cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
-    """CPU time (user+system) used so far by each named group of processes (Linux /proc)."""
-    return {name: sum(process_cpu(group).values()) for name, group in pids.items()}
-
-
 def process_cpu(pids: list[int]) -> dict[int, float]:
-    """CPU time (user+system) used so far by each process; gone ones are left out."""
+    """CPU time (user+system) used so far by each process (Linux /proc); gone ones are
+    left out."""
     tick = os.sysconf("SC_CLK_TCK")
     out: dict[int, float] = {}
     for pid in pids:
