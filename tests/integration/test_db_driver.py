@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from healthplatform.core.errors import DependencyUnavailable
-from healthplatform.db import driver
 from healthplatform.db.engine import create_engine
 from healthplatform.db.models import OutboxEvent, Upload
 from healthplatform.events.outbox import UPLOAD_RECEIVED, outbox_row
 from healthplatform.settings import Settings
-from healthplatform.uploads.service import _row, _upload_and_event, upload_event
+from healthplatform.uploads.service import _row, upload_event
+from healthplatform.uploads.service import insert_on_postgres as insert
 from tests.integration.test_faults import via_proxy
 from tests.support.proxy import FlakyProxy
 
@@ -46,12 +46,6 @@ def new_upload() -> tuple[dict[str, object], dict[str, object]]:
     )
     event = outbox_row(UPLOAD_RECEIVED, upload_event(upload, note={"nested": [1, 2.5, None]}))
     return _row(upload), event
-
-
-async def insert(engine: AsyncEngine, row: dict[str, object], event: dict[str, object]) -> bool:
-    params = {f"u_{k}": v for k, v in row.items()} | {f"e_{k}": v for k, v in event.items()}
-    statement = _upload_and_event(tuple(row), tuple(event), engine.dialect)
-    return await driver.fetchrow(engine, statement, params) is not None
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from healthplatform.core import metrics
 from healthplatform.core.errors import (
@@ -177,9 +178,7 @@ async def _insert_with_event(res: Resources, row: dict[str, Any], event: dict[st
     on PostgreSQL one statement run in autocommit mode: one round trip instead of BEGIN,
     a duplicate check, two INSERTs and COMMIT."""
     if _insert_detects_duplicates(res):
-        params = {f"u_{k}": v for k, v in row.items()} | {f"e_{k}": v for k, v in event.items()}
-        statement = _upload_and_event(tuple(row), tuple(event), res.engine.dialect)
-        return await driver.fetchrow(res.engine, statement, params) is not None
+        return await insert_on_postgres(res.engine, row, event)
     try:
         async with res.engine.begin() as conn:
             await conn.execute(insert(Upload), [row])
@@ -187,6 +186,16 @@ async def _insert_with_event(res: Resources, row: dict[str, Any], event: dict[st
     except IntegrityError:  # a concurrent request stored the same bytes first
         return False
     return True
+
+
+async def insert_on_postgres(
+    engine: AsyncEngine, row: dict[str, Any], event: dict[str, Any]
+) -> bool:
+    """PostgreSQL's path of :func:`_insert_with_event`: :func:`_upload_and_event` on the
+    asyncpg driver; False when the user already has an upload of these bytes."""
+    params = {f"u_{k}": v for k, v in row.items()} | {f"e_{k}": v for k, v in event.items()}
+    statement = _upload_and_event(tuple(row), tuple(event), engine.dialect)
+    return await driver.fetchrow(engine, statement, params) is not None
 
 
 @lru_cache(maxsize=4)
