@@ -148,6 +148,14 @@ class ApiClient:
     def auth(self, sub: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys.mint(sub)}"}
 
+    async def opt_in(self, sub: str) -> None:
+        """The person agrees that their narratives become AI-training examples (off until
+        they do): tests of training examples opt in first."""
+        response = await self.http.put(
+            "/v1/me/consent/ai-training", json={"granted": True}, headers=self.auth(sub)
+        )
+        assert response.status_code == 200, response.text
+
     async def upload(self, sub: str, name: str, data: bytes, **extra: object) -> httpx.Response:
         return await self.http.post(
             "/v1/upload",

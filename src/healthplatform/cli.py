@@ -21,9 +21,11 @@ from rich.console import Console
 
 from healthplatform.auth.cli import auth_cli
 from healthplatform.auth.settings import AuthSettings
+from healthplatform.me.cli import timezone
 from healthplatform.ops.backups.cli import backup_cli, reprocess
 from healthplatform.ops.secrets_cli import secrets_cli
 from healthplatform.settings import EventsBackend, Settings, reference_table
+from healthplatform.verify.cli import rederive, verify
 
 if TYPE_CHECKING:
     from healthplatform.etl.worker import Worker
@@ -42,6 +44,9 @@ app.add_typer(auth_cli, name="auth")
 app.add_typer(backup_cli, name="backup")
 app.add_typer(secrets_cli, name="secrets")
 app.command("reprocess")(reprocess)
+app.command("rederive")(rederive)
+app.command("verify")(verify)
+app.command("timezone")(timezone)
 console = Console(stderr=True)
 
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]

@@ -185,13 +185,15 @@ def check_result(result: dict[str, Any], username: str, total: int) -> None:
     assert "September 20, 2025" in day["heading"]
     journal = day["journal"]
     for text in (
-        "Glucose (CGM): mean 109 mg/dL",
+        # the CGM app stamps "Z": its readings are on the person's clock (-05:00)
+        "Glucose (CGM): 251 readings, 87 % of expected; mean 113 mg/dL",
         "Sleep: in bed 01:56-09:19",
         "Activity: 3,933 steps",
         "Largest rise within 2 h: +62 mg/dL",
         "it is not a diagnosis",
     ):
         assert text in journal, text
+    assert day["clock"].startswith("Times in UTC-05:00.") and "placed in your zone" in day["clock"]
     assert "Steps: 3,933" in day["tiles"]
     assert day["charts"] == 5 and day["tables"] == 5 and day["accessible"] is True
     assert day["glucosePath"] > 500 and day["heartPath"] > 500
@@ -200,7 +202,7 @@ def check_result(result: dict[str, Any], username: str, total: int) -> None:
     assert day["stepBars"] == 24 and day["kcalBars"] == 20
     assert day["hourTicks"][0] == "00:00" and day["hourTicks"][-1] == "24:00"
     assert "12:00" in day["hourTicks"]
-    assert day["summaries"][0].startswith("251 readings from 00:01 to 23:56: mean 109 mg/dL")
+    assert day["summaries"][0].startswith("251 readings from 00:01 to 23:56: mean 113 mg/dL")
 
     # no horizontal scrolling at 360 px
     phone = steps["phone"]

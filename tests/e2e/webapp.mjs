@@ -237,6 +237,7 @@ try {
     return {
       heading: document.querySelector("h1").textContent,
       journal: document.querySelector(".journal").innerText,
+      clock: document.querySelector(".day-clock")?.textContent ?? "",
       tiles: [...document.querySelectorAll(".tile")].map((t) => t.innerText.replace(/\n/g, ": ")),
       glucosePath: document.querySelector(".chart-glucose path.line-glucose")?.getAttribute("d")?.length ?? 0,
       glucoseBand: count(".chart-glucose rect.band"),

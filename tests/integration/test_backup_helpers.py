@@ -4,6 +4,7 @@ of database and object store contents to compare before/after."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 import typer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -27,6 +29,7 @@ from healthplatform.ops.backups.db import table_names
 from healthplatform.ops.backups.settings import BackupSettings
 from healthplatform.settings import Settings
 from healthplatform.storage import ObjectStore
+from healthplatform.verify.cli import verify
 from tests.conftest import ApiClient, make_bucket, token_settings
 from tests.support import services
 
@@ -34,6 +37,7 @@ from tests.support import services
 cli_app = typer.Typer()
 cli_app.add_typer(backup_cli, name="backup")
 cli_app.command("reprocess")(reprocess)
+cli_app.command("verify")(verify)
 
 
 @dataclass
@@ -139,3 +143,16 @@ async def store_digest(store: ObjectStore, prefix: str) -> dict[str, str]:
     """Key -> SHA-256 of the content of every object under ``prefix``."""
     keys = [info.key async for info in store.list(prefix)]
     return {key: hashlib.sha256(await store.get(key)).hexdigest() for key in keys}
+
+
+@pytest.fixture(params=["embedded", "production"])
+def platform(request: pytest.FixtureRequest, jwks_url: str, tmp_path: Path) -> Iterator[Platform]:
+    """A migrated platform on the embedded backends, then on the real servers."""
+    if request.param == "embedded":
+        made = embedded_platform(jwks_url, tmp_path)
+        asyncio.run(migrate(made))
+        yield made
+        return
+    with production_platform(request.getfixturevalue("s3_endpoint"), jwks_url, tmp_path) as made:
+        asyncio.run(migrate(made))
+        yield made

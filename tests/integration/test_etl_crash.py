@@ -5,6 +5,7 @@ and S3; the worker is a separate `healthplatform serve etl` process)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -52,6 +53,13 @@ async def accept_uploads(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            for user in users:  # training examples are written for people who opted in
+                response = await client.put(
+                    "/v1/me/consent/ai-training",
+                    json={"granted": True},
+                    headers={"Authorization": f"Bearer {keys.mint(user)}"},
+                )
+                assert response.status_code == 200, response.text
             for i in range(files):
                 user = users[i % len(users)]
                 record_type = [
@@ -105,23 +113,37 @@ async def crash_settings(production_settings: Settings) -> AsyncIterator[Setting
     await drop_rabbit_topology(name, f"{name}.etl")
 
 
-def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+def start_worker(settings: Settings, metrics_port: int | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [EXE, "serve", "etl", "--metrics-port", str(free_port())],
+        [EXE, "serve", "etl", "--metrics-port", str(metrics_port or free_port())],
         env=settings_env(settings),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
 
 
+async def started(port: int, limit: float = 60) -> None:
+    """Until the worker's metrics endpoint answers: its imports are done and it is opening
+    its connections (start-up takes seconds on a loaded machine)."""
+    deadline = time.monotonic() + limit
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"http://127.0.0.1:{port}/metrics")).status_code == 200:
+                    return
+            await asyncio.sleep(0.05)
+
+
 async def test_kill_9_mid_batch_repeatedly(crash_settings: Settings, keys: KeySet) -> None:
     ids, users = await accept_uploads(crash_settings, keys, 48)
     rng = random.Random(42)
     kills = 0
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        worker = start_worker(crash_settings)
-        await asyncio.sleep(rng.uniform(1.0, 2.0))
+        port = free_port()
+        worker = start_worker(crash_settings, port)
+        await started(port)
+        await asyncio.sleep(rng.uniform(0.5, 1.5))  # then killed in the middle of its work
         done = (await states(crash_settings, ids)).get("completed", 0)
         if done == len(ids):
             worker.send_signal(signal.SIGTERM)
@@ -172,7 +194,12 @@ async def test_sigterm_finishes_or_returns_in_flight_work(
 ) -> None:
     ids, _ = await accept_uploads(crash_settings, keys, 24)
     worker = start_worker(crash_settings.model_copy(update={"etl_shutdown_grace_seconds": 5}))
-    await asyncio.sleep(1.5)
+    # once the worker has started (its first upload claimed; start-up takes seconds on a
+    # loaded machine), stop it in the middle of its work
+    for _ in range(300):
+        if (await states(crash_settings, ids)).get("queued", 0) < len(ids):
+            break
+        await asyncio.sleep(0.1)
     started = time.monotonic()
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(20) == 0, worker.stderr.read() if worker.stderr else ""

@@ -6,7 +6,6 @@ erased user stays erased, and users with work in flight are left alone unless fo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,6 @@ from healthplatform.uploads.service import user_key
 from tests.conftest import ApiClient
 from tests.integration.test_backup_helpers import (
     Platform,
-    embedded_platform,
-    migrate,
-    production_platform,
     running_api,
     store_digest,
 )
@@ -32,19 +28,6 @@ from tests.integration.test_etl import process_all, upload_files
 from tests.support import services
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(params=["embedded", "production"])
-def platform(request: pytest.FixtureRequest, jwks_url: str, tmp_path: Path) -> Iterator[Platform]:
-    if request.param == "embedded":
-        platform = embedded_platform(jwks_url, tmp_path)
-        asyncio.run(migrate(platform))
-        yield platform
-        return
-    s3_endpoint: str = request.getfixturevalue("s3_endpoint")
-    with production_platform(s3_endpoint, jwks_url, tmp_path) as platform:
-        asyncio.run(migrate(platform))
-        yield platform
 
 
 def _resources(api: ApiClient) -> Resources:

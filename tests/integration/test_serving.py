@@ -143,7 +143,9 @@ def test_a_dead_worker_is_replaced(
         lambda: (w := workers_of(supervisor, port)) and len(w) == 2 and first not in w and w
     )
     assert second in workers
-    assert live(port)
+    # a connection the kernel hands to the new worker's socket waits until that worker
+    # has started (seconds on a loaded machine): live once it answers
+    assert wait_for(lambda: live(port))
 
 
 def test_sigterm_stops_every_worker(

@@ -49,6 +49,11 @@ PER_USER_API = {
     ("GET", "/v1/days"),
     ("GET", "/v1/days/{day}"),
     ("GET", "/v1/me/export"),
+    ("GET", "/v1/me/timezone"),
+    ("PUT", "/v1/me/timezone"),
+    ("DELETE", "/v1/me/timezone"),
+    ("GET", "/v1/me/consent/ai-training"),
+    ("PUT", "/v1/me/consent/ai-training"),
     ("DELETE", "/v1/me/data"),
 }
 PUBLIC_AUTH = {
@@ -122,6 +127,11 @@ class Owner:
 
 async def seed(api: ApiClient, samples: list[Path]) -> Owner:
     owner = Owner(f"alice-{uuid.uuid4().hex}")
+    await api.opt_in(owner.sub)
+    zone = {"zone": "America/Chicago", "from": "2025-01-01"}
+    assert (
+        await api.http.put("/v1/me/timezone", json=zone, headers=api.auth(owner.sub))
+    ).is_success
     for path in [p for p in samples if p.name.startswith(("StepsRecord", "HeartRateRecord"))][:2]:
         response = await api.upload(owner.sub, path.name, path.read_bytes())
         assert response.status_code == 202, response.text
@@ -210,6 +220,56 @@ async def delete(api: ApiClient, owner: Owner, mallory: str) -> None:
     assert days.json()["days"] == owner.days
 
 
+async def owners_zone(api: ApiClient, owner: Owner) -> dict[str, Any]:
+    response = await api.http.get("/v1/me/timezone", headers=api.auth(owner.sub))
+    assert response.status_code == 200
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def read_zone(api: ApiClient, owner: Owner, mallory: str) -> None:
+    theirs = await api.http.get("/v1/me/timezone", headers=api.auth(mallory))
+    assert theirs.status_code == 200 and theirs.json()["settings"] == []
+    assert theirs.json()["records_placed"] == {}
+    no_leak(theirs, owner)
+
+
+async def set_zone(api: ApiClient, owner: Owner, mallory: str) -> None:
+    before = await owners_zone(api, owner)
+    put = await api.http.put(
+        "/v1/me/timezone", json={"zone": "Asia/Tokyo"}, headers=api.auth(mallory)
+    )
+    assert put.status_code == 202 and put.json()["settings"] == [
+        {"from": None, "zone": "Asia/Tokyo"}
+    ]
+    assert await owners_zone(api, owner) == before
+
+
+async def clear_zone(api: ApiClient, owner: Owner, mallory: str) -> None:
+    before = await owners_zone(api, owner)
+    assert (await api.http.delete("/v1/me/timezone", headers=api.auth(mallory))).status_code == 202
+    assert await owners_zone(api, owner) == before
+
+
+async def owners_consent(api: ApiClient, owner: Owner) -> dict[str, Any]:
+    response = await api.http.get("/v1/me/consent/ai-training", headers=api.auth(owner.sub))
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def read_consent(api: ApiClient, owner: Owner, mallory: str) -> None:
+    theirs = await api.http.get("/v1/me/consent/ai-training", headers=api.auth(mallory))
+    assert theirs.status_code == 200 and theirs.json()["granted"] is False
+    assert (await owners_consent(api, owner))["granted"] is True
+
+
+async def set_consent(api: ApiClient, owner: Owner, mallory: str) -> None:
+    before = await owners_consent(api, owner)
+    put = await api.http.put(
+        "/v1/me/consent/ai-training", json={"granted": False}, headers=api.auth(mallory)
+    )
+    assert put.status_code == 200
+    assert await owners_consent(api, owner) == before
+
+
 async def upload_same_file(api: ApiClient, owner: Owner, mallory: str) -> None:
     """Deduplication is per user: the same bytes must not reveal that someone else has them."""
     sample = owner.files[0]
@@ -228,6 +288,11 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/days/{day}"): one_day,
     ("GET", "/v1/me/export"): export,
     ("POST", "/v1/upload"): upload_same_file,
+    ("GET", "/v1/me/timezone"): read_zone,
+    ("PUT", "/v1/me/timezone"): set_zone,
+    ("DELETE", "/v1/me/timezone"): clear_zone,
+    ("GET", "/v1/me/consent/ai-training"): read_consent,
+    ("PUT", "/v1/me/consent/ai-training"): set_consent,
     ("DELETE", "/v1/me/data"): delete,  # last: it erases mallory's own data
 }
 

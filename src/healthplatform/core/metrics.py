@@ -65,3 +65,13 @@ ETL_QUEUE_LAG = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
 )
 ETL_INFLIGHT = Gauge("hp_etl_inflight", "Upload events being processed now.")
+CLAIMS_CHECKED = Counter(
+    "hp_narrative_claims_checked_total",
+    "Narrative claims re-checked by the independent verifier, by outcome.",
+    ["outcome"],
+)
+NARRATIVES_WITHHELD = Counter(
+    "hp_narratives_withheld_total",
+    "Narratives not published because a claim failed verification, by kind.",
+    ["kind"],
+)

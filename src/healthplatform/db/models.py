@@ -125,14 +125,18 @@ class OutboxEvent(Base):
 
 
 class Observation(Base):
-    """One Health Connect record per user, deduplicated on its ``metadata.id``
-    (the newest ``lastModifiedTimeEpochMillis`` wins)."""
+    """One Health Connect record per user, deduplicated on its ``metadata.id`` (the newest
+    ``lastModifiedTimeEpochMillis`` wins, then the larger ``content_hash``).
+
+    ``record_offset`` is the offset the record carries; ``offset_minutes`` and the local
+    dates are where it is *placed* (``zone_source``: record, inferred, set or utc)."""
 
     __tablename__ = "observations"
     __table_args__ = (
         UniqueConstraint("user_id", "record_type", "hc_id", name="uq_observations_record"),
         Index("ix_observations_user_day", "user_id", "local_date"),
         Index("ix_observations_user_end_day", "user_id", "end_local_date"),
+        Index("ix_observations_user_start", "user_id", "start_ms"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
@@ -140,15 +144,82 @@ class Observation(Base):
     record_type: Mapped[str] = mapped_column(String(64))
     hc_id: Mapped[str] = mapped_column(String(128))
     last_modified_ms: Mapped[int] = mapped_column(BigInteger)
+    content_hash: Mapped[int] = mapped_column(BigInteger, default=0)
     start_ms: Mapped[int] = mapped_column(BigInteger)
     end_ms: Mapped[int] = mapped_column(BigInteger)
     offset_minutes: Mapped[int] = mapped_column(Integer)
     end_offset_minutes: Mapped[int | None] = mapped_column(Integer)
-    offset_known: Mapped[bool] = mapped_column(Boolean)
+    record_offset: Mapped[int | None] = mapped_column(Integer)
+    record_end_offset: Mapped[int | None] = mapped_column(Integer)
+    zone_source: Mapped[str] = mapped_column(String(8), default="record")
+    origin: Mapped[str | None] = mapped_column(String(255))
     local_date: Mapped[date] = mapped_column(Date)
     end_local_date: Mapped[date] = mapped_column(Date)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON)
     upload_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+
+
+class ZoneSetting(Base):
+    """The person's time-zone history as they set it: ``zone`` (IANA name, or ``auto`` for
+    inference) from ``valid_from_ms`` (None: since always) until the next entry."""
+
+    __tablename__ = "zone_settings"
+    __table_args__ = (Index("ix_zone_settings_user", "user_id", "valid_from_ms"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_from_ms: Mapped[int | None] = mapped_column(BigInteger)
+    zone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ZoneEvidence(Base):
+    """What the person's records say about their zone: in this clock hour (since 1970),
+    this app (``""`` unknown) wrote this offset. One row per distinct fact."""
+
+    __tablename__ = "zone_evidence"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    origin: Mapped[str] = mapped_column(String(255), primary_key=True)
+    offset_minutes: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class UtcStampingOrigin(Base):
+    """An app found writing ``Z`` while another app of the same person wrote a local
+    offset in the same hour: its ``Z`` records are placed by the person's zone."""
+
+    __tablename__ = "zone_origins"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(255), primary_key=True)
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PersonJob(Base):
+    """When the person last asked for their days to be derived again (a zone setting, a
+    consent), and which request the worker last completed: pending while they differ."""
+
+    __tablename__ = "person_jobs"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Consent(Base):
+    """A person's recorded choice for one purpose (``ai_training``); the newest row wins."""
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_user_purpose", "user_id", "purpose", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(32))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[str] = mapped_column(String(32))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class DailyMetrics(Base):
@@ -163,6 +234,8 @@ class DailyMetrics(Base):
     source_upload_ids: Mapped[list[str]] = mapped_column(JSON)
     provenance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     training_key: Mapped[str | None] = mapped_column(String(512))
+    series: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the day view's charts
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # zone, data extent
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -185,5 +258,9 @@ class Narrative(Base):
     statistical: Mapped[str] = mapped_column(Text)
     structural: Mapped[str] = mapped_column(Text)
     semantic: Mapped[str] = mapped_column(Text)
+    claims: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    sections: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="published")  # or withheld
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     definitions_version: Mapped[str] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

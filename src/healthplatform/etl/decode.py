@@ -8,7 +8,7 @@ from typing import Any
 
 import fastavro
 
-from healthplatform.etl.observations import MalformedRecord, Observation, from_record
+from healthplatform.etl.observations import MalformedRecord, Observation, from_record, is_newer
 
 
 @dataclass
@@ -32,26 +32,23 @@ class Decoded:
 def decode_file(data: bytes, record_type: str) -> Decoded:
     """Decode with the file's own writer schema; malformed records are counted, not fatal.
 
-    Records without a zone offset take the last offset seen in the file, else UTC."""
+    Records are not placed yet (``etl.zones`` does that with the person's zone)."""
     reader = fastavro.reader(io.BytesIO(data))
     newest: dict[str, Observation] = {}
     decoded = Decoded([])
-    last_offset: int | None = None
     for record in reader:
         decoded.total += 1
         try:
             if not isinstance(record, dict):
                 raise MalformedRecord("record is not an object")
-            obs = from_record(record_type, record, default_offset=last_offset)
+            obs = from_record(record_type, record)
         except (MalformedRecord, TypeError, ValueError, OverflowError) as exc:
             decoded.malformed += 1
             if len(decoded.errors) < 20:
                 decoded.errors.append(f"record {decoded.total}: {exc}")
             continue
-        if obs.offset_known:
-            last_offset = obs.offset_minutes
         current = newest.get(obs.hc_id)
-        if current is None or obs.last_modified_ms > current.last_modified_ms:
+        if current is None or is_newer(obs, current):
             newest[obs.hc_id] = obs
     decoded.observations = sorted(newest.values(), key=lambda o: (o.start_ms, o.hc_id))
     return decoded

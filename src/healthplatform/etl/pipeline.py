@@ -2,52 +2,43 @@
 
 1. ``queued -> processing`` (own short transaction, visible to the client).
 2. Fetch and decode the object in a thread (malformed records counted, not fatal).
-3. One transaction holding the user's lock: upsert observations (newest version of each
-   Health Connect record wins), recompute every local day the file touches from *all* the
-   user's observations, write metrics, the daily journals, the upload narrative and the
-   training examples, and set the upload ``completed``. A crash anywhere rolls it all back;
-   a redelivered event for a completed upload changes nothing.
+3. One transaction holding the user's lock: place the records on the person's clock
+   (``etl.placement``), upsert them (the newest version of each Health Connect record
+   wins), move stored records whose placement changed, derive every local day touched
+   (``etl.derive``), write the upload narrative and set the upload ``completed``. A crash
+   anywhere rolls it all back; a redelivered event for a completed upload changes nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from datetime import UTC, date, datetime
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from healthplatform.core import metrics as prom
 from healthplatform.db.models import Upload, UploadStatus
+from healthplatform.etl import person_jobs, placement
 from healthplatform.etl import repository as repo
 from healthplatform.etl.decode import Decoded, decode_file
-from healthplatform.etl.metrics import DEFINITIONS_VERSION, SUMMARY_KEYS, compute_day
-from healthplatform.etl.metrics.activity import EXERCISE
-from healthplatform.etl.narratives import Narrative, daily_journal, upload_narrative
-from healthplatform.etl.observations import Observation
-from healthplatform.etl.training import month_prefix, training_day, training_example
+from healthplatform.etl.derive import (
+    DOMAIN_OF,
+    Derived,
+    derive,
+    narrative_row,
+    off_loop,
+    verified_upload,
+)
+from healthplatform.etl.narratives import upload_narrative
 from healthplatform.runtime import Resources
 from healthplatform.storage.base import ObjectNotFound
 from healthplatform.uploads import service as uploads
 
 log = logging.getLogger(__name__)
-HISTORY_DAYS = 14
-DAY_MS = 86_400_000
-T = TypeVar("T")
-
-
-# CPU work (decoding, metrics) runs off the event loop on one thread: more threads would
-# only take turns on the GIL, and each switch costs CPU.
-_CPU = ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-cpu")
-
-
-async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
-    return await asyncio.get_running_loop().run_in_executor(_CPU, fn, *args)
+BATCH_UPLOADS = 32  # a person's queued uploads derived in one unit of work
 
 
 class PermanentError(Exception):
@@ -64,93 +55,56 @@ class Outcome:
     status: str  # completed | skipped (already done or gone)
     days: int = 0
     records: int = 0
+    uploads: int = 1  # uploads completed together (the person's queued ones)
 
 
-DOMAIN_OF = {record_type: domain for record_type, (domain, _) in SUMMARY_KEYS.items()}
-# heart excludes exercise from elevated-rate episodes: exercise uploads touch heart too
-DEPENDS_ON = {"heart": {EXERCISE}}
-
-
-def affected_domains(record_type: str) -> set[str]:
-    domains = {DOMAIN_OF[record_type]}
-    domains |= {d for d, deps in DEPENDS_ON.items() if record_type in deps}
-    return domains
-
-
-def inputs_of(domains: set[str]) -> set[str]:
-    """Record types whose observations the given domains are computed from."""
-    types = {t for t, d in DOMAIN_OF.items() if d in domains}
-    return types.union(*(DEPENDS_ON.get(d, set()) for d in domains))
-
-
-def _days_of(observations: list[Observation]) -> list[date]:
-    return sorted({d for o in observations for d in repo.observation_days(o)})
-
-
-@dataclass(frozen=True)
-class DayResult:
-    metrics: dict[str, Any]  # the recomputed domains only
-    observations: dict[str, list[Observation]]  # per recomputed domain, touching the day
-
-
-def _compute(
-    observations: list[Observation], days: list[date], domains: set[str], height_m: float | None
-) -> dict[date, DayResult]:
-    """Recompute ``domains`` of each day from the observations touching it or a neighbour
-    (records crossing midnight and sleep ending on the day are assigned by compute_day).
-
-    The observations are bucketed by the days they touch once, so each day only looks at
-    its own records (and exercise sessions touching a neighbouring day)."""
-    wanted = set(days)
-    on_day: dict[date, list[Observation]] = {day: [] for day in days}
-    exercise_near: dict[date, list[Observation]] = {day: [] for day in days}
-    one_day = timedelta(days=1)
-    for o in observations:
-        touched = repo.observation_days(o)
-        for day in touched:
-            if day in wanted:
-                on_day[day].append(o)
-        if o.record_type == EXERCISE:
-            # exercise from the neighbouring days too, for the recovery window after a
-            # late session
-            near = {d + delta for d in touched for delta in (-one_day, one_day)}
-            for day in (near - set(touched)) & wanted:
-                exercise_near[day].append(o)
-    result = {}
-    for day in days:
-        candidates = on_day[day] + exercise_near[day]
-        metrics = compute_day(candidates, day, height_m=height_m, domains=domains)
-        by_domain: dict[str, list[Observation]] = {d: [] for d in domains}
-        for o in on_day[day]:
-            found = by_domain.get(DOMAIN_OF[o.record_type])
-            if found is not None:
-                found.append(o)
-        result[day] = DayResult({d: m for d, m in metrics.items() if d in domains}, by_domain)
-    return result
+async def _decode(res: Resources, upload: uploads.Claimed) -> Decoded:
+    """Fetch and decode a stored upload. Raises :class:`PermanentError`."""
+    try:
+        data = await res.store.get(upload.object_key)
+    except ObjectNotFound as exc:
+        raise PermanentError("the stored file is missing") from exc
+    try:
+        decoded = await off_loop(decode_file, data, upload.record_type)
+    except Exception as exc:  # the file passed validation at upload: storage corruption
+        raise PermanentError(f"stored file cannot be decoded: {exc}", quarantine=True) from exc
+    if not decoded.observations:
+        raise PermanentError(f"no usable records ({decoded.malformed} malformed)", quarantine=True)
+    return decoded
 
 
 async def process_upload(res: Resources, upload_id: uuid.UUID) -> Outcome:
     upload = await uploads.claim_for_processing(res, upload_id)
     if upload is None:
         return Outcome(upload_id, "skipped")  # erased meanwhile, or a redelivery of a done one
-    try:
-        data = await res.store.get(upload.object_key)
-    except ObjectNotFound as exc:
-        raise PermanentError("the stored file is missing") from exc
-    try:
-        decoded = await _off_loop(decode_file, data, upload.record_type)
-    except Exception as exc:  # the file passed validation at upload: storage corruption
-        raise PermanentError(f"stored file cannot be decoded: {exc}", quarantine=True) from exc
+    decoded = await _decode(res, upload)
     prom.ETL_MALFORMED_RECORDS.inc(decoded.malformed)
-    if not decoded.observations:
-        raise PermanentError(f"no usable records ({decoded.malformed} malformed)", quarantine=True)
     return await _apply(res, upload, decoded)
+
+
+async def _more_of_the_person(
+    res: Resources, conn: AsyncConnection, user: str, first: uuid.UUID
+) -> list[tuple[uploads.Claimed, Decoded]]:
+    """The person's other queued uploads (oldest first, up to ``BATCH_UPLOADS``), decoded
+    and moved to ``processing`` inside the caller's transaction: a phone sends a file per
+    record type per day at once, and their days are derived once for all of them. One that
+    cannot be fetched or decoded is left queued: its own event reports it."""
+    rows = await repo.queued_uploads(conn, user, first, BATCH_UPLOADS - 1)
+    batch: list[tuple[uploads.Claimed, Decoded]] = []
+    for upload_id, record_type, object_key in rows:
+        claimed = uploads.Claimed(upload_id, user, record_type, object_key)
+        try:
+            decoded = await _decode(res, claimed)
+        except PermanentError:
+            continue
+        prom.ETL_MALFORMED_RECORDS.inc(decoded.malformed)
+        batch.append((claimed, decoded))
+    taken = await repo.take_for_processing(conn, [c.id for c, _ in batch])
+    return [(c, d) for c, d in batch if c.id in taken]
 
 
 async def _apply(res: Resources, upload: uploads.Claimed, decoded: Decoded) -> Outcome:
     user = upload.user_id
-    days = _days_of(decoded.observations)
-    domains = affected_domains(upload.record_type)
     async with res.engine.begin() as conn:
         # first statement writes: on SQLite this takes the write lock up front
         still_open = await conn.execute(
@@ -161,146 +115,94 @@ async def _apply(res: Resources, upload: uploads.Claimed, decoded: Decoded) -> O
         if not getattr(still_open, "rowcount", 1):
             return Outcome(upload.id, "skipped")
         await repo.lock_user(conn, user)
-        await repo.upsert_observations(conn, user, upload.id, decoded.observations)
-        # only the domains this record type feeds are recomputed; the others are kept
-        stored_rows, sources = await repo.load_window(
-            conn, user, days[0], days[-1], inputs_of(domains), exclude_upload=upload.id
+        batch = [(upload, decoded), *await _more_of_the_person(res, conn, user, upload.id)]
+        dirty: set[date] = set()
+        touched: dict[uuid.UUID, list[date]] = {}
+        for claimed, found in batch:  # in upload order: each placed with what came before
+            observations = found.observations
+            placed = await placement.place_upload(conn, user, observations)
+            days = sorted({d for o in observations for d in repo.observation_days(o)})
+            touched[claimed.id] = days
+            dirty |= set(days)
+            dirty |= await repo.upsert_observations(conn, user, claimed.id, observations)
+            moved = await placement.replace_after_upload(conn, user, placed)
+            dirty |= moved.days
+            for earlier, done in batch:  # the copies in memory move with the stored rows
+                moved.apply_to(done.observations)
+                if earlier is claimed:
+                    break
+        derived = await derive(
+            res, conn, user, dirty, [(c.id, found.observations) for c, found in batch]
         )
-        # this file's records are in memory; a stored row not replaced by them is current
-        current = {o.hc_id: o for o in decoded.observations}
-        for o in decoded.observations:
-            sources.setdefault(o.hc_id, str(upload.id))
-        current.update({o.hc_id: o for o in stored_rows})
-        window = list(current.values())
-        height = (
-            await repo.latest_height_m(conn, user, decoded.observations[-1].end_ms + 2 * DAY_MS)
-            if "body" in domains
-            else None
+        for claimed, found in batch:
+            await _complete(conn, user, claimed, found, touched[claimed.id], derived)
+        await repo.supersede_upload_narratives(
+            conn, user, {c.id for c, _ in batch}, derived.changed
         )
-        computed = await _off_loop(_compute, window, days, domains, height)
-        # every stored day whose journal may read or be read: [first - 14, last + 14]
-        around = await repo.load_days_around(conn, user, days[0], days[-1], HISTORY_DAYS)
-        stored = {row.local_date: row for row in around if row.local_date in computed}
-        writer = _DayWriter(res, user, [(row.local_date, row.metrics) for row in around])
-        for day in days:
-            row = stored.get(day)
-            result = computed[day]
-            metrics = {k: v for k, v in (row.metrics if row else {}).items() if k not in domains}
-            metrics.update(result.metrics)
-            provenance = {
-                k: v for k, v in (row.provenance if row else {}).items() if k not in domains
-            }
-            for domain, observations in result.observations.items():
-                if observations:
-                    provenance[domain] = {
-                        "uploads": sorted({sources[o.hc_id] for o in observations}),
-                        "records": sorted(o.hc_id for o in observations),
-                    }
-            await writer.write(day, dict(sorted(metrics.items())), provenance, row)
-        # Journals read the previous days: later stored days whose history just changed are
-        # rewritten too, so the result does not depend on the order uploads arrive in.
-        for row in around:
-            if row.local_date > days[0] and row.local_date not in computed:
-                await writer.write(row.local_date, row.metrics, row.provenance, row)
-        await writer.prune()
-        day_rows, narrative_rows = writer.day_rows, writer.narrative_rows
-        summary = upload_narrative(upload.record_type, [(d, computed[d].metrics) for d in days])
-        narrative_rows.append(
-            _narrative(
-                f"upload:{upload.id}", user, "upload", None, upload.id, sorted(domains), summary
-            )
-        )
-        await repo.save_days(conn, day_rows)
-        await repo.save_narratives(conn, narrative_rows)
-        report = {**decoded.report(), "days": [d.isoformat() for d in days]}
-        await conn.execute(
-            update(Upload)
-            .where(Upload.id == upload.id)
-            .values(
-                status=UploadStatus.completed.value,
-                finished_at=datetime.now(UTC),
-                updated_at=datetime.now(UTC),
-                narrative_preview=summary.preview(280),
-                report=report,
-                error=None,
-            )
-        )
-    return Outcome(upload.id, "completed", len(days), len(decoded.observations))
+    records = sum(len(found.observations) for _, found in batch)
+    return Outcome(upload.id, "completed", len(dirty), records, len(batch))
 
 
-class _DayWriter:
-    """Writes one day's journal, training example and rows, keeping the history the next
-    days' journals read."""
-
-    def __init__(self, res: Resources, user: str, past: list[tuple[date, Any]]) -> None:
-        self.res = res
-        self.user = user
-        self.past = past
-        self.day_rows: list[dict[str, Any]] = []
-        self.narrative_rows: list[dict[str, Any]] = []
-        self.training_keys: dict[date, str] = {}
-
-    async def prune(self) -> None:
-        """Delete every other version of the written days' examples, including one left by
-        an attempt killed before its commit (the user lock makes this the only writer).
-        One listing per month instead of one per day."""
-        for month in sorted({month_prefix(self.user, day) for day in self.training_keys}):
-            async for stale in self.res.store.list(month):
-                day = training_day(stale.key)
-                if day in self.training_keys and stale.key != self.training_keys[day]:
-                    await self.res.store.delete(stale.key)
-
-    async def write(
-        self, day: date, metrics: dict[str, Any], provenance: dict[str, Any], row: Any
-    ) -> None:
-        journal = daily_journal(day, metrics, [p for p in self.past if p[0] < day])
-        key, body = training_example(
-            self.user,
-            day,
-            metrics,
-            journal,
-            upload_ids=sorted({u for p in provenance.values() for u in p["uploads"]}),
-            record_ids=sorted({r for p in provenance.values() for r in p["records"]}),
-            version=DEFINITIONS_VERSION,
-        )
-        if (row.training_key if row else None) != key:
-            await self.res.store.put(key, body, "application/json")
-        self.training_keys[day] = key
-        self.day_rows.append(
-            repo.day_row(self.user, day, metrics, DEFINITIONS_VERSION, provenance, key)
-        )
-        self.narrative_rows.append(
-            _narrative(
-                f"daily:{self.user}:{day.isoformat()}",
-                self.user,
-                "daily",
-                day,
-                None,
-                sorted(metrics),
-                journal,
-            )
-        )
-        self.past = sorted(
-            [*(p for p in self.past if p[0] != day), (day, metrics)], key=lambda p: p[0]
-        )
-
-
-def _narrative(
-    key: str,
+async def _complete(
+    conn: AsyncConnection,
     user: str,
-    kind: str,
-    day: date | None,
-    upload_id: uuid.UUID | None,
-    domains: list[str],
-    narrative: Narrative,
-) -> dict[str, Any]:
-    return repo.narrative_row(
-        key=key,
-        user_id=user,
-        kind=kind,
-        local_date=day,
-        upload_id=upload_id,
-        domains=domains,
-        version=DEFINITIONS_VERSION,
-        layers=(narrative.statistical, narrative.structural, narrative.semantic),
+    upload: uploads.Claimed,
+    decoded: Decoded,
+    days: list[date],
+    derived: Derived,
+) -> None:
+    """The upload's narrative (the days it brought data to, as they stand now), verified,
+    and the upload ``completed``."""
+    domain = DOMAIN_OF[upload.record_type]
+    with_data = [(d, derived.results[d].metrics) for d in days if d in derived.results]
+    summary = upload_narrative(
+        upload.record_type,
+        [(d, metrics) for d, metrics in with_data if domain in metrics],
+        {d: r.context["offset_minutes"] for d, r in derived.results.items()},
     )
+    published = verified_upload(summary, derived, f"upload:{upload.id}")
+    await repo.save_narratives(
+        conn,
+        [
+            narrative_row(
+                f"upload:{upload.id}",
+                user,
+                "upload",
+                None,
+                upload.id,
+                [domain],
+                summary,
+                "published" if published else "withheld",
+            )
+        ],
+    )
+    report = {**decoded.report(), "days": [d.isoformat() for d in days]}
+    await conn.execute(
+        update(Upload)
+        .where(Upload.id == upload.id)
+        .values(
+            status=UploadStatus.completed.value,
+            finished_at=datetime.now(UTC),
+            updated_at=datetime.now(UTC),
+            narrative_preview=summary.preview(280),
+            report=report,
+            error=None,
+        )
+    )
+
+
+async def rederive_user(res: Resources, user: str, *, all_days: bool = False) -> int:
+    """Place every record of the person again and derive the days that moved (their zone
+    setting changed), or every stored day (``all_days``: their consent or the metric
+    definitions changed). Returns the number of days derived."""
+    async with res.engine.begin() as conn:
+        await repo.lock_user(conn, user)
+        requested = await person_jobs.seen(conn, user)
+        dirty = (await placement.replace_all(conn, user)).days
+        if all_days:
+            dirty |= set(await repo.stored_dates(conn, user, date.min, date.max))
+            dirty |= await repo.observation_dates(conn, user)
+        derived = await derive(res, conn, user, dirty)
+        await repo.supersede_upload_narratives(conn, user, (), derived.changed)
+        await person_jobs.done(conn, user, requested)
+    return len(derived.results) + len(derived.deleted)

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, and_, case, delete, or_, select, text, type_coerce
+from sqlalchemy import JSON, and_, case, delete, or_, select, text, tuple_, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from healthplatform.db.models import DailyMetrics, Narrative
+from healthplatform.db.models import (
+    Consent,
+    DailyMetrics,
+    Narrative,
+    Upload,
+    UploadStatus,
+    UtcStampingOrigin,
+    ZoneEvidence,
+    ZoneSetting,
+)
 from healthplatform.db.models import Observation as ObservationRow
 from healthplatform.etl.metrics.activity import EXERCISE
+from healthplatform.etl.narratives.model import Narrative as NarrativeText
 from healthplatform.etl.observations import Observation
 
 UPSERT_BATCH = 1000
@@ -54,9 +64,13 @@ def _row(user_id: str, upload_id: uuid.UUID, obs: Observation) -> dict[str, Any]
         "last_modified_ms": obs.last_modified_ms,
         "start_ms": obs.start_ms,
         "end_ms": obs.end_ms,
+        "content_hash": obs.content_hash,
         "offset_minutes": obs.offset_minutes,
         "end_offset_minutes": obs.end_offset_minutes,
-        "offset_known": obs.offset_known,
+        "record_offset": obs.record_offset,
+        "record_end_offset": obs.record_end_offset,
+        "zone_source": obs.zone_source,
+        "origin": obs.origin,
         "local_date": days[0],
         "end_local_date": days[-1],
         "fields": obs.fields,
@@ -74,11 +88,15 @@ async def lock_user(conn: AsyncConnection, user_id: str) -> None:
 
 _UPDATED_ON_NEWER = (
     "last_modified_ms",
+    "content_hash",
     "start_ms",
     "end_ms",
     "offset_minutes",
     "end_offset_minutes",
-    "offset_known",
+    "record_offset",
+    "record_end_offset",
+    "zone_source",
+    "origin",
     "local_date",
     "end_local_date",
     "fields",
@@ -88,34 +106,54 @@ _COLUMNS = ("user_id", "record_type", "hc_id", *_UPDATED_ON_NEWER)
 # PostgreSQL hot path: one statement per batch with every column as an array parameter
 # (asyncpg encodes arrays in binary; no per-row round trip or SQLAlchemy processing).
 # Built from the constant column names above only (no input reaches the text).
+# The WHERE is ``observations.is_newer``: newer lastModified, then the larger content hash.
 _PG_UPSERT = (
-    f"INSERT INTO observations ({', '.join(_COLUMNS)}) "  # noqa: S608
-    "SELECT $1, r.record_type, r.hc_id, r.last_modified_ms, r.start_ms, r.end_ms, "
-    "r.offset_minutes, r.end_offset_minutes, r.offset_known, r.local_date, r.end_local_date, "
-    "r.fields::json, $2 "
+    "WITH up AS ("  # noqa: S608
+    f"INSERT INTO observations ({', '.join(_COLUMNS)}) "
+    "SELECT $1, r.record_type, r.hc_id, r.last_modified_ms, r.content_hash, r.start_ms, "
+    "r.end_ms, r.offset_minutes, r.end_offset_minutes, r.record_offset, r.record_end_offset, "
+    "r.zone_source, r.origin, r.local_date, r.end_local_date, r.fields::json, $2 "
     "FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], "
-    "$8::int[], $9::int[], $10::bool[], $11::date[], $12::date[], $13::text[]) AS r("
-    "record_type, hc_id, last_modified_ms, start_ms, end_ms, offset_minutes, "
-    "end_offset_minutes, offset_known, local_date, end_local_date, fields) "
+    "$8::bigint[], $9::int[], $10::int[], $11::int[], $12::int[], $13::text[], $14::text[], "
+    "$15::date[], $16::date[], $17::text[]) AS r("
+    "record_type, hc_id, last_modified_ms, content_hash, start_ms, end_ms, offset_minutes, "
+    "end_offset_minutes, record_offset, record_end_offset, zone_source, origin, local_date, "
+    "end_local_date, fields) "
     "ON CONFLICT (user_id, record_type, hc_id) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATED_ON_NEWER)
-    + " WHERE observations.last_modified_ms < EXCLUDED.last_modified_ms"
+    + " WHERE (observations.last_modified_ms, observations.content_hash)"
+    " < (EXCLUDED.last_modified_ms, EXCLUDED.content_hash)"
+    # the same version from another upload: the smaller upload id is its source (the
+    # provenance then never depends on the order uploads were processed in)
+    " OR ((observations.last_modified_ms, observations.content_hash)"
+    " = (EXCLUDED.last_modified_ms, EXCLUDED.content_hash)"
+    " AND EXCLUDED.upload_id < observations.upload_id)"
+    # xmax is set on a row the statement updated (0 on one it inserted)
+    " RETURNING record_type, hc_id, xmax <> 0 AS replaced) "
+    # the rest of the statement still sees the rows as they were: the replaced versions
+    "SELECT DISTINCT o.local_date, o.end_local_date FROM up JOIN observations o "
+    "ON o.user_id = $1 AND o.record_type = up.record_type AND o.hc_id = up.hc_id "
+    "WHERE up.replaced"
 )
 PG_UPSERT_BATCH = 10_000
 
 
 def _pg_columns(observations: Sequence[Observation]) -> list[list[Any]]:
-    """The array parameters of ``_PG_UPSERT`` ($3..$13), JSON already encoded."""
+    """The array parameters of ``_PG_UPSERT`` ($3..$17), JSON already encoded."""
     days = [observation_days(o) for o in observations]
     return [
         [o.record_type for o in observations],
         [o.hc_id for o in observations],
         [o.last_modified_ms for o in observations],
+        [o.content_hash for o in observations],
         [o.start_ms for o in observations],
         [o.end_ms for o in observations],
         [o.offset_minutes for o in observations],
         [o.end_offset_minutes for o in observations],
-        [o.offset_known for o in observations],
+        [o.record_offset for o in observations],
+        [o.record_end_offset for o in observations],
+        [o.zone_source for o in observations],
+        [o.origin for o in observations],
         [d[0] for d in days],
         [d[-1] for d in days],
         [orjson.dumps(o.fields).decode() for o in observations],
@@ -124,26 +162,63 @@ def _pg_columns(observations: Sequence[Observation]) -> list[list[Any]]:
 
 async def upsert_observations(
     conn: AsyncConnection, user_id: str, upload_id: uuid.UUID, observations: Sequence[Observation]
-) -> None:
-    """Insert new records; replace existing ones only with a strictly newer version."""
+) -> set[date]:
+    """Insert new records; replace existing ones only with a newer version (``is_newer``).
+
+    Returns the local days the replaced versions were on: a newer version may have moved,
+    and the days it left must be derived again."""
     if not observations:
-        return
+        return set()
+    left: set[date] = set()
     if conn.dialect.name == "postgresql":
         raw = await conn.get_raw_connection()
         driver: Any = raw.driver_connection
         for i in range(0, len(observations), PG_UPSERT_BATCH):
             batch = observations[i : i + PG_UPSERT_BATCH]
-            await driver.execute(_PG_UPSERT, user_id, upload_id, *_pg_columns(batch))
-        return
+            rows = await driver.fetch(_PG_UPSERT, user_id, upload_id, *_pg_columns(batch))
+            for first, last in rows:
+                left.update(day_span(first, last))
+        return left
+    table = ObservationRow.__table__
+    by_type: dict[str, list[str]] = {}
+    for o in observations:
+        by_type.setdefault(o.record_type, []).append(o.hc_id)
+    for record_type, ids in by_type.items():  # the versions about to be replaced
+        for i in range(0, len(ids), 500):
+            found = await conn.execute(
+                select(table.c.local_date, table.c.end_local_date)
+                .where(
+                    table.c.user_id == user_id,
+                    table.c.record_type == record_type,
+                    table.c.hc_id.in_(ids[i : i + 500]),
+                )
+                .distinct()
+            )
+            for first, last in found:
+                left.update(day_span(first, last))
     rows = [_row(user_id, upload_id, o) for o in observations]
     stmt = sqlite.insert(ObservationRow)
     stmt = stmt.on_conflict_do_update(
         index_elements=["user_id", "record_type", "hc_id"],
         set_={c: stmt.excluded[c] for c in _UPDATED_ON_NEWER},
-        where=ObservationRow.last_modified_ms < stmt.excluded.last_modified_ms,
+        where=or_(
+            tuple_(ObservationRow.last_modified_ms, ObservationRow.content_hash)
+            < tuple_(stmt.excluded.last_modified_ms, stmt.excluded.content_hash),
+            and_(
+                tuple_(ObservationRow.last_modified_ms, ObservationRow.content_hash)
+                == tuple_(stmt.excluded.last_modified_ms, stmt.excluded.content_hash),
+                stmt.excluded.upload_id < ObservationRow.upload_id,
+            ),
+        ),
     )
     for i in range(0, len(rows), UPSERT_BATCH):
         await conn.execute(stmt, rows[i : i + UPSERT_BATCH])
+    return left
+
+
+def day_span(first: date, last: date) -> list[date]:
+    """The days from ``first`` to ``last`` (a week at most, as ``observation_days``)."""
+    return [first + timedelta(days=d) for d in range(min((last - first).days, 7) + 1)]
 
 
 async def load_window(
@@ -152,12 +227,12 @@ async def load_window(
     first: date,
     last: date,
     record_types: Collection[str],
-    exclude_upload: uuid.UUID | None = None,
+    exclude_uploads: Collection[uuid.UUID] = (),
 ) -> tuple[list[Observation], dict[str, str]]:
     """The user's observations of ``record_types`` touching [first, last] (exercise
     sessions touching the day before or after too: the recovery window after a late
     session), and the upload each current version came from (by Health Connect id). Rows
-    written by ``exclude_upload`` are left out (the caller holds them in memory)."""
+    written by ``exclude_uploads`` are left out (the caller holds them in memory)."""
     table = ObservationRow.__table__
     touching = and_(table.c.local_date <= last, table.c.end_local_date >= first)
     if EXERCISE in record_types:
@@ -174,34 +249,79 @@ async def load_window(
             table.c.user_id == user_id,
             table.c.record_type.in_(sorted(record_types)),
             touching,
-            *([table.c.upload_id != exclude_upload] if exclude_upload else []),
+            *([table.c.upload_id.not_in(list(exclude_uploads))] if exclude_uploads else []),
         )
     )
     observations: list[Observation] = []
     sources: dict[str, str] = {}
     for row in result.mappings():
-        observations.append(
-            Observation(
-                record_type=row["record_type"],
-                hc_id=row["hc_id"],
-                start_ms=row["start_ms"],
-                end_ms=row["end_ms"],
-                offset_minutes=row["offset_minutes"],
-                fields=row["fields"],
-                last_modified_ms=row["last_modified_ms"],
-                offset_known=row["offset_known"],
-                end_offset_minutes=row["end_offset_minutes"],
-            )
-        )
+        observations.append(to_observation(row))
         sources[row["hc_id"]] = str(row["upload_id"])
     return observations, sources
+
+
+def to_observation(row: Mapping[Any, Any]) -> Observation:
+    """An observation from a row of the observations table."""
+    return Observation(
+        record_type=row["record_type"],
+        hc_id=row["hc_id"],
+        start_ms=row["start_ms"],
+        end_ms=row["end_ms"],
+        offset_minutes=row["offset_minutes"],
+        fields=row["fields"],
+        last_modified_ms=row["last_modified_ms"],
+        end_offset_minutes=row["end_offset_minutes"],
+        origin=row["origin"],
+        record_offset=row["record_offset"],
+        record_end_offset=row["record_end_offset"],
+        zone_source=row["zone_source"],
+        content_hash=row["content_hash"],
+    )
+
+
+AI_TRAINING = "ai_training"
+
+
+async def training_consent(conn: AsyncConnection, user_id: str) -> bool:
+    """Whether the person's latest choice allows training examples (default: no)."""
+    granted = (
+        await conn.execute(
+            select(Consent.granted)
+            .where(Consent.user_id == user_id, Consent.purpose == AI_TRAINING)
+            .order_by(Consent.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    return bool(granted)
+
+
+async def stored_dates(conn: AsyncConnection, user_id: str, first: date, last: date) -> list[date]:
+    """The user's days with stored metrics in [first, last]."""
+    table = DailyMetrics.__table__
+    rows = await conn.execute(
+        select(table.c.local_date).where(
+            table.c.user_id == user_id, table.c.local_date >= first, table.c.local_date <= last
+        )
+    )
+    return list(rows.scalars())
+
+
+async def observation_dates(conn: AsyncConnection, user_id: str) -> set[date]:
+    """Every local day one of the user's observations touches."""
+    table = ObservationRow.__table__
+    rows = await conn.execute(
+        select(table.c.local_date, table.c.end_local_date)
+        .where(table.c.user_id == user_id)
+        .distinct()
+    )
+    return {d for first, last in rows for d in day_span(first, last)}
 
 
 async def load_days_around(
     conn: AsyncConnection, user_id: str, first: date, last: date, reach: int
 ) -> list[Any]:
-    """The user's stored daily rows in [first - reach, last + reach], oldest first, in one
-    query: metrics of all of them (the journals' history), provenance and training key
+    """The user's stored daily rows in [first - reach, last], oldest first, in one query:
+    metrics of all of them (the journals' history), provenance, context and training key
     only from ``first`` on (the days that may be rewritten)."""
     table = DailyMetrics.__table__
     rewritable = table.c.local_date >= first
@@ -210,12 +330,13 @@ async def load_days_around(
             table.c.local_date,
             table.c.metrics,
             type_coerce(case((rewritable, table.c.provenance)), JSON).label("provenance"),
+            type_coerce(case((rewritable, table.c.context)), JSON).label("context"),
             case((rewritable, table.c.training_key)).label("training_key"),
         )
         .where(
             table.c.user_id == user_id,
             table.c.local_date >= first - timedelta(days=reach),
-            table.c.local_date <= last + timedelta(days=reach),
+            table.c.local_date <= last,
         )
         .order_by(table.c.local_date)
     )
@@ -261,6 +382,8 @@ def day_row(
     version: str,
     provenance: dict[str, Any],
     training: str | None,
+    context: dict[str, Any] | None = None,
+    series: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "user_id": user_id,
@@ -270,6 +393,8 @@ def day_row(
         "source_upload_ids": sorted({u for p in provenance.values() for u in p["uploads"]}),
         "provenance": provenance,
         "training_key": training,
+        "context": context,
+        "series": series,
         "updated_at": datetime.now(UTC),
     }
 
@@ -282,8 +407,9 @@ def narrative_row(
     local_date: date | None,
     upload_id: uuid.UUID | None,
     domains: list[str],
-    layers: tuple[str, str, str],
+    narrative: NarrativeText,
     version: str,
+    status: str = "published",
 ) -> dict[str, Any]:
     return {
         "key": key,
@@ -292,9 +418,13 @@ def narrative_row(
         "local_date": local_date,
         "upload_id": upload_id,
         "domains": domains,
-        "statistical": layers[0],
-        "structural": layers[1],
-        "semantic": layers[2],
+        "statistical": narrative.statistical,
+        "structural": narrative.structural,
+        "semantic": narrative.semantic,
+        "claims": narrative.claims_json(),
+        "sections": narrative.sentences_json(),
+        "status": status,
+        "superseded_at": None,
         "definitions_version": version,
         "updated_at": datetime.now(UTC),
     }
@@ -308,9 +438,98 @@ async def save_narratives(conn: AsyncConnection, rows: list[dict[str, Any]]) -> 
     await _upsert_many(conn, Narrative.__table__, rows, ("key",))
 
 
+async def queued_uploads(
+    conn: AsyncConnection, user_id: str, other_than: uuid.UUID, limit: int
+) -> list[Any]:
+    """(id, record type, object key) of the person's queued uploads, oldest first."""
+    rows = await conn.execute(
+        select(Upload.id, Upload.record_type, Upload.object_key)
+        .where(
+            Upload.user_id == user_id,
+            Upload.status == UploadStatus.queued.value,
+            Upload.id != other_than,
+        )
+        .order_by(Upload.created_at, Upload.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def take_for_processing(conn: AsyncConnection, ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """Move these queued uploads to ``processing`` (the caller's transaction); the ids it
+    took (one another worker claimed meanwhile is not taken)."""
+    if not ids:
+        return set()
+    now = datetime.now(UTC)
+    rows = await conn.execute(
+        update(Upload)
+        .where(Upload.id.in_(list(ids)), Upload.status == UploadStatus.queued.value)
+        .values(
+            status=UploadStatus.processing.value,
+            processing_started_at=now,
+            updated_at=now,
+            attempts=Upload.attempts + 1,
+        )
+        .returning(Upload.id)
+    )
+    return set(rows.scalars())
+
+
+async def supersede_upload_narratives(
+    conn: AsyncConnection, user_id: str, keep: Collection[uuid.UUID], days: Collection[date]
+) -> None:
+    """Mark superseded the narratives of other uploads whose data touches ``days`` (those
+    days were derived again since: their journals hold the current picture)."""
+    if not days:
+        return
+    lo = datetime.combine(min(days) - timedelta(days=1), datetime.min.time(), UTC)
+    hi = datetime.combine(max(days) + timedelta(days=2), datetime.min.time(), UTC)
+    touching = select(Upload.id).where(
+        Upload.user_id == user_id, Upload.data_start < hi, Upload.data_end >= lo
+    )
+    if keep:
+        touching = touching.where(Upload.id.not_in(list(keep)))
+    await conn.execute(
+        update(Narrative)
+        .where(
+            Narrative.user_id == user_id,
+            Narrative.kind == "upload",
+            Narrative.superseded_at.is_(None),
+            Narrative.upload_id.in_(touching),
+        )
+        .values(superseded_at=datetime.now(UTC))
+    )
+
+
+async def delete_day(conn: AsyncConnection, user_id: str, day: date) -> None:
+    """Remove a day left without data: its metrics and its journal."""
+    await conn.execute(
+        delete(DailyMetrics).where(DailyMetrics.user_id == user_id, DailyMetrics.local_date == day)
+    )
+    await conn.execute(
+        delete(Narrative).where(
+            Narrative.user_id == user_id, Narrative.kind == "daily", Narrative.local_date == day
+        )
+    )
+
+
+DERIVED = (ObservationRow, DailyMetrics, Narrative, ZoneEvidence, UtcStampingOrigin)
+CHOICES = (ZoneSetting, Consent)  # what the person set: kept by a rebuild, erased with them
+
+
+async def delete_derived(conn: AsyncConnection, user_id: str) -> int:
+    """Everything derived from the person's uploads (a rebuild makes it again)."""
+    return await _delete(conn, user_id, DERIVED)
+
+
 async def delete_user(conn: AsyncConnection, user_id: str) -> int:
+    """Everything derived, and the person's own settings and choices (erasure)."""
+    return await _delete(conn, user_id, DERIVED + CHOICES)
+
+
+async def _delete(conn: AsyncConnection, user_id: str, models: tuple[Any, ...]) -> int:
     total = 0
-    for model in (ObservationRow, DailyMetrics, Narrative):
+    for model in models:
         result = await conn.execute(delete(model).where(model.user_id == user_id))
         total += int(getattr(result, "rowcount", 0) or 0)
     return total

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from healthplatform import __version__
-from healthplatform.etl.narratives import Narrative
+from healthplatform.etl.narratives.model import LAYERS, Narrative
 
 TRAINING_PREFIX = "training"
 INSTRUCTION = (
@@ -34,11 +34,23 @@ def training_example(
     record_ids: list[str],
     version: str,
 ) -> tuple[str, bytes]:
-    """(object key, JSON bytes) of one example; the key is derived from the content."""
+    """(object key, JSON bytes) of one example; the key is derived from the content.
+
+    Besides the whole text (``output``), each layer of the narrative (statistical,
+    structural, semantic) is addressable with the claims its numbers come from."""
+    claims = {c.id: c.to_json() for c in narrative.claims}
+    layers = {}
+    for name in LAYERS:
+        sentences = [s for s in narrative.sentences if s.layer == name]
+        layers[name] = {
+            "text": narrative.layer(name),
+            "claims": [claims[c] for s in sentences for c in s.claims],
+        }
     example = {
         "instruction": INSTRUCTION,
         "input": _json({"date": day.isoformat(), "metrics": metrics}).decode(),
         "output": narrative.text,
+        "layers": layers,
         "metadata": {
             "local_date": day.isoformat(),
             "source_upload_ids": sorted(upload_ids),

@@ -20,8 +20,9 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
 from healthplatform.core import metrics
-from healthplatform.etl.pipeline import PermanentError, process_upload
+from healthplatform.etl.pipeline import PermanentError, process_upload, rederive_user
 from healthplatform.events.delivery import Delivery, EventConsumer
+from healthplatform.events.outbox import PERSON_REDERIVE
 from healthplatform.runtime import Resources
 from healthplatform.uploads import service as uploads
 
@@ -95,6 +96,9 @@ class Worker:
         return float(min(self.backoff_max, self.backoff_base * 2 ** max(0, attempt - 1)))
 
     async def handle(self, delivery: Delivery) -> None:
+        if delivery.topic == PERSON_REDERIVE:
+            await self.handle_person(delivery)
+            return
         context = propagate.extract(delivery.headers)
         with _tracer.start_as_current_span(
             "etl.process_upload", context=context, kind=SpanKind.CONSUMER
@@ -130,6 +134,32 @@ class Worker:
             metrics.ETL_PROCESSED.labels(record_type=record_type, outcome=outcome.status).inc()
             metrics.ETL_RECORDS.labels(record_type=record_type).inc(outcome.records)
             await self._settle(delivery.ack())
+
+    async def handle_person(self, delivery: Delivery) -> None:
+        """A person's zone setting or consent changed: place their records again and
+        derive the days that moved (every day with ``all_days``)."""
+        user = delivery.payload.get("user_id")
+        if not isinstance(user, str) or not user:
+            await delivery.dead_letter("malformed event: no user_id")
+            return
+        try:
+            days = await rederive_user(
+                self.res, user, all_days=bool(delivery.payload.get("all_days"))
+            )
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(delivery.retry("worker shutting down", 0))
+            raise
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+            log.warning("retrying rederive", extra={"user_id": user, "error": error})
+            if delivery.attempt >= self.consumer.delivery_limit:
+                await self._settle(delivery.dead_letter(error))
+            else:
+                await self._settle(delivery.retry(error, self.backoff(delivery.attempt)))
+            return
+        log.info("rederived", extra={"user_id": user, "days": days})
+        await self._settle(delivery.ack())
 
     @staticmethod
     def _observe_lag(delivery: Delivery) -> None:

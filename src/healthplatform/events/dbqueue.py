@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from healthplatform.db.models import OutboxEvent, OutboxStatus
 from healthplatform.events.delivery import Delivery
+from healthplatform.events.outbox import ETL_TOPIC_PREFIXES
 
 
 class DatabaseQueue:
@@ -23,14 +24,14 @@ class DatabaseQueue:
         self,
         sessions: async_sessionmaker[AsyncSession],
         *,
-        topic_prefix: str = "upload.",
+        topic_prefixes: tuple[str, ...] = ETL_TOPIC_PREFIXES,
         delivery_limit: int = 5,
         lease_seconds: float = 300.0,
         poll_interval: float = 0.2,
         batch_size: int = 8,
     ) -> None:
         self.sessions = sessions
-        self.topic_prefix = topic_prefix
+        self.topic_prefixes = topic_prefixes
         self.delivery_limit = delivery_limit
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_interval = poll_interval
@@ -66,7 +67,10 @@ class DatabaseQueue:
                 (
                     await session.execute(
                         select(OutboxEvent.id)
-                        .where(ready, OutboxEvent.topic.startswith(self.topic_prefix))
+                        .where(
+                            ready,
+                            or_(*(OutboxEvent.topic.startswith(p) for p in self.topic_prefixes)),
+                        )
                         .order_by(OutboxEvent.id)
                         .limit(self.batch_size)
                         .with_for_update(skip_locked=True)

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from healthplatform.db.models import OutboxEvent, OutboxStatus, utcnow
 
 UPLOAD_RECEIVED = "upload.received"
+PERSON_REDERIVE = "person.rederive"  # place a person's records again, derive their days
+ETL_TOPIC_PREFIXES = ("upload.", "person.")  # what the ETL worker consumes
 
 
 def add_event(session: AsyncSession, topic: str, payload: dict[str, Any]) -> OutboxEvent:

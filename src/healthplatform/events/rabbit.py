@@ -12,6 +12,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue
 
 from healthplatform.events.delivery import Delivery
+from healthplatform.events.outbox import ETL_TOPIC_PREFIXES
 from healthplatform.settings import Settings
 
 
@@ -60,7 +61,8 @@ async def declare(
             "x-dead-letter-exchange": topology.dead_letter_exchange,
         },
     )
-    await queue.bind(exchange, routing_key="upload.#")
+    for prefix in ETL_TOPIC_PREFIXES:
+        await queue.bind(exchange, routing_key=f"{prefix}#")
     return exchange, dlx, queue
 
 

@@ -10,24 +10,31 @@ from typing import Any
 from sqlalchemy import func, select
 
 from healthplatform.db.models import DailyMetrics, Narrative, Upload
-from healthplatform.narratives.schemas import NarrativeOut
+from healthplatform.etl.narratives.model import Narrative as NarrativeText
+from healthplatform.narratives.schemas import ClaimOut, NarrativeOut, SentenceOut
 from healthplatform.runtime import Resources
 from healthplatform.uploads.schemas import UploadStatusOut
 from healthplatform.uploads.service import user_key
 
 
-def _out(row: Narrative, metrics: dict[str, Any] | None) -> NarrativeOut:
-    text = "\n\n".join(part for part in (row.statistical, row.structural, row.semantic) if part)
+def _out(row: Narrative, metrics: dict[str, Any] | None, domain: str | None = None) -> NarrativeOut:
+    """The wire shape of a stored narrative; with ``domain``, that domain's sentences only."""
+    text = NarrativeText.from_json(row.sections or [], row.claims or [])
+    if domain is not None:
+        text = text.for_domain(domain)
     return NarrativeOut(
         kind=row.kind,
         date=row.local_date,
         upload_id=row.upload_id,
-        domains=row.domains,
-        statistical=row.statistical,
-        structural=row.structural,
-        semantic=row.semantic,
-        text=text,
-        metrics=metrics,
+        domains=[domain] if domain is not None else row.domains,
+        statistical=text.statistical,
+        structural=text.structural,
+        semantic=text.semantic,
+        text=text.text,
+        claims=[ClaimOut.model_validate(c) for c in text.claims_json()],
+        sentences=[SentenceOut.model_validate(s) for s in text.sentences_json()],
+        superseded=row.superseded_at is not None,
+        metrics=metrics if domain is None or metrics is None else {domain: metrics.get(domain)},
         definitions_version=row.definitions_version,
         updated_at=row.updated_at,
     )
@@ -45,7 +52,9 @@ async def list_narratives(
     offset: int,
 ) -> tuple[list[NarrativeOut], int]:
     user = user_key(subject)
-    query = select(Narrative).where(Narrative.user_id == user, Narrative.kind == kind)
+    query = select(Narrative).where(
+        Narrative.user_id == user, Narrative.kind == kind, Narrative.status == "published"
+    )
     if first is not None:
         query = query.where(Narrative.local_date >= first)
     if last is not None:
@@ -73,7 +82,9 @@ async def list_narratives(
                 )
             ).scalars():
                 metrics[m.local_date] = m.metrics
-    return [_out(r, metrics.get(r.local_date) if r.local_date else None) for r in page], total
+    return [
+        _out(r, metrics.get(r.local_date) if r.local_date else None, domain) for r in page
+    ], total
 
 
 async def export_lines(res: Resources, subject: str) -> AsyncIterator[bytes]:
@@ -106,6 +117,7 @@ async def export_lines(res: Resources, subject: str) -> AsyncIterator[bytes]:
                 {
                     "date": day.local_date.isoformat(),
                     "metrics": day.metrics,
+                    "context": day.context,  # the day's zone and where its times came from
                     "definitions_version": day.definitions_version,
                     "source_upload_ids": day.source_upload_ids,
                 },
@@ -113,7 +125,7 @@ async def export_lines(res: Resources, subject: str) -> AsyncIterator[bytes]:
         for row in (
             await session.execute(
                 select(Narrative)
-                .where(Narrative.user_id == user)
+                .where(Narrative.user_id == user, Narrative.status == "published")
                 .order_by(Narrative.kind, Narrative.local_date, Narrative.id)
             )
         ).scalars():

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from healthplatform.core import metrics
 from healthplatform.db.engine import transaction
 from healthplatform.db.models import Upload, UploadStatus
+from healthplatform.etl import person_jobs
 from healthplatform.events.outbox import UPLOAD_RECEIVED, add_event
 from healthplatform.events.relay import outbox_stats, purge_finished
 from healthplatform.runtime import Resources
@@ -84,6 +85,8 @@ async def requeue_stuck(res: Resources, after_seconds: int) -> int:
 
 async def housekeeping_once(res: Resources) -> None:
     settings = res.settings
+    if await person_jobs.requeue_stale(res.engine, settings.requeue_stuck_after_seconds):
+        log.warning("asked again for people's days to be derived")
     async with transaction(res.sessions) as session:
         await purge_finished(session, settings.outbox_retention_hours)
     async with res.sessions() as session:

@@ -93,7 +93,8 @@ def test_definitions_are_complete() -> None:
     for item in DEFINITIONS.values():
         assert item.unit and item.definition and item.citation, item.name
     assert "Battelino" in DEFINITIONS["glucose.tir_70_180_pct"].citation
-    assert "Bergenstal" in DEFINITIONS["glucose.gmi_pct"].citation
+    assert "Lancet Diabetes Endocrinol 2023" in DEFINITIONS["glucose.low_episodes"].citation
+    assert "Fekedulegn" in DEFINITIONS["sleep.main.awakenings"].citation
     assert "Whelton" in DEFINITIONS["vitals.blood_pressure"].citation
 
 

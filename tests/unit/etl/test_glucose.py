@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from healthplatform.etl.metrics import compute_day, gmi, range_percentages
-from healthplatform.etl.metrics.glucose import Reading, trend
+from healthplatform.etl.metrics.glucose import Reading, hypo_events, trend
 from tests.unit.etl.helpers import DAY, EST, MIN, at, cgm, obs
 
 # 288 readings, 5 min apart, from 00:00 local:
@@ -31,8 +31,8 @@ def test_full_day_hand_computed() -> None:
     assert g["sd_mg_dl"] == pytest.approx(75.2869, abs=1e-4)
     # CV = 75.2869 / 136.25 = 55.256 %
     assert g["cv_pct"] == pytest.approx(55.2564, abs=1e-4)
-    # GMI = 3.31 + 0.02392 * 136.25 = 3.31 + 3.2591 = 6.5691 %
-    assert g["gmi_pct"] == pytest.approx(6.5691)
+    # GMI needs >= 14 days of CGM data: no daily value
+    assert "gmi_pct" not in g
     # TBR70 = 72/288 = 25 %, TBR54 = 36/288 = 12.5 %, TIR = 144/288 = 50 %,
     # TAR180 = 72/288 = 25 %, TAR250 = 36/288 = 12.5 %
     assert g["tir_70_180_pct"] == 50.0
@@ -43,12 +43,15 @@ def test_full_day_hand_computed() -> None:
 
 def test_patterns_hand_computed() -> None:
     g = compute_day(cgm(DAY, DAY_VALUES), DAY)["glucose"]
-    # one run < 70 from 00:00 to 05:55: 72 readings, span 355 min, nadir 50
+    # one event < 70: begins 00:00 (3 readings x 5 min = 15 min below 70), ends at 06:00,
+    # the first of >= 15 min at or above 70: 72 readings, 360 min, nadir 50
     assert g["low_episodes"] == [
-        {"start": "00:00", "end": "05:55", "minutes": 355.0, "readings": 72, "extreme": 50.0}
-    ]
-    # < 54 from 00:00 to 02:55: 36 readings, 175 min
-    assert g["very_low_episodes"][0]["minutes"] == 175.0
+        {"start": "00:00", "end": "06:00", "minutes": 360.0, "readings": 72, "extreme": 50.0,
+         "ended": "recovered"}
+    ]  # fmt: skip
+    # < 54 begins 00:00; 54-69 does not end it (the consensus end is >= 15 min at >= 70)
+    assert g["very_low_episodes"][0]["minutes"] == 360.0
+    assert g["readings_below_54"] == {"count": 36, "lowest_mg_dl": 50.0, "lowest_time": "00:00"}
     night = g["overnight"]
     assert night["readings"] == 72 and night["below_70"] == 72
     assert night["nadir_mg_dl"] == 50.0 and night["nadir_time"] == "00:00"
@@ -61,6 +64,7 @@ def test_patterns_hand_computed() -> None:
         "from_time": "19:00",
         "to_mg_dl": 300.0,
         "to_time": "21:00",
+        "after_low": False,
     }
     assert g["post_meal"] is None  # no meal tags
     assert g["trend"]["direction"] == "rising"
@@ -163,3 +167,41 @@ def test_own_offset_decides_the_day() -> None:
     utc_reading = cgm(DAY, [100.0], offset=0, start_hh=2)  # 02:00Z = 21:00 the day before at -05
     assert "glucose" in compute_day(utc_reading, DAY)
     assert "glucose" not in compute_day(utc_reading, DAY.replace(day=DAY.day - 1))
+
+
+def _readings(values: list[float], step_min: int = 5) -> list[Reading]:
+    t0 = at(DAY, 12)
+    return [Reading(t0 + i * step_min * MIN, v, EST) for i, v in enumerate(values)]
+
+
+def test_hypo_event_consensus_start_and_end() -> None:
+    # 12:00 100, 12:05-12:15 three lows (15 min: an event begins at 12:05), 12:20 72 (a
+    # recovery of 5 min only), 12:25 65 (still low), 12:30-12:40 three at >= 70: the event
+    # ends at 12:30 after 25 min; 5 readings 12:05-12:25, nadir 65
+    values = [100.0, 65.0, 65.0, 65.0, 72.0, 65.0, 80.0, 80.0, 80.0, 100.0]
+    assert hypo_events(_readings(values), 70.0, 5 * MIN) == [
+        {"start": "12:05", "end": "12:30", "minutes": 25.0, "readings": 5, "extreme": 65.0,
+         "ended": "recovered"}
+    ]  # fmt: skip
+
+
+def test_two_lows_are_not_an_event_and_a_gap_ends_one() -> None:
+    # two readings below 70 cover only 10 minutes: no event
+    assert hypo_events(_readings([100.0, 60.0, 60.0, 100.0, 100.0, 100.0]), 70.0, 5 * MIN) == []
+    # three lows then 30 min without data: the event ends with the last low's interval
+    lows = _readings([60.0, 58.0, 61.0])
+    after = Reading(lows[-1].ms + 30 * MIN, 120.0, EST)
+    events = hypo_events([*lows, after], 70.0, 5 * MIN)
+    assert events == [
+        {"start": "12:00", "end": "12:15", "minutes": 15.0, "readings": 3, "extreme": 58.0,
+         "ended": "data gap"}
+    ]  # fmt: skip
+    # sparse readings (not CGM) make no event at all
+    assert hypo_events(_readings([60.0] * 6, step_min=30), 70.0, 30 * MIN) == []
+
+
+def test_a_rise_after_a_low_is_a_rebound() -> None:
+    values = [100.0, 60.0, 60.0, 60.0, 80.0, 110.0, 140.0, 160.0]
+    g = compute_day(cgm(DAY, values, start_hh=12), DAY)["glucose"]
+    # largest rise 60 (12:15) -> 160 (12:35): starts below 70, so after_low
+    assert g["largest_rise_2h"]["from_mg_dl"] == 60.0 and g["largest_rise_2h"]["after_low"]

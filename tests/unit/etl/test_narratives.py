@@ -8,7 +8,13 @@ from datetime import date, timedelta
 import pytest
 
 from healthplatform.etl.metrics import compute_day
-from healthplatform.etl.narratives import Narrative, daily_journal, upload_narrative
+from healthplatform.etl.narratives import (
+    Narrative,
+    UnclaimedNumber,
+    daily_journal,
+    upload_narrative,
+)
+from healthplatform.etl.narratives.writer import Writer
 from healthplatform.etl.observations import Observation
 from tests.unit.etl.helpers import DAY, at, cgm, hr_record, obs, sleep
 
@@ -85,21 +91,42 @@ def test_irregular_sleep_timing() -> None:
 
 def test_statistical_layer_numbers() -> None:
     metrics = compute_day(_day(DAY, (100.0, 120.0), 8.0), DAY)
-    text = daily_journal(DAY, metrics, []).statistical
-    # mean 110, SD 10.0174 -> "10", CV 9.11 % -> "9 %", GMI 3.31 + 0.02392 * 110 = 5.94 -> 5.9
-    assert text.startswith("Daily summary for 2025-03-10.")
-    assert "Glucose (CGM): mean 110 mg/dL (SD 10, CV 9 %), GMI 5.9 %" in text
+    text = daily_journal(DAY, metrics, [], {"offset_minutes": -300}).statistical
+    # mean 110, SD 10.0174 -> "10", CV 9.11 % -> "9 %"; no GMI for a single day
+    assert text.startswith("Daily summary for 2025-03-10 (times in UTC-05:00).")
+    assert "mean 110 mg/dL (SD 10, CV 9 %)" in text and "GMI" not in text
     assert "time in range 70-180 mg/dL 100 %" in text
-    assert "total sleep 8 h (no stage data: taken as time in bed)" in text
+    assert "main sleep 8 h (no stage data: taken as time in bed)" in text
+
+
+def test_every_number_is_a_claim() -> None:
+    metrics = compute_day(_day(DAY, (80.0, 160.0), 5.0), DAY)
+    n = daily_journal(
+        DAY, metrics, _history(start=DAY - timedelta(days=3)), {"offset_minutes": -300}
+    )
+    by_id = {c.id: c for c in n.claims}
+    for sentence in n.sentences:
+        rest = sentence.text
+        for cid in sentence.claims:
+            rest = rest.replace(by_id[cid].text, "", 1)
+        for name in ("ACC/AHA 2017", "SpO2"):
+            rest = rest.replace(name, "")
+        assert not any(ch.isdigit() for ch in rest), sentence.text
+    mean = next(c for c in n.claims if c.metric == "glucose.mean_mg_dl")
+    assert (mean.value, mean.unit, mean.text) == (120.0, "mg/dL", "120 mg/dL")
+    assert mean.window == ("2025-03-10T00:00-05:00", "2025-03-11T00:00-05:00")
+    assert mean.records == 288 and mean.version == "2026.12.1" and mean.layer == "statistical"
+    with pytest.raises(UnclaimedNumber):
+        Writer(("", ""), {}, "v").say("12 readings")  # a number no claim accounts for
 
 
 def test_insufficient_data_is_said_and_not_interpreted() -> None:
     metrics = compute_day(cgm(DAY, [50.0] * 30), DAY)  # 30 / 288 readings, all low
     n = daily_journal(DAY, metrics, [])
-    assert "Glucose: insufficient data (10 % of expected readings" in n.statistical
+    assert "insufficient data for CGM metrics (10 % of expected readings" in n.statistical
     assert "Glucose: insufficient data" in n.semantic and "not interpreted" in n.semantic
-    # the low episode is still a fact about the readings
-    assert "below 54 mg/dL" in n.structural
+    # the low event and the readings below 54 are still facts about the readings
+    assert "below 54 mg/dL" in n.structural and "Overnight low glucose: 1 event" in n.structural
 
 
 def test_elevated_heart_rate_and_blood_pressure_are_cautious() -> None:
@@ -107,7 +134,7 @@ def test_elevated_heart_rate_and_blood_pressure_are_cautious() -> None:
     day.append(hr_record(at(DAY, 21), [118.0] * 15))
     day += [obs("BloodPressureRecord", at(DAY, 9), systolic=185.0, diastolic=95.0)]
     n = daily_journal(DAY, compute_day(day, DAY), [])
-    assert "1 episode of heart rate at or above 100 bpm for at least 10 min" in n.structural
+    assert "1 episode of heart rate above 100 bpm for at least 10 min" in n.structural
     assert "21:00-21:14 (peak 118 bpm)" in n.structural
     assert "hypertensive crisis range" in n.structural
     assert "seek urgent medical care" in n.semantic
@@ -117,6 +144,17 @@ def test_elevated_heart_rate_and_blood_pressure_are_cautious() -> None:
     assert "it is not a diagnosis" in n.semantic
 
 
+def test_highest_blood_pressure_is_a_real_reading() -> None:
+    day = [
+        obs("BloodPressureRecord", at(DAY, 8), systolic=181.0, diastolic=96.0),
+        obs("BloodPressureRecord", at(DAY, 20), systolic=150.0, diastolic=120.0),
+    ]
+    n = daily_journal(DAY, compute_day(day, DAY), [])
+    assert "highest systolic reading 181/96 mmHg at 08:00" in n.statistical
+    assert "highest diastolic reading 150/120 mmHg at 20:00" in n.statistical
+    assert "181/120" not in n.text
+
+
 def test_determinism_and_model() -> None:
     day = DAY + timedelta(days=3)
     observations = _day(day, (80.0, 160.0), 5.0)
@@ -124,18 +162,28 @@ def test_determinism_and_model() -> None:
     two = daily_journal(day, compute_day(list(reversed(observations)), day), _history())
     assert one == two and one.text == two.text
     with pytest.raises(dataclasses.FrozenInstanceError):
-        one.statistical = "x"  # type: ignore[misc]
+        one.sentences = ()  # type: ignore[misc]
     assert one.text == "\n\n".join((one.statistical, one.structural, one.semantic))
     preview = one.preview(80)
     assert len(preview) <= 80 and preview.endswith("...") and "\n" not in preview
-    assert Narrative("a", "", "c").text == "a\n\nc"
-    assert Narrative("short", "", "").preview() == "short"
+    again = Narrative.from_json(one.sentences_json(), one.claims_json())
+    assert again == one
 
 
-def test_empty_day() -> None:
-    n = daily_journal(DAY, {}, [])
-    assert "No data for this day." in n.statistical
-    assert n.structural == "No notable patterns."
+def test_domain_text_is_that_domains_only() -> None:
+    day = DAY + timedelta(days=3)
+    n = daily_journal(day, compute_day(_day(day, (80.0, 160.0), 5.0), day), _history())
+    glucose = n.for_domain("glucose")
+    assert glucose.text and "Sleep" not in glucose.text and "sleep onset" not in glucose.text
+    assert all(c.domain == "glucose" for c in glucose.claims)
+    assert "Glucose (CGM)" not in n.for_domain("sleep").text
+
+
+def test_no_template_artefacts() -> None:
+    day = DAY + timedelta(days=3)
+    text = daily_journal(day, compute_day(_day(day, (80.0, 160.0), 5.0), day), _history()).text
+    for artefact in ("1 of them", "  ", " .", "..", "( ", " )"):
+        assert artefact not in text, artefact
 
 
 def test_upload_narrative() -> None:
@@ -148,12 +196,13 @@ def test_upload_narrative() -> None:
     ]  # fmt: skip
     n = upload_narrative("StepsRecord", days)
     assert n.statistical.splitlines() == [
-        "StepsRecord upload: data on 2 of 3 local days touched.",
+        "Uploaded steps data, by local day:",
         "2025-03-10: 4,200 steps.",
-        "2025-03-11: no StepsRecord summary for this day.",
+        "2025-03-11: no steps data.",
         "2025-03-12: 6,100 steps.",
     ]
-    assert "highest steps on 2025-03-12 (6,100), lowest on 2025-03-10 (4,200)" in n.structural
+    steps = [c for c in n.claims if c.metric == "activity.steps.total"]
+    assert [c.window[0][:10] for c in steps] == ["2025-03-10", "2025-03-12"]
     assert n == upload_narrative("StepsRecord", list(reversed(days)))
     with pytest.raises(ValueError, match="unknown record type"):
         upload_narrative("NotARecord", days)
@@ -162,8 +211,7 @@ def test_upload_narrative() -> None:
 def test_upload_narrative_glucose_insufficient() -> None:
     metrics = compute_day(cgm(DAY, [100.0] * 30), DAY)
     n = upload_narrative("BloodGlucoseRecord", [(DAY, metrics)])
-    assert "Insufficient data on 2025-03-10" in n.structural
-    assert "0 of them had enough data" in n.semantic
+    assert "Insufficient data for daily glucose metrics on 2025-03-10." in n.structural
 
 
 def test_staged_sleep_statistics() -> None:
@@ -171,7 +219,7 @@ def test_staged_sleep_statistics() -> None:
     text = daily_journal(DAY, compute_day([night], DAY), []).statistical
     # TIB 480, TST 450, efficiency 93.75 % -> "94 %", light 400/450 = 89 %, REM 11 %
     assert (
-        "Sleep: in bed 23:00-07:00 (8 h), total sleep 7 h 30 min, efficiency 94 %; "
-        "light 6 h 40 min (89 %), REM 50 min (11 %); 1 awakening, wake after sleep onset "
-        "10 min, sleep onset latency 20 min; midpoint 03:00."
+        "Sleep: in bed 23:00-07:00 (8 h), main sleep 7 h 30 min, efficiency 94 %; "
+        "light 6 h 40 min (89 %), REM 50 min (11 %); 1 awakening of 5 min or more, wake "
+        "after sleep onset 10 min, sleep onset latency 20 min; midpoint 03:00."
     ) in text

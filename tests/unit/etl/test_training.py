@@ -8,7 +8,19 @@ from datetime import date
 import orjson
 
 from healthplatform.etl.narratives import Narrative
+from healthplatform.etl.narratives.render import count
+from healthplatform.etl.narratives.writer import Writer
 from healthplatform.etl.training import month_prefix, training_day, training_example
+
+
+def _narrative() -> Narrative:
+    w = Writer(("2025-09-30T00:00Z", "2025-10-01T00:00Z"), {"glucose": 12}, "v1")
+    w.at("statistical", "glucose").say(
+        f"{w.val('glucose.readings_summary.count', 12, 'count', count('reading'))}."
+    )
+    w.at("structural", "day").say("No pattern.")
+    w.at("semantic", "day").say("Nothing unusual.")
+    return w.narrative()
 
 
 def _example(metrics: dict[str, object]) -> tuple[str, bytes]:
@@ -16,7 +28,7 @@ def _example(metrics: dict[str, object]) -> tuple[str, bytes]:
         "u" * 32,
         date(2025, 9, 30),
         metrics,
-        Narrative("12 readings.", "No pattern.", "Nothing unusual."),
+        _narrative(),
         upload_ids=["b", "a"],
         record_ids=["r2", "r1"],
         version="v1",
@@ -37,6 +49,11 @@ def test_the_body_is_canonical_json_with_provenance() -> None:
     assert list(example) == sorted(example)
     assert example["metadata"]["source_upload_ids"] == ["a", "b"]
     assert example["metadata"]["record_ids"] == ["r1", "r2"]
+    assert example["output"] == "12 readings.\n\nNo pattern.\n\nNothing unusual."
+    statistical = example["layers"]["statistical"]
+    assert statistical["text"] == "12 readings."
+    assert [c["metric"] for c in statistical["claims"]] == ["glucose.readings_summary.count"]
+    assert example["layers"]["semantic"] == {"text": "Nothing unusual.", "claims": []}
     assert orjson.loads(example["input"]) == {
         "date": "2025-09-30",
         "metrics": {"a": {"y": None, "z": 2}, "b": 1},  # NaN is not JSON: null

@@ -53,23 +53,32 @@ VO2_FIELD = "vo2MillilitersPerMinuteKilogram"
 RECORD_TYPES = (*CUMULATIVE, *SAMPLED, EXERCISE, VO2_MAX)
 
 
-def cumulative_total(observations: Sequence[Observation], day: date, field: str) -> Json | None:
-    """Day total of ``field`` with proportional split and overlap resolution."""
+def counted_pieces(
+    observations: Sequence[Observation], day: date, field: str
+) -> tuple[list[Piece], list[Piece]]:
+    """(every piece inside the day, the pieces counted): proportional split and overlap
+    resolution. The day's total and its hourly chart both add up the counted pieces."""
     pieces: list[Piece] = []
     for obs in observations:
         value = num(obs.fields.get(field))
         piece = day_piece(obs, day)
         if value is not None and value >= 0 and piece is not None:
             pieces.append(piece)
+    return pieces, best_non_overlapping(pieces, lambda p: share(p, field))
+
+
+def share(piece: Piece, field: str) -> float:
+    """The part of the record's amount inside the piece."""
+    return float(piece.obs.fields[field]) * piece.fraction
+
+
+def cumulative_total(observations: Sequence[Observation], day: date, field: str) -> Json | None:
+    """Day total of ``field`` with proportional split and overlap resolution."""
+    pieces, used = counted_pieces(observations, day, field)
     if not pieces:
         return None
-
-    def share(piece: Piece) -> float:
-        return float(piece.obs.fields[field]) * piece.fraction
-
-    used = best_non_overlapping(pieces, share)
     return {
-        "total": math.fsum(share(p) for p in used),
+        "total": math.fsum(share(p, field) for p in used),
         "records": len(pieces),
         "records_used": len(used),
     }

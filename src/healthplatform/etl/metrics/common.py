@@ -69,7 +69,7 @@ def num(value: object) -> float | None:
 
 
 def canonical(observations: Iterable[Observation]) -> list[Observation]:
-    """One observation per ``hc_id`` (latest ``last_modified_ms``), in a fixed order.
+    """One observation per ``hc_id`` (``observations.is_newer`` decides), in a fixed order.
 
     The fixed order makes every result independent of the order of the input.
     """
@@ -81,8 +81,16 @@ def canonical(observations: Iterable[Observation]) -> list[Observation]:
     return sorted(best.values(), key=lambda o: (o.start_ms, o.end_ms, o.record_type, o.hc_id))
 
 
-def _rank(obs: Observation) -> tuple[int, int, int, str]:
-    return (obs.last_modified_ms, obs.start_ms, obs.end_ms, repr(sorted(obs.fields.items())))
+def _rank(obs: Observation) -> tuple[int, int, int, int, str]:
+    """``is_newer``'s order; hand-made observations without a content hash fall back on
+    their times and fields so that the result never depends on the input order."""
+    return (
+        obs.last_modified_ms,
+        obs.content_hash,
+        obs.start_ms,
+        obs.end_ms,
+        repr(sorted(obs.fields.items())),
+    )
 
 
 def of_type(observations: Iterable[Observation], *record_types: str) -> list[Observation]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFINITIONS_VERSION = "2026.11.1"
+DEFINITIONS_VERSION = "2026.12.1"
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,14 @@ WHO_BMI = (
 WHO_SPO2 = "World Health Organization. Pulse Oximetry Training Manual. Geneva: WHO; 2011."
 HC = "Android Health Connect record type (androidx.health.connect.client.records)."
 PROJECT = "Project definition (no external standard); see docs/metrics.md."
+BATTELINO_2023 = (
+    "Battelino T, et al. Continuous glucose monitoring and metrics for clinical trials: an "
+    "international consensus statement. Lancet Diabetes Endocrinol 2023;11(1):42-57."
+)
+FEKEDULEGN = (
+    "Fekedulegn D, et al. Actigraphy-Based Assessment of Sleep Parameters. Ann Work Expo "
+    "Health 2020;64(4):350-367 (wake bouts of >= 5 min as long wake episodes)."
+)
 
 _DAY = "per local day (see day rules)"
 _SERIES = "readings of the day: count, latest (time), min, max, mean"
@@ -81,8 +89,9 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     # --- glucose
     ("glucose.coverage.sufficiency_pct", "%", "Readings / expected readings x 100, capped at "
      "100; expected = day minutes / median sampling interval (intervals < 30 s ignored). "
-     "Under 70 %, or median interval > 15 min (not CGM), the day is 'insufficient data'.",
-     BATTELINO),
+     "Under 70 %, or median interval > 15 min (not CGM), the day is 'insufficient data'. "
+     "This project's per-day adaptation of the consensus rule, which asks for >= 70 % of "
+     "data over 14 days.", BATTELINO),
     ("glucose.readings_summary", "mg/dL", "Count, min, max and mean of the day's readings, "
      "reported even when the day is insufficient for CGM metrics.", PROJECT),
     ("glucose.mean_mg_dl", "mg/dL", "Arithmetic mean of the day's readings.", BATTELINO),
@@ -90,8 +99,6 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
      BATTELINO),
     ("glucose.cv_pct", "%", "Coefficient of variation = SD / mean x 100; <= 36 % is the "
      "consensus threshold for stable glucose.", DANNE),
-    ("glucose.gmi_pct", "%", "Glucose Management Indicator = 3.31 + 0.02392 x mean (mg/dL). "
-     "Intended for >= 14 days of CGM data; a single day is indicative only.", BERGENSTAL),
     ("glucose.tir_70_180_pct", "% of readings", "Readings 70-180 mg/dL inclusive. "
      "TBR70 + TIR + TAR180 = 100 %.", BATTELINO),
     ("glucose.tbr_70_pct", "% of readings", "Readings < 70 mg/dL (includes < 54).",
@@ -102,17 +109,26 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
      BATTELINO),
     ("glucose.tar_250_pct", "% of readings", "Readings > 250 mg/dL (subset of > 180).",
      BATTELINO),
-    ("glucose.low_episodes", "list", "Runs of consecutive readings < 70 mg/dL spanning >= 15 "
-     "min (first to last reading; a gap > 15 min breaks a run): start, end, minutes, "
-     "readings, nadir.", BATTELINO),
-    ("glucose.very_low_episodes", "list", "As low_episodes, below 54 mg/dL.", BATTELINO),
+    ("glucose.low_episodes", "list", "Hypoglycaemia events (consensus): each CGM reading "
+     "covers the day's median sampling interval; an event begins with readings < 70 mg/dL "
+     "covering >= 15 consecutive minutes and ends when readings >= 70 mg/dL cover >= 15 "
+     "consecutive minutes (or at a data gap > 15 min / the day's end): start, end, "
+     "minutes, readings, nadir ('extreme'), how it ended. Only with CGM sampling "
+     "(median interval <= 15 min).", BATTELINO_2023),
+    ("glucose.very_low_episodes", "list", "As low_episodes, beginning with >= 15 minutes "
+     "below 54 mg/dL; it also ends after >= 15 minutes at or above 70 mg/dL.",
+     BATTELINO_2023),
+    ("glucose.readings_below_54", "mg/dL", "Every reading < 54 mg/dL, event or not: count, "
+     "lowest and its time (readings below 54 are clinically significant).", BATTELINO),
     ("glucose.overnight", "mg/dL", "Readings 00:00-06:00 local: count, readings < 70, nadir "
-     "and its time, low episodes; low_detected when an episode exists.", PROJECT),
+     "and its time, the low events that began then; low_detected when one exists.",
+     PROJECT),
     ("glucose.post_meal", "mg/dL", "Only with meal-tagged readings: for each BEFORE_MEAL or "
      "meal-typed reading, the peak within 2 h and the rise; count and max of AFTER_MEAL "
      "readings.", PROJECT),
     ("glucose.largest_rise_2h", "mg/dL", "Largest increase from a reading to a later one at "
-     "most 2 h after it, with both times.", PROJECT),
+     "most 2 h after it, with both times; after_low when it starts below 70 mg/dL or within "
+     "30 min after a reading below 70 (a rebound, not a meal).", PROJECT),
     ("glucose.trend", "mg/dL/h", "Least-squares slope of glucose on time; change = slope x "
      "covered hours; 'rising'/'falling' when |change| >= 20 mg/dL, else 'stable'. Only when "
      "the day is sufficient.", PROJECT),
@@ -121,13 +137,14 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
      "sample; under 12 the day is 'insufficient data' for a daily profile.", PROJECT),
     ("heart.heart_rate", "bpm", "Heart-rate samples of the day (each sample counts once): "
      "samples, min, mean, max.", HC),
-    ("heart.heart_rate.mean_bpm", "bpm", "Mean of the day's heart-rate samples.", HC),
+    ("heart.heart_rate.mean_bpm", "bpm", "Mean of the day's heart-rate samples (each sample "
+     "weighs the same: a mean of samples, not time-weighted).", HC),
     ("heart.resting", "bpm", "Mean of the day's RestingHeartRateRecords; without one, and "
      "with a sufficient day of >= 50 samples, the mean of the lowest decile (ceil(n/10)) of "
      "samples, flagged is_estimate.", PROJECT),
-    ("heart.elevated_episodes", "list", "Runs of samples >= 100 bpm spanning >= 10 min "
-     "(first to last sample; a gap > 5 min breaks a run) outside exercise sessions and the "
-     "15 min after them; 100 bpm is the conventional tachycardia threshold.", PAGE),
+    ("heart.elevated_episodes", "list", "Runs of samples above 100 bpm (tachycardia) spanning "
+     ">= 10 min (first to last sample; a gap > 5 min breaks a run) outside exercise sessions "
+     "and the 15 min after them.", PAGE),
     ("heart.hrv", "ms", "RMSSD readings of the day: count, mean, median, min, max.",
      TASK_FORCE),
     ("heart.hrv.trend", "ms", "Day mean vs baseline of previous days (>= 3 needed): baseline "
@@ -148,9 +165,9 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
      "start.", AASM),
     ("sleep.main.waso_min", "min", "Wake after sleep onset: AWAKE/OUT_OF_BED minutes between "
      "the first sleep stage and the end of the last one.", AASM),
-    ("sleep.main.awakenings", "count", "Transitions from a sleep stage to AWAKE or OUT_OF_BED "
-     "after sleep onset and before the final awakening (UNKNOWN segments ignored; any "
-     "length counts).", PROJECT),
+    ("sleep.main.awakenings", "count", "Wake bouts (consecutive AWAKE/OUT_OF_BED segments; "
+     "UNKNOWN ignored) of >= 5 min between sleep onset and the end of the last sleep stage; "
+     "shorter bouts (Samsung writes 30-s AWAKE segments) count in WASO only.", FEKEDULEGN),
     ("sleep.main.stages_min", "min", "Minutes per stage (light, deep, rem, sleeping, awake, "
      "out_of_bed, unknown).", HC),
     ("sleep.main.stages_pct_of_tst", "%", "Minutes of each sleep stage / TST x 100.", AASM),
@@ -167,8 +184,8 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
      "wake-up day; used for timing regularity.", ROENNEBERG),
     ("sleep.naps", "count, min", "Other kept sessions ending on the day: count and their "
      "sleep minutes.", PROJECT),
-    ("sleep.total_sleep_min", "min", "Main TST + nap sleep; < 7 h for the main sleep is "
-     "short for adults.", WATSON),
+    ("sleep.total_sleep_min", "min", "Main-sleep TST + nap sleep (the day's total); the "
+     "7-h adult recommendation is compared with the main sleep.", WATSON),
     # --- activity
     ("activity.steps", "steps", f"Sum of StepsRecord counts {_DAY}, split across midnight "
      "by overlap; overlapping records: largest non-overlapping total.", HC),
@@ -200,10 +217,12 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
      "18.5-24.9, overweight 25-29.9, obese >= 30. Without height: value None, reason.",
      WHO_BMI),
     # --- vitals
-    ("vitals.blood_pressure", "mmHg", "Readings, mean and max systolic/diastolic, ACC/AHA "
-     "2017 category of the mean and of the highest reading, counts per category: normal "
-     "< 120/< 80, elevated 120-129/< 80, stage 1 130-139 or 80-89, stage 2 >= 140 or >= 90, "
-     "crisis > 180 and/or > 120.", WHELTON),
+    ("vitals.blood_pressure", "mmHg", "Readings, mean systolic/diastolic, the reading with "
+     "the highest systolic and the reading with the highest diastolic (each a real "
+     "reading, never a pair from two readings), ACC/AHA 2017 category of the mean and the "
+     "highest category of any reading, counts per category: normal < 120/< 80, elevated "
+     "120-129/< 80, stage 1 130-139 or 80-89, stage 2 >= 140 or >= 90, crisis > 180 and/or "
+     "> 120.", WHELTON),
     ("vitals.spo2", "%", f"SpO2 {_SERIES}; readings and % of readings < 90 %; minutes < 90 % "
      "estimated (readings x median interval) only when sampling is <= 5 min.", WHO_SPO2),
     ("vitals.respiratory_rate", "breaths/min", f"Respiratory rate {_SERIES}.", HC),

@@ -8,6 +8,7 @@ Percentages are of readings; SD is the sample SD (n - 1).
 from __future__ import annotations
 
 import bisect
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,6 @@ from healthplatform.etl.metrics.common import (
     Json,
     Point,
     domain,
-    episodes,
     hhmm,
     instant_on,
     median_interval_ms,
@@ -41,9 +41,10 @@ TREND_MIN_CHANGE = 20.0  # mg/dL over the covered span
 MEALS = ("BREAKFAST", "LUNCH", "DINNER", "SNACK")
 # None when the day is insufficient
 CGM_KEYS = (
-    "mean_mg_dl", "sd_mg_dl", "cv_pct", "gmi_pct", "tir_70_180_pct", "tbr_70_pct", "tbr_54_pct",
+    "mean_mg_dl", "sd_mg_dl", "cv_pct", "tir_70_180_pct", "tbr_70_pct", "tbr_54_pct",
     "tar_180_pct", "tar_250_pct",
 )  # fmt: skip
+REBOUND_WINDOW_MS = 30 * MINUTE_MS  # a rise starting this soon after a low is a rebound
 
 
 @dataclass(frozen=True)
@@ -133,24 +134,93 @@ def insufficiency_reason(coverage: Json) -> str | None:
     return None
 
 
-def low_episodes(readings: Sequence[Reading], threshold: float) -> list[Json]:
-    """Runs of readings below ``threshold`` spanning >= 15 min (consensus event length)."""
-    return episodes(
-        readings,
-        lambda p: p.value < threshold,
-        min_span_ms=EVENT_MIN_SPAN_MS,
-        max_gap_ms=EVENT_MAX_GAP_MS,
-        extreme=min,
-    )
+def hypo_events(
+    readings: Sequence[Reading], threshold: float, interval_ms: float | None
+) -> list[Json]:
+    """CGM hypoglycaemia events below ``threshold`` (consensus definition).
+
+    Each reading covers one sampling interval (the day's median). An event begins with
+    readings below ``threshold`` covering >= 15 consecutive minutes and ends when readings
+    at or above 70 mg/dL cover >= 15 consecutive minutes (the event ends at the first of
+    them); a gap of more than 15 min between readings, or the end of the day, ends it at
+    the end of the last low reading's interval. Without CGM sampling (median interval over
+    15 min or unknown) there are no events.
+    """
+    if interval_ms is None or interval_ms > CGM_MAX_INTERVAL_MIN * MINUTE_MS:
+        return []
+    needed = max(1, math.ceil(EVENT_MIN_SPAN_MS / interval_ms - 1e-9))
+    found: list[Json] = []
+    below: list[Reading] = []  # the current run of low readings (not yet an event)
+    event: list[Reading] = []  # readings of the event in progress
+    recovery: list[Reading] = []  # the current run of readings >= 70 inside an event
+    previous: Reading | None = None
+
+    def close(end_ms: float, ended: str) -> None:
+        low = [r for r in event if r.value < threshold]
+        found.append(
+            {
+                "start": hhmm(event[0].ms, event[0].offset),
+                "end": hhmm(int(end_ms), event[0].offset),
+                "minutes": (end_ms - event[0].ms) / MINUTE_MS,
+                "readings": len(event),
+                "extreme": min(r.value for r in low),
+                "ended": ended,
+            }
+        )
+        event.clear()
+        recovery.clear()
+
+    for reading in readings:
+        if previous is not None and reading.ms - previous.ms > EVENT_MAX_GAP_MS:
+            if event:  # data gap: the event ends with the last reading below 70
+                last_low = max(r.ms for r in event if r.value < LOW)
+                close(last_low + interval_ms, "data gap")
+            below.clear()
+        previous = reading
+        if not event:
+            below = [*below, reading] if reading.value < threshold else []
+            if len(below) >= needed:
+                event.extend(below)
+                below = []
+            continue
+        if reading.value >= LOW:
+            recovery.append(reading)
+            if len(recovery) >= needed:
+                first = recovery[0]
+                event[:] = [r for r in event if r.ms < first.ms]
+                close(first.ms, "recovered")
+            else:
+                event.append(reading)
+        else:
+            recovery.clear()
+            event.append(reading)
+    if event:
+        last_low = max(r.ms for r in event if r.value < LOW)
+        close(last_low + interval_ms, "end of day")
+    return found
 
 
-def overnight(readings: Sequence[Reading]) -> Json | None:
-    """Readings from 00:00 to 06:00 local: lows and nadir; None without overnight data."""
+def low_readings(readings: Sequence[Reading], threshold: float) -> Json | None:
+    """Every reading below ``threshold`` (events or not): count and the lowest."""
+    low = [r for r in readings if r.value < threshold]
+    if not low:
+        return None
+    lowest = min(low, key=lambda r: (r.value, r.ms))
+    return {
+        "count": len(low),
+        "lowest_mg_dl": lowest.value,
+        "lowest_time": hhmm(lowest.ms, lowest.offset),
+    }
+
+
+def overnight(readings: Sequence[Reading], events: Sequence[Json]) -> Json | None:
+    """Readings from 00:00 to 06:00 local and the low events that began then; None without
+    overnight data."""
     night = [r for r in readings if r.local.hour < OVERNIGHT_END_HOUR]
     if not night:
         return None
     nadir = min(night, key=lambda r: (r.value, r.ms))
-    found = low_episodes(night, LOW)
+    found = [e for e in events if int(e["start"][:2]) < OVERNIGHT_END_HOUR]
     return {
         "readings": len(night),
         "below_70": sum(1 for r in night if r.value < LOW),
@@ -200,7 +270,10 @@ def post_meal(readings: Sequence[Reading]) -> Json | None:
 
 def largest_rise(readings: Sequence[Reading]) -> Json | None:
     """The largest increase from one reading to a later one at most 2 h after it (the
-    earliest such pair when several rise as much). Readings are sorted by time."""
+    earliest such pair when several rise as much). Readings are sorted by time.
+
+    ``after_low`` is True when the rise starts below 70 mg/dL or within 30 min after a
+    reading below 70: a rebound from a low, not a meal."""
     times = [r.ms for r in readings]
     values = [r.value for r in readings]
     best: tuple[float, int, int] | None = None
@@ -215,12 +288,16 @@ def largest_rise(readings: Sequence[Reading]) -> Json | None:
     if best is None:
         return None
     rise, low, high = best[0], readings[best[1]], readings[best[2]]
+    after_low = any(
+        r.value < LOW and low.ms - REBOUND_WINDOW_MS <= r.ms <= low.ms for r in readings
+    )
     return {
         "rise_mg_dl": rise,
         "from_mg_dl": low.value,
         "from_time": hhmm(low.ms, low.offset),
         "to_mg_dl": high.value,
         "to_time": hhmm(high.ms, high.offset),
+        "after_low": after_low,
     }
 
 
@@ -259,8 +336,11 @@ def glucose_day(observations: Sequence[Observation], day: date) -> Json | None:
     cgm: Json = dict.fromkeys(CGM_KEYS)
     if ok:
         mean, sd = statistics.fmean(values), statistics.stdev(values)
-        cgm.update(mean_mg_dl=mean, sd_mg_dl=sd, cv_pct=100.0 * sd / mean, gmi_pct=gmi(mean))
+        cgm.update(mean_mg_dl=mean, sd_mg_dl=sd, cv_pct=100.0 * sd / mean)
         cgm.update(range_percentages(values))
+    interval = coverage["median_interval_min"]
+    interval_ms = interval * MINUTE_MS if interval is not None else None
+    lows = hypo_events(readings, LOW, interval_ms)
     return domain(
         ok,
         reason,
@@ -272,9 +352,10 @@ def glucose_day(observations: Sequence[Observation], day: date) -> Json | None:
             "mean_mg_dl": statistics.fmean(values),
         },
         **cgm,
-        low_episodes=low_episodes(readings, LOW),
-        very_low_episodes=low_episodes(readings, VERY_LOW),
-        overnight=overnight(readings),
+        low_episodes=lows,
+        very_low_episodes=hypo_events(readings, VERY_LOW, interval_ms),
+        readings_below_54=low_readings(readings, VERY_LOW),
+        overnight=overnight(readings, lows),
         post_meal=post_meal(readings),
         largest_rise_2h=largest_rise(readings),
         trend=trend(readings) if ok else None,

@@ -57,14 +57,15 @@ def lowest_decile_mean(values: Sequence[float]) -> float:
 
 
 def elevated_episodes(samples: Sequence[Point], windows: Sequence[tuple[int, int]]) -> list[Json]:
-    """Runs of samples >= 100 bpm spanning >= 10 min, outside exercise (+15 min) windows.
+    """Runs of samples above 100 bpm (tachycardia) spanning >= 10 min, outside exercise
+    (+15 min) windows.
 
     Consecutive samples more than 5 min apart break a run, so sparse sampling cannot
     produce an episode.
     """
 
     def member(p: Point) -> bool:
-        return p.value >= ELEVATED_BPM and not any(lo <= p.ms <= hi for lo, hi in windows)
+        return p.value > ELEVATED_BPM and not any(lo <= p.ms <= hi for lo, hi in windows)
 
     return episodes(
         samples,

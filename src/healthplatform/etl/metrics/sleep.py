@@ -28,6 +28,7 @@ SLEEP_STAGES = ("LIGHT", "DEEP", "REM", "SLEEPING")
 WAKE_STAGES = ("AWAKE", "OUT_OF_BED")
 ALL_STAGES = (*SLEEP_STAGES, *WAKE_STAGES, "UNKNOWN")
 MIN_SCORED_PCT = 50.0
+MIN_AWAKENING_MIN = 5.0  # shorter wake bouts are not counted as awakenings
 
 Segment = tuple[int, int, str]
 
@@ -72,8 +73,9 @@ def _timing(obs: Observation, day: date) -> Json:
 def session_metrics(obs: Observation, day: date) -> Json:
     """Metrics of one session; ``day`` is its wake-up day (for relative clock times).
 
-    With stages: TST = LIGHT + DEEP + REM + SLEEPING; awakenings = transitions from a sleep
-    stage to AWAKE/OUT_OF_BED between sleep onset and the final awakening. Without stages:
+    With stages: TST = LIGHT + DEEP + REM + SLEEPING; awakenings = wake bouts (consecutive
+    AWAKE/OUT_OF_BED segments, UNKNOWN ignored) of >= 5 min between sleep onset and the end
+    of the last sleep stage. Without stages:
     TST = time in bed and stage metrics are None. Stages covering < 50 % of the time in
     bed leave TST None.
     """
@@ -101,15 +103,18 @@ def session_metrics(obs: Observation, day: date) -> Json:
     asleep = [s for s in segs if s[2] in SLEEP_STAGES]
     onset = asleep[0][0] if asleep else None
     final = asleep[-1][1] if asleep else None
-    awakenings, waso, previous = 0, 0.0, ""
+    awakenings, waso = 0, 0.0
+    bout = 0.0  # minutes of the wake bout in progress (after a sleep stage)
     for start, end, name in segs:
         if onset is None or final is None or start < onset or start >= final:
             continue
         if name in WAKE_STAGES:
-            waso += (min(end, final) - start) / MINUTE_MS
-            awakenings += previous in SLEEP_STAGES
-        if name != "UNKNOWN":
-            previous = name
+            minutes = (min(end, final) - start) / MINUTE_MS
+            waso += minutes
+            bout += minutes
+        elif name in SLEEP_STAGES:
+            awakenings += bout >= MIN_AWAKENING_MIN
+            bout = 0.0
     return out | {
         "tst_min": tst,
         "scored_pct": scored_pct,

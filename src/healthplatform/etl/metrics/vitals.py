@@ -11,6 +11,7 @@ from healthplatform.etl.metrics.common import (
     Json,
     Point,
     domain,
+    hhmm,
     instant_records_on,
     instants_on,
     median_interval_ms,
@@ -50,9 +51,21 @@ def bp_category(systolic: float, diastolic: float) -> str:
     return "normal"
 
 
+def _reading(ms: int, systolic: float, diastolic: float, offset: int) -> Json:
+    return {
+        "systolic_mmhg": systolic,
+        "diastolic_mmhg": diastolic,
+        "time": hhmm(ms, offset),
+        "category": bp_category(systolic, diastolic),
+    }
+
+
 def blood_pressure(observations: Sequence[Observation]) -> Json | None:
+    """Mean of the readings, and the two highest *real* readings: the one with the highest
+    systolic (ties: higher diastolic, then earlier) and the one with the highest diastolic
+    (ties: higher systolic, then earlier); never a pair assembled from two readings."""
     pairs = sorted(
-        (o.start_ms, s, d)
+        (o.start_ms, s, d, o.offset_minutes)
         for o in observations
         if (s := num(o.fields.get("systolic"))) is not None
         and (d := num(o.fields.get("diastolic"))) is not None
@@ -61,15 +74,17 @@ def blood_pressure(observations: Sequence[Observation]) -> Json | None:
     )
     if not pairs:
         return None
-    categories = [bp_category(s, d) for _, s, d in pairs]
-    mean_s = statistics.fmean(s for _, s, _ in pairs)
-    mean_d = statistics.fmean(d for _, _, d in pairs)
+    categories = [bp_category(s, d) for _, s, d, _ in pairs]
+    mean_s = statistics.fmean(s for _, s, _, _ in pairs)
+    mean_d = statistics.fmean(d for _, _, d, _ in pairs)
+    by_systolic = max(pairs, key=lambda p: (p[1], p[2], -p[0]))
+    by_diastolic = max(pairs, key=lambda p: (p[2], p[1], -p[0]))
     return {
         "readings": len(pairs),
         "mean_systolic_mmhg": mean_s,
         "mean_diastolic_mmhg": mean_d,
-        "max_systolic_mmhg": max(s for _, s, _ in pairs),
-        "max_diastolic_mmhg": max(d for _, _, d in pairs),
+        "highest_systolic_reading": _reading(*by_systolic),
+        "highest_diastolic_reading": _reading(*by_diastolic),
         "category_of_mean": bp_category(mean_s, mean_d),
         "highest_category": max(categories, key=BP_CATEGORIES.index),
         "category_counts": {c: categories.count(c) for c in BP_CATEGORIES if c in categories},

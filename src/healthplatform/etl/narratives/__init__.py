@@ -1,10 +1,11 @@
-"""Deterministic narratives from metrics: statistical, structural and semantic layers.
+"""Deterministic narratives from metrics: statistical, structural and semantic layers,
+every number a claim.
 
 Same input, same text: no randomness, no current time, fixed orders everywhere.
 """
 
 from healthplatform.etl.narratives.journal import daily_journal, upload_narrative
-from healthplatform.etl.narratives.model import Narrative
-from healthplatform.etl.narratives.patterns import Finding, detect
+from healthplatform.etl.narratives.model import Claim, Narrative, Sentence
+from healthplatform.etl.narratives.writer import UnclaimedNumber
 
-__all__ = ["Finding", "Narrative", "daily_journal", "detect", "upload_narrative"]
+__all__ = ["Claim", "Narrative", "Sentence", "UnclaimedNumber", "daily_journal", "upload_narrative"]

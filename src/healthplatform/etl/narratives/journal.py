@@ -2,136 +2,136 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import date
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 from typing import Any
 
-from healthplatform.etl.metrics.daily import SUMMARY_KEYS
-from healthplatform.etl.narratives.fmt import duration, num, plural
+from healthplatform.etl.metrics.daily import DOMAINS, SUMMARY_KEYS
+from healthplatform.etl.metrics.definitions import DEFINITIONS_VERSION
+from healthplatform.etl.narratives import render as r
 from healthplatform.etl.narratives.model import Narrative
-from healthplatform.etl.narratives.patterns import Finding, History, detect
-from healthplatform.etl.narratives.semantic import CLOSING, MEANINGS, semantic
-from healthplatform.etl.narratives.statistical import statistical, type_phrase
+from healthplatform.etl.narratives.patterns import History, detect
+from healthplatform.etl.narratives.semantic import CLOSING
+from healthplatform.etl.narratives.semantic import semantic as semantic_layer
+from healthplatform.etl.narratives.statistical import (
+    PHRASES,
+    domain_sentence,
+    placement_note,
+    record_label,
+)
+from healthplatform.etl.narratives.writer import Writer
 
 Json = dict[str, Any]
 NO_PATTERNS = "No notable patterns."
+LATE_DATA_HOUR = 23  # data ending before 23:00 makes the day "as of HH:MM"
 
 
-def structural(findings: Sequence[Finding]) -> str:
-    return "\n".join(f.text for f in findings) if findings else NO_PATTERNS
+def offset_text(minutes: int) -> str:
+    """``-300`` -> ``'-05:00'`` (ISO 8601 offset)."""
+    sign = "-" if minutes < 0 else "+"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}:{mins:02d}"
 
 
-def daily_journal(day: date, metrics: dict[str, Json], history: History) -> Narrative:
-    """Narrative for one day from its ``compute_day`` output and earlier days' outputs.
+def zone_label(minutes: int) -> str:
+    """``-300`` -> ``'UTC-05:00'``, ``0`` -> ``'UTC'``."""
+    return "UTC" if minutes == 0 else f"UTC{offset_text(minutes)}"
 
-    Only history entries before ``day`` are used (the 14 most recent as baselines).
-    """
-    findings = detect(day, metrics, history)
-    return Narrative(
-        statistical=statistical(day.isoformat(), metrics),
-        structural=structural(findings),
-        semantic=semantic(metrics, findings),
+
+def day_window(day: date, offset: int) -> tuple[str, str]:
+    """The local day as ISO start and end with the zone offset."""
+    suffix = offset_text(offset)
+    return (
+        f"{day.isoformat()}T00:00{suffix}",
+        f"{(day + timedelta(days=1)).isoformat()}T00:00{suffix}",
     )
 
 
-# (domain, key) -> (path inside the domain result, label, formatter) of a headline value
-def _n(digits: int, unit: str) -> Callable[[float], str]:
-    return lambda v: f"{num(v, digits)} {unit}".rstrip()
+def records_by_domain(metrics: Mapping[str, Json]) -> dict[str, int]:
+    return {
+        name: sum((d.get("coverage") or {}).get("records", {}).values())
+        for name, d in metrics.items()
+    }
 
 
-HEADLINES: dict[tuple[str, str], tuple[tuple[str, ...], str, Callable[[float], str]]] = {
-    ("glucose", "readings_summary"): (("mean_mg_dl",), "mean glucose", _n(0, "mg/dL")),
-    ("heart", "heart_rate"): (("heart_rate", "mean_bpm"), "mean heart rate", _n(0, "bpm")),
-    ("heart", "resting"): (("resting", "bpm"), "resting heart rate", _n(0, "bpm")),
-    ("heart", "hrv"): (("hrv", "mean_ms"), "mean HRV (RMSSD)", _n(0, "ms")),
-    ("sleep", "main"): (("main", "tst_min"), "total sleep", duration),
-    ("activity", "exercise"): (("exercise", "minutes"), "exercise time", duration),
-    ("vitals", "blood_pressure"): (
-        ("blood_pressure", "mean_systolic_mmhg"),
-        "mean systolic pressure",
-        _n(0, "mmHg"),
-    ),
-    ("intake", "hydration"): (("hydration", "volume_ml"), "water", _n(0, "mL")),
-    ("intake", "nutrition"): (("nutrition", "energy_kcal"), "energy intake", _n(0, "kcal")),
-}
+def daily_journal(
+    day: date, metrics: dict[str, Json], history: History, context: Json | None = None
+) -> Narrative:
+    """Narrative for one day from its ``compute_day`` output, earlier days' outputs and the
+    day's clock (``context``: zone offset, data extent; see ``etl.derive``).
+
+    Only history entries before ``day`` are used (the 14 calendar days before it)."""
+    context = context or {}
+    offset = int(context.get("offset_minutes") or 0)
+    w = Writer(day_window(day, offset), records_by_domain(metrics), DEFINITIONS_VERSION, metrics)
+    w.at("statistical", "day")
+    zone = w.val("context.offset_minutes", offset, "offset", zone_label, records=0)
+    extent = ""
+    until = context.get("data_until")
+    if until and int(until[:2]) < LATE_DATA_HOUR:
+        extent = f", as of {w.val('context.data_until', until, 'HH:MM', r.hhmm, records=0)}"
+    w.say(
+        f"Daily summary for {w.val('context.date', day.isoformat(), 'date', str, records=0)} "
+        f"(times in {zone}{extent})."
+    )
+    for name in DOMAINS:
+        if name in metrics:
+            w.at("statistical", name).say(domain_sentence(w, name, metrics[name]))
+            note = placement_note(w, name, metrics[name], offset, zone_label)
+            if note:
+                w.say(note)
+    findings = detect(w, day, metrics, history)
+    if not findings:
+        w.at("structural", "day").say(NO_PATTERNS)
+    semantic_layer(w, [(n, metrics[n]["status"]) for n in DOMAINS if n in metrics], findings)
+    return w.narrative()
 
 
-def _headline(domain: str, key: str) -> tuple[tuple[str, ...], str, Callable[[float], str]]:
-    if (domain, key) in HEADLINES:
-        return HEADLINES[(domain, key)]
-    label = key.replace("_", " ")
-    if domain == "activity" and key in ("cycling_cadence", "power", "speed", "steps_cadence"):
-        return (key, "mean"), f"mean {label}", _n(1, "")
-    if domain == "activity" and key != "vo2_max":
-        return (key, "total"), label, _n(0, "")
-    return (key, "latest"), label, _n(1, "")
-
-
-def _value(d: Json | None, path: Sequence[str]) -> float | None:
-    node: Any = d
-    for part in path:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return float(node) if isinstance(node, int | float) and not isinstance(node, bool) else None
-
-
-def _phrase(domain: str, key: str, metrics: dict[str, Json]) -> str | None:
-    d = metrics.get(domain)
-    return type_phrase(domain, key, d) if d else None
-
-
-def upload_narrative(record_type: str, days: Sequence[tuple[date, dict[str, Json]]]) -> Narrative:
-    """What one uploaded file of ``record_type`` contributed to the days it touched.
-
-    ``days`` are the ``compute_day`` outputs of those days. Raises ``ValueError`` for an
-    unknown record type.
-    """
+def upload_narrative(
+    record_type: str,
+    days: Sequence[tuple[date, dict[str, Json]]],
+    offsets: Mapping[date, int] | None = None,
+) -> Narrative:
+    """What one uploaded file of ``record_type`` contributed to the days it touched, as
+    those days stand now (``days``: their ``compute_day`` outputs, empty when a day has no
+    data left; ``offsets``: each day's zone offset). Raises ``ValueError`` for an unknown
+    record type."""
     if record_type not in SUMMARY_KEYS:
         raise ValueError(f"unknown record type {record_type!r}")
     domain, key = SUMMARY_KEYS[record_type]
-    ordered = sorted(days, key=lambda item: item[0])
-    phrases = [(day, m, _phrase(domain, key, m)) for day, m in ordered]
-    present = [(day, m) for day, m, phrase in phrases if phrase]
-    lines = [
-        f"{record_type} upload: data on {len(present)} of "
-        f"{plural(len(ordered), 'local day')} touched."
-    ]
-    for day, _, phrase in phrases:
-        text = phrase or f"no {record_type} summary for this day"
-        lines.append(f"{day.isoformat()}: {text.rstrip('.')}.")
-    path, label, render = _headline(domain, key)
-    values = [(day, v) for day, m in present if (v := _value(m.get(domain), path)) is not None]
-    patterns: list[str] = []
-    if len(values) >= 2:
-        high = max(values, key=lambda item: (item[1], item[0]))
-        low = min(values, key=lambda item: (item[1], item[0]))
-        patterns.append(
-            f"Across {plural(len(values), 'day')}: highest {label} on {high[0].isoformat()} "
-            f"({render(high[1])}), lowest on {low[0].isoformat()} ({render(low[1])})."
-        )
-    insufficient = [(day, m[domain]["reason"]) for day, m in present if m[domain]["status"] != "ok"]
-    patterns += [f"Insufficient data on {d.isoformat()}: {reason}." for d, reason in insufficient]
-    # single-day findings only: cross-day patterns need the user's history (daily_journal)
-    findings = [
-        (day, f)
-        for day, m in present
-        for f in detect(day, m, ())
-        if f.domain == domain and not f.code.startswith("cross.")
-    ]
-    patterns += [f"{day.isoformat()}: {f.text}" for day, f in findings]
-    meaning = [
-        f"This file contributed {record_type} data to {plural(len(present), 'day')}; "
-        f"{len(present) - len(insufficient)} of them had enough data for daily {domain} "
-        "metrics."
-    ]
-    if insufficient:
-        meaning.append("Daily metrics of days with insufficient data are not interpreted.")
-    for code in dict.fromkeys(f.code for _, f in findings):
-        meaning.append(MEANINGS[code])
-    meaning.append(CLOSING)
-    return Narrative(
-        statistical="\n".join(lines),
-        structural="\n".join(patterns) or NO_PATTERNS,
-        semantic="\n".join(meaning),
+    offsets = offsets or {}
+    w = Writer(("", ""), {}, DEFINITIONS_VERSION)
+    label = record_label(record_type)
+    w.at("statistical", domain).say(f"Uploaded {label} data, by local day:")
+    insufficient: list[date] = []
+    for day, m in sorted(days, key=lambda item: item[0]):
+        w.window = day_window(day, offsets.get(day, 0))
+        w.records = records_by_domain(m)
+        w.metrics = m
+        day_label = w.val("context.date", day.isoformat(), "date", str, records=0)
+        phrase = _phrase(w, domain, key, m[domain]) if domain in m else None
+        text = phrase.rstrip(".") if phrase else f"no {record_label(record_type)} data"
+        w.say(f"{day_label}: {text}.")
+        if domain in m and m[domain]["status"] != "ok":
+            insufficient.append(day)
+    w.at("structural", domain)
+    labels = []
+    for day in insufficient:
+        w.window = day_window(day, offsets.get(day, 0))
+        labels.append(w.val("context.date", day.isoformat(), "date", str, records=0))
+    w.say(
+        f"Insufficient data for daily {domain} metrics on {', '.join(labels)}."
+        if labels
+        else NO_PATTERNS
     )
+    w.at("semantic", domain).say(
+        "The journal of each day holds the full picture of that day, with every upload."
+    )
+    w.at("semantic", "day").say(CLOSING)
+    return w.narrative()
+
+
+def _phrase(w: Writer, domain: str, key: str, d: Json) -> str | None:
+    if domain in ("glucose", "sleep"):
+        return domain_sentence(w, domain, d)
+    return PHRASES[(domain, key)](w, d)

@@ -1,22 +1,92 @@
-"""The narrative value object."""
+"""The narrative value objects: claims, sentences, and the three-layer narrative.
+
+Every number a narrative shows is a :class:`Claim`: the metric (its path in the day's
+metrics, ``def.*`` for a definition's threshold, ``context.*`` for the day's clock), the
+unrounded value, the unit, the text it reads as, the local window it describes, how many
+source records it rests on and the definitions version. Sentences carry the ids of the
+claims they show; the writer (``narratives.writer``) refuses a sentence with a digit that
+no claim accounts for.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+LAYERS = ("statistical", "structural", "semantic")
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    metric: str
+    value: Any
+    unit: str
+    text: str
+    window: tuple[str, str]
+    records: int
+    domain: str
+    layer: str
+    version: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "metric": self.metric,
+            "value": self.value,
+            "unit": self.unit,
+            "text": self.text,
+            "window": list(self.window),
+            "records": self.records,
+            "domain": self.domain,
+            "layer": self.layer,
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Claim:
+        return cls(**{**data, "window": tuple(data["window"])})
+
+
+@dataclass(frozen=True)
+class Sentence:
+    layer: str
+    domain: str  # a metrics domain, or "day" for the header and closing lines
+    text: str
+    claims: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"layer": self.layer, "domain": self.domain, "text": self.text,
+                "claims": list(self.claims)}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Narrative:
-    """Three layers of deterministic text: numbers, patterns, cautious interpretation."""
+    """Three layers of deterministic text built from claims: numbers, patterns, cautious
+    interpretation."""
 
-    statistical: str
-    structural: str
-    semantic: str
+    sentences: tuple[Sentence, ...] = ()
+    claims: tuple[Claim, ...] = ()
+
+    def layer(self, name: str) -> str:
+        return "\n".join(s.text for s in self.sentences if s.layer == name)
+
+    @property
+    def statistical(self) -> str:
+        return self.layer("statistical")
+
+    @property
+    def structural(self) -> str:
+        return self.layer("structural")
+
+    @property
+    def semantic(self) -> str:
+        return self.layer("semantic")
 
     @property
     def text(self) -> str:
         """The non-empty layers, in order, separated by a blank line."""
-        return "\n\n".join(p for p in (self.statistical, self.structural, self.semantic) if p)
+        return "\n\n".join(p for p in (self.layer(name) for name in LAYERS) if p)
 
     def preview(self, n: int = 200) -> str:
         """The text on one line, cut to at most ``n`` characters (ending in '...' if cut)."""
@@ -24,3 +94,24 @@ class Narrative:
         if len(flat) <= n:
             return flat
         return flat[: max(0, n - 3)].rstrip() + "..."
+
+    def for_domain(self, domain: str) -> Narrative:
+        """Only the sentences about ``domain`` (and the claims they show)."""
+        kept = tuple(s for s in self.sentences if s.domain == domain)
+        ids = {c for s in kept for c in s.claims}
+        return Narrative(kept, tuple(c for c in self.claims if c.id in ids))
+
+    def claims_json(self) -> list[dict[str, Any]]:
+        return [c.to_json() for c in self.claims]
+
+    def sentences_json(self) -> list[dict[str, Any]]:
+        return [s.to_json() for s in self.sentences]
+
+    @classmethod
+    def from_json(cls, sentences: list[dict[str, Any]], claims: list[dict[str, Any]]) -> Narrative:
+        return cls(
+            tuple(
+                Sentence(s["layer"], s["domain"], s["text"], tuple(s["claims"])) for s in sentences
+            ),
+            tuple(Claim.from_json(c) for c in claims),
+        )

@@ -1,25 +1,25 @@
-"""Pattern detection from one day's metrics and the previous days' (history).
+"""Structural layer: patterns of one day, and of the day against the previous 14 days.
 
-Each pattern is a ``Finding`` with a code (used by the semantic layer), its domain and the
-structural sentence. Thresholds are constants below and are listed in docs/metrics.md.
+Each pattern is written as a sentence (every number a claim) and returns its code, which
+the semantic layer interprets. Thresholds are constants below, listed in docs/metrics.md.
+Values computed from earlier days are ``history.*`` claims.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from healthplatform.etl.metrics.heart import hrv_trend
-from healthplatform.etl.narratives.fmt import clock, duration, num, pct, plural
+from healthplatform.etl.narratives import render as r
 from healthplatform.etl.narratives.statistical import BP_LABELS
+from healthplatform.etl.narratives.writer import Writer
 
 Json = dict[str, Any]
 History = Sequence[tuple[date, dict[str, Json]]]
 
-BASELINE_DAYS = 14  # most recent previous days used for baselines
+BASELINE_DAYS = 14  # previous calendar days used for baselines
 BASELINE_MIN_DAYS = 3
 NOTABLE_RISE_MG_DL = 50.0
 CV_HIGH_PCT = 36.0
@@ -29,13 +29,7 @@ VERY_SHORT_SLEEP_MIN = 6 * 60.0
 LOW_EFFICIENCY_PCT = 85.0
 IRREGULAR_MIDPOINT_MIN = 60.0
 CV_CHANGE_POINTS = 3.0
-
-
-@dataclass(frozen=True)
-class Finding:
-    code: str
-    domain: str
-    text: str
+MAX_LISTED = 3  # repeated patterns: the first three, then how many more
 
 
 def recent(day: date, history: History) -> list[dict[str, Json]]:
@@ -47,145 +41,234 @@ def recent(day: date, history: History) -> list[dict[str, Json]]:
     return [m for d, m in sorted(history, key=lambda e: e[0]) if start <= d < day]
 
 
-def _glucose(g: Json) -> list[Finding]:
-    found: list[Finding] = []
-    night = g.get("overnight")
-    if night and night["low_detected"]:
-        first = night["low_episodes"][0]
-        text = (
-            f"Overnight low: glucose below 70 mg/dL for {duration(first['minutes'])} from "
-            f"{first['start']} (nadir {num(night['nadir_mg_dl'])} mg/dL at "
-            f"{night['nadir_time']})."
+def _listed(total: int) -> str:
+    return " (the first three listed)" if total > MAX_LISTED else ""
+
+
+def _event(w: Writer, path: str, e: Json) -> str:
+    return (
+        f"{w.m(f'{path}.start', 'HH:MM', r.hhmm)}-"
+        f"{w.m(f'{path}.end', 'HH:MM', r.hhmm)} "
+        f"({w.m(f'{path}.minutes', 'min', r.minutes)}, lowest "
+        f"{w.m(f'{path}.extreme', 'mg/dL', r.MG)})"
+    )
+
+
+def _lows(w: Writer, g: Json) -> list[str]:
+    codes: list[str] = []
+    events = g["low_episodes"]
+    for overnight, code, label in ((True, "glucose.overnight_low", "Overnight"),
+                                   (False, "glucose.daytime_low", "Daytime")):  # fmt: skip
+        picked = [(i, e) for i, e in enumerate(events) if (int(e["start"][:2]) < 6) == overnight]
+        if not picked:
+            continue
+        path = f"glucose.low_episodes.{label.lower()}_count"
+        listed = "; ".join(
+            _event(w, f"glucose.low_episodes.{i}", e) for i, e in picked[:MAX_LISTED]
         )
-        found.append(Finding("glucose.overnight_low", "glucose", text))
-    elif night and night["below_70"]:
-        text = (
-            f"{plural(night['below_70'], 'overnight reading')} below 70 mg/dL (nadir "
-            f"{num(night['nadir_mg_dl'])} mg/dL at {night['nadir_time']}), shorter than a "
-            "15-minute episode."
+        w.say(
+            f"{label} low glucose: "
+            f"{w.val(path, len(picked), 'count', r.count('event'))}"
+            f" below {w.const('glucose.low', 70, 'mg/dL', r.MG)} for at least "
+            f"{w.const('glucose.event_minutes', 15, 'min', r.minutes)}: {listed}"
+            f"{_listed(len(picked))}."
         )
-        found.append(Finding("glucose.overnight_low_reading", "glucose", text))
-    if g["very_low_episodes"]:
-        eps = g["very_low_episodes"]
-        lowest = num(min(e["extreme"] for e in eps))
-        text = (
-            f"{plural(len(eps), 'episode')} below 54 mg/dL lasting at least 15 min "
-            f"(lowest {lowest} mg/dL)."
+        codes.append(code)
+    very = g["very_low_episodes"]
+    below = g.get("readings_below_54")
+    if very or below:
+        parts = []
+        if below:
+            parts.append(
+                f"{w.m('glucose.readings_below_54.count', 'count', r.count('reading'))}"
+                f" below {w.const('glucose.very_low', 54, 'mg/dL', r.MG)} (lowest "
+                f"{w.m('glucose.readings_below_54.lowest_mg_dl', 'mg/dL', r.MG)}"
+                f" at {w.m('glucose.readings_below_54.lowest_time', 'HH:MM', r.hhmm)})"
+            )
+        if very:
+            parts.append(
+                f"{w.val('glucose.very_low_episodes.count', len(very), 'count', r.count('event'))}"
+                f" of at least {w.const('glucose.event_minutes', 15, 'min', r.minutes)}"
+            )
+        w.say(f"Very low glucose: {', '.join(parts)}.")
+        codes.append("glucose.very_low")
+    return codes
+
+
+def _ranges(w: Writer, g: Json) -> list[str]:
+    codes: list[str] = []
+    c = w.const
+    if g["tbr_70_pct"] > TBR70_TARGET or g["tbr_54_pct"] > TBR54_TARGET:
+        w.say(
+            f"Time below range ({w.m('glucose.tbr_70_pct', '%', r.percent)} below "
+            f"{c('glucose.low', 70, 'mg/dL', r.bare())}, "
+            f"{w.m('glucose.tbr_54_pct', '%', r.percent)} below "
+            f"{c('glucose.very_low', 54, 'mg/dL', r.MG)}) is above the consensus targets (under "
+            f"{c('glucose.tbr70_target', TBR70_TARGET, '%', r.percent)} and under "
+            f"{c('glucose.tbr54_target', TBR54_TARGET, '%', r.percent)})."
         )
-        found.append(Finding("glucose.very_low", "glucose", text))
+        codes.append("glucose.below_range")
+    if g["tar_180_pct"] > TAR180_TARGET or g["tar_250_pct"] > TAR250_TARGET:
+        w.say(
+            f"Time above range ({w.m('glucose.tar_180_pct', '%', r.percent)} above "
+            f"{c('glucose.high', 180, 'mg/dL', r.bare())}, "
+            f"{w.m('glucose.tar_250_pct', '%', r.percent)} above "
+            f"{c('glucose.very_high', 250, 'mg/dL', r.MG)}) is above the consensus targets (under "
+            f"{c('glucose.tar180_target', TAR180_TARGET, '%', r.percent)} and under "
+            f"{c('glucose.tar250_target', TAR250_TARGET, '%', r.percent)})."
+        )
+        codes.append("glucose.above_range")
+    if g["cv_pct"] > CV_HIGH_PCT:
+        w.say(
+            f"Glucose variability was high (CV {w.m('glucose.cv_pct', '%', r.percent)}, "
+            f"above {c('glucose.cv_high', CV_HIGH_PCT, '%', r.percent)})."
+        )
+        codes.append("glucose.high_variability")
+    return codes
+
+
+def _peaks(w: Writer, g: Json) -> list[str]:
+    meals = g.get("post_meal")
+    peaks = [
+        (i, p)
+        for i, p in enumerate((meals or {}).get("peaks", []))
+        if p["rise_mg_dl"] >= NOTABLE_RISE_MG_DL
+    ]
+    if peaks:
+        listed = "; ".join(
+            f"after {p['meal'].lower()} at "
+            f"{w.m(f'glucose.post_meal.peaks.{i}.time', 'HH:MM', r.hhmm)}, peak "
+            f"{w.m(f'glucose.post_meal.peaks.{i}.peak_mg_dl', 'mg/dL', r.MG)}"
+            f" at {w.m(f'glucose.post_meal.peaks.{i}.peak_time', 'HH:MM', r.hhmm)}"
+            f" ({w.m(f'glucose.post_meal.peaks.{i}.rise_mg_dl', 'mg/dL', r.signed('mg/dL'))})"
+            for i, p in peaks[:MAX_LISTED]
+        )
+        w.say(f"Post-meal peaks: {listed}{_listed(len(peaks))}.")
+        return ["glucose.post_meal_peak"]
+    rise = g.get("largest_rise_2h")
+    if meals or not rise or rise["rise_mg_dl"] < NOTABLE_RISE_MG_DL:
+        return []
+    p = "glucose.largest_rise_2h"
+    label = "Rise after a low" if rise["after_low"] else "Largest rise"
+    w.say(
+        f"{label} within {w.const('glucose.rise_window', 120, 'min', r.minutes)}: "
+        f"{w.m(f'{p}.rise_mg_dl', 'mg/dL', r.signed('mg/dL'))}, from "
+        f"{w.m(f'{p}.from_mg_dl', 'mg/dL', r.MG)} at "
+        f"{w.m(f'{p}.from_time', 'HH:MM', r.hhmm)} to "
+        f"{w.m(f'{p}.to_mg_dl', 'mg/dL', r.MG)} at "
+        f"{w.m(f'{p}.to_time', 'HH:MM', r.hhmm)}."
+    )
+    return ["glucose.rebound" if rise["after_low"] else "glucose.rise"]
+
+
+def _glucose(w: Writer, g: Json) -> list[str]:
+    codes = _lows(w, g)
     if g["status"] == "ok":
-        found += _glucose_ranges(g)
-    found += _glucose_peaks(g)
+        codes += _ranges(w, g)
+    codes += _peaks(w, g)
     trend = g.get("trend")
     if trend and trend["direction"] != "stable":
-        text = (
+        w.say(
             f"Glucose was {trend['direction']} through the day (about "
-            f"{num(trend['change_mg_dl'])} mg/dL over {num(trend['span_h'])} h)."
+            f"{w.m('glucose.trend.change_mg_dl', 'mg/dL', r.MG)} over "
+            f"{w.m('glucose.trend.span_h', 'h', r.units('h'))})."
         )
-        found.append(Finding("glucose.trend", "glucose", text))
-    return found
+        codes.append("glucose.trend")
+    return codes
 
 
-def _glucose_ranges(g: Json) -> list[Finding]:
-    found: list[Finding] = []
-    tbr70, tbr54, tar180, tar250 = (
-        g["tbr_70_pct"],
-        g["tbr_54_pct"],
-        g["tar_180_pct"],
-        g["tar_250_pct"],
-    )
-    if tbr70 > TBR70_TARGET or tbr54 > TBR54_TARGET:
-        text = (
-            f"Time below range ({pct(tbr70)} below 70, {pct(tbr54)} below 54 mg/dL) is above "
-            "the consensus targets (under 4 % and under 1 %)."
-        )
-        found.append(Finding("glucose.below_range", "glucose", text))
-    if tar180 > TAR180_TARGET or tar250 > TAR250_TARGET:
-        text = (
-            f"Time above range ({pct(tar180)} above 180, {pct(tar250)} above 250 mg/dL) is "
-            "above the consensus targets (under 25 % and under 5 %)."
-        )
-        found.append(Finding("glucose.above_range", "glucose", text))
-    if g["cv_pct"] > CV_HIGH_PCT:
-        text = f"Glucose variability was high (CV {pct(g['cv_pct'])}, above 36 %)."
-        found.append(Finding("glucose.high_variability", "glucose", text))
-    return found
+def _baseline(values: Sequence[float]) -> tuple[float, float] | None:
+    if len(values) < BASELINE_MIN_DAYS:
+        return None
+    return statistics.fmean(values), statistics.stdev(values)
 
 
-def _glucose_peaks(g: Json) -> list[Finding]:
-    meals = g.get("post_meal")
-    peaks = [p for p in (meals or {}).get("peaks", []) if p["rise_mg_dl"] >= NOTABLE_RISE_MG_DL]
-    if peaks:
-        text = "; ".join(
-            f"after {p['meal'].lower()} at {p['time']}, peak {num(p['peak_mg_dl'])} mg/dL at "
-            f"{p['peak_time']} (+{num(p['rise_mg_dl'])})"
-            for p in peaks
-        )
-        return [Finding("glucose.post_meal_peak", "glucose", f"Post-meal peaks: {text}.")]
-    rise = g.get("largest_rise_2h")
-    if not meals and rise and rise["rise_mg_dl"] >= NOTABLE_RISE_MG_DL:
-        text = (
-            f"Largest rise within 2 h: +{num(rise['rise_mg_dl'])} mg/dL, from "
-            f"{num(rise['from_mg_dl'])} mg/dL at {rise['from_time']} to "
-            f"{num(rise['to_mg_dl'])} mg/dL at {rise['to_time']}."
-        )
-        return [Finding("glucose.rise", "glucose", text)]
-    return []
-
-
-def _heart(h: Json, past: Sequence[dict[str, Json]]) -> list[Finding]:
-    found: list[Finding] = []
+def _heart(
+    w: Writer, h: Json, past: Sequence[dict[str, Json]], window: tuple[str, str]
+) -> list[str]:
+    codes: list[str] = []
     eps = h["elevated_episodes"]
     if eps:
-        spans = ", ".join(f"{e['start']}-{e['end']} (peak {num(e['extreme'])} bpm)" for e in eps)
-        text = (
-            f"{plural(len(eps), 'episode')} of heart rate at or above 100 bpm for at least "
-            f"10 min outside recorded exercise: {spans}."
+        spans = ", ".join(
+            f"{w.m(f'heart.elevated_episodes.{i}.start', 'HH:MM', r.hhmm)}-"
+            f"{w.m(f'heart.elevated_episodes.{i}.end', 'HH:MM', r.hhmm)} (peak "
+            f"{w.m(f'heart.elevated_episodes.{i}.extreme', 'bpm', r.BPM)})"
+            for i, e in enumerate(eps[:MAX_LISTED])
         )
-        found.append(Finding("heart.elevated", "heart", text))
+        w.say(
+            f"{w.val('heart.elevated_episodes.count', len(eps), 'count', r.count('episode'))} of "
+            f"heart rate above {w.const('heart.tachycardia', 100, 'bpm', r.BPM)} for at least "
+            f"{w.const('heart.elevated_minutes', 10, 'min', r.minutes)} outside recorded "
+            f"exercise: {spans}{_listed(len(eps))}."
+        )
+        codes.append("heart.elevated")
     today = h.get("hrv")
-    if today:
-        previous = [m["heart"]["hrv"]["mean_ms"] for m in past if (m.get("heart") or {}).get("hrv")]
-        trend = hrv_trend(today["mean_ms"], previous)
-        if trend["status"] == "ok" and trend["direction"] != "within":
-            baseline = f"{num(trend['baseline_mean_ms'])} ± {num(trend['baseline_sd_ms'])} ms"
-            days = plural(trend["baseline_days"], "previous day")
-            text = (
-                f"HRV (RMSSD) mean {num(today['mean_ms'])} ms was {trend['direction']} your "
-                f"baseline ({baseline} over {days})."
+    previous = [m["heart"]["hrv"]["mean_ms"] for m in past if (m.get("heart") or {}).get("hrv")]
+    base = _baseline(previous) if today else None
+    if today and base:
+        mean, sd = base
+        direction = (
+            "below"
+            if today["mean_ms"] < mean - sd
+            else "above"
+            if today["mean_ms"] > mean + sd
+            else ""
+        )
+        if direction:
+            n = len(previous)
+            days = w.past("heart.hrv.baseline_days", n, "count", r.count("previous day"), window, n)
+            w.say(
+                f"HRV (RMSSD) mean {w.m('heart.hrv.mean_ms', 'ms', r.MS)} was "
+                f"{direction} your baseline "
+                f"({w.past('heart.hrv.baseline_mean_ms', mean, 'ms', r.bare(), window, n)}"
+                f" ± {w.past('heart.hrv.baseline_sd_ms', sd, 'ms', r.MS, window, n)} over {days})."
             )
-            found.append(Finding(f"heart.hrv_{trend['direction']}", "heart", text))
-    return found
+            codes.append(f"heart.hrv_{direction}")
+    return codes
 
 
-def _sleep(s: Json, past: Sequence[dict[str, Json]]) -> list[Finding]:
-    found: list[Finding] = []
+def _sleep(
+    w: Writer, s: Json, past: Sequence[dict[str, Json]], window: tuple[str, str]
+) -> list[str]:
+    codes: list[str] = []
     main = s["main"]
     tst, eff = main["tst_min"], main["efficiency_pct"]
     if s["status"] == "ok" and tst < SHORT_SLEEP_MIN:
-        text = f"Short sleep: {duration(tst)} of total sleep, under the 7 h recommended for adults."
-        found.append(Finding("sleep.short", "sleep", text))
+        w.say(
+            f"Short night: {w.m('sleep.main.tst_min', 'min', r.minutes)} of main sleep, "
+            f"under the {w.const('sleep.recommended', SHORT_SLEEP_MIN, 'min', r.minutes)} "
+            "recommended for adults."
+        )
+        codes.append("sleep.short")
     if s["status"] == "ok" and eff is not None and eff < LOW_EFFICIENCY_PCT:
-        awake = duration(main["waso_min"])
-        text = f"Sleep efficiency {pct(eff)} is under 85 % ({awake} awake after sleep onset)."
-        found.append(Finding("sleep.low_efficiency", "sleep", text))
+        w.say(
+            f"Sleep efficiency {w.m('sleep.main.efficiency_pct', '%', r.percent)} is under "
+            f"{w.const('sleep.efficiency_reference', LOW_EFFICIENCY_PCT, '%', r.percent)} ("
+            f"{w.m('sleep.main.waso_min', 'min', r.minutes)} awake after "
+            "sleep onset)."
+        )
+        codes.append("sleep.low_efficiency")
     midpoints = [m["sleep"]["main"]["midpoint_rel_min"] for m in past if m.get("sleep")]
     if len(midpoints) >= BASELINE_MIN_DAYS:
         usual = statistics.fmean(midpoints)
         shift = main["midpoint_rel_min"] - usual
         if abs(shift) >= IRREGULAR_MIDPOINT_MIN:
-            text = (
-                f"Sleep timing differed from previous nights: midpoint {main['midpoint']}, "
-                f"{duration(abs(shift))} {'later' if shift > 0 else 'earlier'} than the "
-                f"average of {plural(len(midpoints), 'previous night')} ({clock(usual)})."
+            n = len(midpoints)
+            w.say(
+                f"Sleep timing differed from previous nights: midpoint "
+                f"{w.m('sleep.main.midpoint', 'HH:MM', r.hhmm)}, "
+                f"{w.past('sleep.midpoint_shift_min', abs(shift), 'min', r.minutes, window, n)}"
+                f" {'later' if shift > 0 else 'earlier'} than the average of "
+                f"{w.past('sleep.nights', n, 'count', r.count('previous night'), window, n)}"
+                f" ({w.past('sleep.midpoint_mean_min', usual, 'min', r.clock_of, window, n)})."
             )
-            found.append(Finding("sleep.irregular_timing", "sleep", text))
-    return found
+            codes.append("sleep.irregular_timing")
+    return codes
 
 
 def _short_sleep_glucose(
-    metrics: dict[str, Json], past: Sequence[dict[str, Json]]
-) -> list[Finding]:
+    w: Writer, metrics: dict[str, Json], past: Sequence[dict[str, Json]], window: tuple[str, str]
+) -> list[str]:
     """Cross-domain: after a night under 6 h, the day's glucose CV vs the user's baseline."""
     s, g = metrics.get("sleep"), metrics.get("glucose")
     if not s or not g or s["status"] != "ok" or g["status"] != "ok":
@@ -193,17 +276,19 @@ def _short_sleep_glucose(
     tst = s["main"]["tst_min"]
     if tst >= VERY_SHORT_SLEEP_MIN:
         return []
-    night = f"After a short night ({duration(tst)} of sleep)"
+    night = f"After a short night ({w.m('sleep.main.tst_min', 'min', r.minutes)} of sleep)"
     baseline = [
         m["glucose"]["cv_pct"] for m in past if (m.get("glucose") or {}).get("cv_pct") is not None
     ]
-    if len(baseline) < BASELINE_MIN_DAYS:
-        text = (
+    n = len(baseline)
+    if n < BASELINE_MIN_DAYS:
+        w.say(
             f"{night}, there is not enough glucose history "
-            f"({plural(len(baseline), 'day')}, {BASELINE_MIN_DAYS} needed) to compare "
-            "variability with your baseline."
+            f"({w.past('glucose.cv_days', n, 'count', r.count('day'), window, n)}, "
+            f"{w.const('history.min_days', BASELINE_MIN_DAYS, 'count', r.bare())} needed) to "
+            "compare variability with your baseline."
         )
-        return [Finding("cross.short_sleep_glucose_unknown", "glucose", text)]
+        return ["cross.short_sleep_glucose_unknown"]
     usual = statistics.fmean(baseline)
     diff = g["cv_pct"] - usual
     if diff >= CV_CHANGE_POINTS:
@@ -212,46 +297,57 @@ def _short_sleep_glucose(
         code, word = "cross.short_sleep_glucose_lower", "lower than"
     else:
         code, word = "cross.short_sleep_glucose_similar", "similar to"
-    text = (
-        f"{night}, glucose variability was {word} your baseline (CV {pct(g['cv_pct'])} vs "
-        f"{pct(usual)} on average over {plural(len(baseline), 'previous day')})."
+    w.say(
+        f"{night}, glucose variability was {word} your baseline (CV "
+        f"{w.m('glucose.cv_pct', '%', r.percent)} vs "
+        f"{w.past('glucose.cv_mean_pct', usual, '%', r.percent, window, n)} on average over "
+        f"{w.past('glucose.cv_days', n, 'count', r.count('previous day'), window, n)})."
     )
-    return [Finding(code, "glucose", text)]
+    return [code]
 
 
-def _vitals(v: Json) -> list[Finding]:
-    found: list[Finding] = []
+def _vitals(w: Writer, v: Json) -> list[str]:
+    codes: list[str] = []
     bp = v.get("blood_pressure")
     if bp and bp["highest_category"] in ("stage_1", "stage_2", "crisis"):
-        mean = f"{num(bp['mean_systolic_mmhg'])}/{num(bp['mean_diastolic_mmhg'])}"
-        high = f"{num(bp['max_systolic_mmhg'])}/{num(bp['max_diastolic_mmhg'])}"
-        text = (
-            f"Blood pressure: {plural(bp['readings'], 'reading')}, mean {mean} mmHg, highest "
-            f"{high} mmHg, with readings in the {BP_LABELS[bp['highest_category']]} of the "
-            "ACC/AHA 2017 categories."
+        w.say(
+            f"Blood pressure: "
+            f"{w.m('vitals.blood_pressure.readings', 'count', r.count('reading'))}"
+            f" with at least one in the {BP_LABELS[bp['highest_category']]} of the ACC/AHA 2017 "
+            "categories."
         )
-        found.append(Finding(f"vitals.bp_{bp['highest_category']}", "vitals", text))
+        codes.append(f"vitals.bp_{bp['highest_category']}")
     spo2 = v.get("spo2")
     if spo2 and spo2["readings_below_90"]:
-        text = (
-            f"{plural(spo2['readings_below_90'], 'SpO2 reading')} below 90 % (lowest "
-            f"{num(spo2['min'])} %)."
+        w.say(
+            f"{w.m('vitals.spo2.readings_below_90', 'count', r.count('SpO2 reading'))}"
+            f" below {w.const('vitals.spo2_low', 90, '%', r.units('%'))} (lowest "
+            f"{w.m('vitals.spo2.min', '%', r.units('%'))})."
         )
-        found.append(Finding("vitals.spo2_low", "vitals", text))
-    return found
+        codes.append("vitals.spo2_low")
+    return codes
 
 
-def detect(day: date, metrics: dict[str, Json], history: History) -> list[Finding]:
-    """All findings for ``day``, in a fixed order (glucose, heart, sleep, cross, vitals)."""
+def detect(
+    w: Writer, day: date, metrics: dict[str, Json], history: History
+) -> list[tuple[str, str]]:
+    """Write every pattern of ``day`` (structural layer) in a fixed order and return
+    (code, domain) of each."""
     past = recent(day, history)
-    found: list[Finding] = []
+    window = ((day - timedelta(days=BASELINE_DAYS)).isoformat(), day.isoformat())
+    found: list[tuple[str, str]] = []
     if "glucose" in metrics:
-        found += _glucose(metrics["glucose"])
+        w.at("structural", "glucose")
+        found += [(code, "glucose") for code in _glucose(w, metrics["glucose"])]
     if "heart" in metrics:
-        found += _heart(metrics["heart"], past)
+        w.at("structural", "heart")
+        found += [(code, "heart") for code in _heart(w, metrics["heart"], past, window)]
     if "sleep" in metrics:
-        found += _sleep(metrics["sleep"], past)
-    found += _short_sleep_glucose(metrics, past)
+        w.at("structural", "sleep")
+        found += [(code, "sleep") for code in _sleep(w, metrics["sleep"], past, window)]
+    w.at("structural", "glucose")
+    found += [(code, "glucose") for code in _short_sleep_glucose(w, metrics, past, window)]
     if "vitals" in metrics:
-        found += _vitals(metrics["vitals"])
+        w.at("structural", "vitals")
+        found += [(code, "vitals") for code in _vitals(w, metrics["vitals"])]
     return found

@@ -1,15 +1,19 @@
-"""Statistical layer: the day's numbers with units, one sentence per domain."""
+"""Statistical layer: the day's numbers with units, one sentence per domain.
+
+Every number is a claim (``Writer.val``/``Writer.const``), so what a sentence says can be
+checked against the stored observations (``healthplatform.verify``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from healthplatform.etl.metrics.daily import DOMAINS
-from healthplatform.etl.narratives.fmt import duration, num, pct, plural
+from healthplatform.etl.narratives import render as r
+from healthplatform.etl.narratives.writer import Writer
 
 Json = dict[str, Any]
-Phrase = Callable[[Json], str | None]
+Phrase = Callable[[Writer, Json], str | None]
 
 BP_LABELS = {
     "normal": "normal",
@@ -37,230 +41,376 @@ NUTRIENT_LABELS = {
     "vitamin_d_ug": "vitamin D",
 }
 UNIT_SUFFIX = {"kcal": "kcal", "g": "g", "mg": "mg", "ug": "µg"}
+LABELS = {
+    "Vo2MaxRecord": "VO2 max",
+    "HeartRateVariabilityRmssdRecord": "heart rate variability (RMSSD)",
+    "OxygenSaturationRecord": "SpO2 (oxygen saturation)",
+    "BasalMetabolicRateRecord": "basal metabolic rate",
+}
+PLACED_BY = {
+    "inferred": "your zone inferred from your other records",
+    "set": "the time zone you set",
+    "utc": "UTC (no zone known)",
+}
 
 
-def glucose(g: Json) -> str:
-    s = g["readings_summary"]
-    if g["status"] != "ok":
+def record_label(record_type: str) -> str:
+    """``'StepsCadenceRecord'`` -> ``'steps cadence'``: how a person names a record type."""
+    if record_type in LABELS:
+        return LABELS[record_type]
+    name = record_type.removesuffix("Record")
+    return "".join(f" {ch.lower()}" if ch.isupper() else ch for ch in name).strip()
+
+
+def glucose_reason(w: Writer, g: Json) -> str:
+    """Why the day is insufficient for CGM metrics, from its coverage (as claims)."""
+    c = g["coverage"]
+    interval = c["median_interval_min"]
+    if interval is None:
+        return "fewer than two distinct readings: the sampling interval is unknown"
+    if interval > 15:
         return (
-            f"Glucose: insufficient data ({g['reason']}); {plural(s['count'], 'reading')} "
-            f"from {num(s['min_mg_dl'])} to {num(s['max_mg_dl'])} mg/dL, "
-            "no CGM metrics computed."
+            f"readings too sparse for CGM metrics: median interval "
+            f"{w.val('glucose.coverage.median_interval_min', interval, 'min', r.minutes)}, at "
+            f"most {w.const('glucose.cgm_max_interval', 15, 'min', r.minutes)} needed"
         )
     return (
-        f"Glucose (CGM): mean {num(g['mean_mg_dl'])} mg/dL (SD {num(g['sd_mg_dl'])}, "
-        f"CV {pct(g['cv_pct'])}), GMI {num(g['gmi_pct'], 1)} %; time in range 70-180 mg/dL "
-        f"{pct(g['tir_70_180_pct'])}, below 70 {pct(g['tbr_70_pct'])} (below 54 "
-        f"{pct(g['tbr_54_pct'])}), above 180 {pct(g['tar_180_pct'])} (above 250 "
-        f"{pct(g['tar_250_pct'])}); {plural(s['count'], 'reading')}, "
-        f"{pct(g['coverage']['sufficiency_pct'])} of expected."
+        f"{w.m('glucose.coverage.sufficiency_pct', '%', r.percent)} "
+        f"of expected readings ("
+        f"{w.m('glucose.coverage.readings', 'count', r.bare())} of "
+        f"{w.m('glucose.coverage.expected_readings', 'count', r.bare())}"
+        f"), at least {w.const('glucose.min_sufficiency', 70, '%', r.percent)} needed by this "
+        "project's per-day rule"
     )
 
 
-def heart_rate(h: Json) -> str | None:
+def glucose(w: Writer, g: Json) -> str:
+    readings = w.m("glucose.readings_summary.count", "count", r.count("reading"))
+    if g["status"] != "ok":
+        reason = glucose_reason(w, g)
+        low = w.m("glucose.readings_summary.min_mg_dl", "mg/dL", r.bare())
+        high = w.m("glucose.readings_summary.max_mg_dl", "mg/dL", r.MG)
+        return (
+            f"Glucose: {readings} from {low} to {high}; insufficient data for CGM metrics "
+            f"({reason})."
+        )
+    c = w.const
+    return (
+        f"Glucose (CGM): {readings}, "
+        f"{w.m('glucose.coverage.sufficiency_pct', '%', r.percent)}"
+        f" of expected; mean {w.m('glucose.mean_mg_dl', 'mg/dL', r.MG)} "
+        f"(SD {w.m('glucose.sd_mg_dl', 'mg/dL', r.bare())}, "
+        f"CV {w.m('glucose.cv_pct', '%', r.percent)}); time in range "
+        f"{c('glucose.low', 70, 'mg/dL', r.bare())}-{c('glucose.high', 180, 'mg/dL', r.MG)} "
+        f"{w.m('glucose.tir_70_180_pct', '%', r.percent)}, below "
+        f"{c('glucose.low', 70, 'mg/dL', r.bare())} "
+        f"{w.m('glucose.tbr_70_pct', '%', r.percent)} (below "
+        f"{c('glucose.very_low', 54, 'mg/dL', r.bare())} "
+        f"{w.m('glucose.tbr_54_pct', '%', r.percent)}), above "
+        f"{c('glucose.high', 180, 'mg/dL', r.bare())} "
+        f"{w.m('glucose.tar_180_pct', '%', r.percent)} (above "
+        f"{c('glucose.very_high', 250, 'mg/dL', r.bare())} "
+        f"{w.m('glucose.tar_250_pct', '%', r.percent)})."
+    )
+
+
+def heart_rate(w: Writer, h: Json) -> str | None:
     hr = h.get("heart_rate")
     if not hr:
         return None
     return (
-        f"heart rate {num(hr['min_bpm'])}-{num(hr['max_bpm'])} bpm, mean "
-        f"{num(hr['mean_bpm'])} bpm over {plural(hr['samples'], 'sample')} "
-        f"({h['coverage']['hours_with_samples']} of 24 h covered)"
+        f"heart rate {w.m('heart.heart_rate.min_bpm', 'bpm', r.bare())}-"
+        f"{w.m('heart.heart_rate.max_bpm', 'bpm', r.BPM)}, mean of samples "
+        f"{w.m('heart.heart_rate.mean_bpm', 'bpm', r.BPM)} ("
+        f"{w.m('heart.heart_rate.samples', 'count', r.count('sample'))})"
     )
 
 
-def resting(h: Json) -> str | None:
-    r = h.get("resting")
-    if not r:
+def resting(w: Writer, h: Json) -> str | None:
+    rest = h.get("resting")
+    if not rest:
         return None
     how = (
-        "estimate: mean of the lowest decile of samples"
-        if r["is_estimate"]
+        "estimate: mean of the lowest tenth of samples"
+        if rest["is_estimate"]
         else "from the device's resting heart rate"
     )
-    return f"resting heart rate {num(r['bpm'])} bpm ({how})"
+    return f"resting heart rate {w.m('heart.resting.bpm', 'bpm', r.BPM)} ({how})"
 
 
-def hrv(h: Json) -> str | None:
+def hrv(w: Writer, h: Json) -> str | None:
     v = h.get("hrv")
     if not v:
         return None
     return (
-        f"HRV (RMSSD) mean {num(v['mean_ms'])} ms, median {num(v['median_ms'])} ms over "
-        f"{plural(v['readings'], 'reading')}"
+        f"HRV (RMSSD) mean {w.m('heart.hrv.mean_ms', 'ms', r.MS)}, median "
+        f"{w.m('heart.hrv.median_ms', 'ms', r.MS)} over "
+        f"{w.m('heart.hrv.readings', 'count', r.count('reading'))}"
     )
 
 
-def heart(h: Json) -> str:
-    parts = [p for p in (heart_rate(h), resting(h), hrv(h)) if p]
-    head = "Heart" if h["status"] == "ok" else f"Heart: insufficient data ({h['reason']})"
+def heart(w: Writer, h: Json) -> str:
+    head = "Heart"
+    if h["status"] != "ok":
+        hours = h["coverage"]["hours_with_samples"]
+        head = (
+            "Heart (insufficient data for a daily profile: samples in "
+            f"{w.val('heart.coverage.hours_with_samples', hours, 'h', r.bare())} of "
+            f"{w.const('heart.day_hours', 24, 'h', r.bare())} clock hours, at least "
+            f"{w.const('heart.min_hours', 12, 'h', r.bare())} needed)"
+        )
+    parts = [p for p in (heart_rate(w, h), resting(w, h), hrv(w, h)) if p]
     return f"{head}: {'; '.join(parts)}." if parts else f"{head}."
 
 
-def sleep(s: Json) -> str:
+def _stages(w: Writer, m: Json) -> str:
+    out = []
+    for key, label in (
+        ("light", "light"),
+        ("deep", "deep"),
+        ("rem", "REM"),
+        ("sleeping", "unstaged"),
+    ):
+        if m["stages_min"][key] > 0:
+            minutes = w.m(f"sleep.main.stages_min.{key}", "min", r.minutes)
+            share = w.m(f"sleep.main.stages_pct_of_tst.{key}", "%", r.percent)
+            out.append(f"{label} {minutes} ({share})")
+    return ", ".join(out)
+
+
+def sleep(w: Writer, s: Json) -> str:
     m = s["main"]
-    text = f"Sleep: in bed {m['bedtime']}-{m['wake_time']} ({duration(m['time_in_bed_min'])})"
+    v = w.val
+    text = (
+        f"Sleep: in bed {w.m('sleep.main.bedtime', 'HH:MM', r.hhmm)}-"
+        f"{w.m('sleep.main.wake_time', 'HH:MM', r.hhmm)} "
+        f"({w.m('sleep.main.time_in_bed_min', 'min', r.minutes)})"
+    )
     if s["status"] != "ok":
-        text += f"; insufficient data ({s['reason']})"
-    elif not m["has_stages"]:
-        text += f", total sleep {duration(m['tst_min'])} (no stage data: taken as time in bed)"
-    else:
-        stages = [
-            f"{label} {duration(m['stages_min'][key])} ({pct(m['stages_pct_of_tst'][key])})"
-            for key, label in (
-                ("light", "light"),
-                ("deep", "deep"),
-                ("rem", "REM"),
-                ("sleeping", "unstaged"),
-            )
-            if m["stages_min"][key] > 0
-        ]
         text += (
-            f", total sleep {duration(m['tst_min'])}, efficiency {pct(m['efficiency_pct'])}"
-            + (f"; {', '.join(stages)}" if stages else "")
-            + f"; {plural(m['awakenings'], 'awakening')}, wake after sleep onset "
-            f"{duration(m['waso_min'])}"
+            f"; sleep stages cover {w.m('sleep.main.scored_pct', '%', r.percent)}"
+            f" of it, at least {w.const('sleep.min_scored', 50, '%', r.percent)} needed for "
+            "sleep metrics"
+        )
+    elif not m["has_stages"]:
+        text += (
+            f", main sleep {w.m('sleep.main.tst_min', 'min', r.minutes)} "
+            "(no stage data: taken as time in bed)"
+        )
+    else:
+        stages = _stages(w, m)
+        text += (
+            f", main sleep {w.m('sleep.main.tst_min', 'min', r.minutes)}, "
+            f"efficiency {w.m('sleep.main.efficiency_pct', '%', r.percent)}"
+            + (f"; {stages}" if stages else "")
+            + f"; {w.m('sleep.main.awakenings', 'count', r.count('awakening'))}"
+            f" of {w.const('sleep.min_awakening', 5, 'min', r.minutes)} or more, wake after "
+            f"sleep onset {w.m('sleep.main.waso_min', 'min', r.minutes)}"
         )
         if m["sleep_onset_latency_min"] is not None:
-            text += f", sleep onset latency {duration(m['sleep_onset_latency_min'])}"
-    text += f"; midpoint {m['midpoint']}"
+            latency = v(
+                "sleep.main.sleep_onset_latency_min", m["sleep_onset_latency_min"], "min", r.minutes
+            )
+            text += f", sleep onset latency {latency}"
+    text += f"; midpoint {w.m('sleep.main.midpoint', 'HH:MM', r.hhmm)}"
     naps = s["naps"]
     if naps["count"]:
-        text += f"; {plural(naps['count'], 'nap')} ({duration(naps['sleep_min'])} of sleep)"
+        text += (
+            f"; {w.m('sleep.naps.count', 'count', r.count('nap'))} "
+            f"({w.m('sleep.naps.sleep_min', 'min', r.minutes)} of sleep)"
+        )
+        if s["total_sleep_min"] is not None:
+            total = v("sleep.total_sleep_min", s["total_sleep_min"], "min", r.minutes)
+            text += f", total sleep with naps {total}"
     return text + "."
 
 
-def _total(key: str, render: Callable[[float], str]) -> Phrase:
-    def phrase(a: Json) -> str | None:
-        return render(a[key]["total"]) if key in a else None
+def _excluded(item: Json) -> str:
+    left_out = item.get("records", 0) - item.get("records_used", item.get("records", 0))
+    return " (overlapping records from another app not counted)" if left_out else ""
+
+
+def _total(key: str, render: r.Render, unit: str) -> Phrase:
+    def phrase(w: Writer, a: Json) -> str | None:
+        if key not in a:
+            return None
+        text = w.m(f"activity.{key}.total", unit, render)
+        return text + _excluded(a[key])
 
     return phrase
 
 
 def _distance(meters: float) -> str:
+    from healthplatform.etl.narratives.fmt import num
+
     return f"{num(meters / 1000, 1)} km" if meters >= 1000 else f"{num(meters)} m"
 
 
-def _sampled(key: str, label: str, unit: str, digits: int = 0) -> Phrase:
-    def phrase(a: Json) -> str | None:
-        v = a.get(key)
+def _sampled(domain: str, key: str, label: str, unit: str, digits: int = 0) -> Phrase:
+    def phrase(w: Writer, d: Json) -> str | None:
+        v = d.get(key)
         if not v:
             return None
-        return f"{label} mean {num(v['mean'], digits)} {unit} (max {num(v['max'], digits)})"
+        mean = w.m(f"{domain}.{key}.mean", unit, r.units(unit, digits))
+        top = w.m(f"{domain}.{key}.max", unit, r.bare(digits))
+        return f"{label} mean {mean} (max {top})"
 
     return phrase
 
 
-def exercise(a: Json) -> str | None:
+def exercise(w: Writer, a: Json) -> str | None:
     e = a.get("exercise")
     if not e:
         return None
     kinds = ", ".join(
-        f"{kind.lower().replace('_', ' ')} {duration(m)}" for kind, m in e["types_min"].items()
+        f"{kind.lower().replace('_', ' ')} "
+        f"{w.m(f'activity.exercise.types_min.{kind}', 'min', r.minutes)}"
+        for kind, m in e["types_min"].items()
     )
-    return f"{plural(e['sessions'], 'exercise session')}, {duration(e['minutes'])} ({kinds})"
+    sessions = w.m("activity.exercise.sessions", "count",
+                     r.count("exercise session"))  # fmt: skip
+    return f"{sessions}, {w.m('activity.exercise.minutes', 'min', r.minutes)} ({kinds})"
 
 
-def _series(key: str, label: str, digits: int, unit: str, field: str = "latest") -> Phrase:
-    def phrase(d: Json) -> str | None:
+def _series(
+    domain: str, key: str, label: str, digits: int, unit: str, field: str = "latest"
+) -> Phrase:
+    def phrase(w: Writer, d: Json) -> str | None:
         v = d.get(key)
         if not v:
             return None
-        text = f"{label} {num(v[field], digits)} {unit}".rstrip()
+        shown = w.m(f"{domain}.{key}.{field}", unit, r.units(unit, digits))
+        text = f"{label} {shown}".rstrip()
         if v["readings"] > 1:
-            text += f" ({v['readings']} readings, {num(v['min'], digits)}-{num(v['max'], digits)})"
+            readings = w.m(f"{domain}.{key}.readings", "count", r.count("reading"))
+            low = w.m(f"{domain}.{key}.min", unit, r.bare(digits))
+            high = w.m(f"{domain}.{key}.max", unit, r.bare(digits))
+            text += f" ({readings}, {low} to {high})"
         return text
 
     return phrase
 
 
-def bmi(b: Json) -> str | None:
+def bmi(w: Writer, b: Json) -> str | None:
     v = b.get("bmi")
     if not v:
         return None
     if v["value"] is None:
         return "BMI unavailable (no height)"
     return (
-        f"BMI {num(v['value'], 1)} kg/m² ({v['category']} range by WHO categories, "
-        f"height {num(v['height_m'], 2)} m)"
+        f"BMI {w.m('body.bmi.value', 'kg/m2', r.units('kg/m²', 1))} "
+        f"({v['category']} range by WHO categories, height "
+        f"{w.m('body.bmi.height_m', 'm', r.units('m', 2))})"
     )
 
 
-def blood_pressure(v: Json) -> str | None:
-    bp = v.get("blood_pressure")
+def blood_pressure(w: Writer, vitals: Json) -> str | None:
+    bp = vitals.get("blood_pressure")
     if not bp:
         return None
     text = (
-        f"blood pressure mean {num(bp['mean_systolic_mmhg'])}/{num(bp['mean_diastolic_mmhg'])}"
-        f" mmHg over {plural(bp['readings'], 'reading')} (ACC/AHA 2017 category of the mean: "
-        f"{BP_LABELS[bp['category_of_mean']]}"
+        f"blood pressure mean "
+        f"{w.m('vitals.blood_pressure.mean_systolic_mmhg', 'mmHg', r.bare())}/"
+        f"{w.m('vitals.blood_pressure.mean_diastolic_mmhg', 'mmHg', r.units('mmHg'))}"
+        f" over {w.m('vitals.blood_pressure.readings', 'count', r.count('reading'))}"
+        f" (ACC/AHA 2017 category of the mean: {BP_LABELS[bp['category_of_mean']]})"
     )
-    if bp["highest_category"] != bp["category_of_mean"]:
-        text += f"; highest reading: {BP_LABELS[bp['highest_category']]}"
-    return text + ")"
+    if bp["readings"] > 1:
+        top = bp["highest_systolic_reading"]
+        path = "vitals.blood_pressure.highest_systolic_reading"
+        text += (
+            f"; highest systolic reading "
+            f"{w.m(f'{path}.systolic_mmhg', 'mmHg', r.bare())}/"
+            f"{w.m(f'{path}.diastolic_mmhg', 'mmHg', r.units('mmHg'))} at "
+            f"{w.m(f'{path}.time', 'HH:MM', r.hhmm)}"
+        )
+        dia = bp["highest_diastolic_reading"]
+        if dia != top:
+            path = "vitals.blood_pressure.highest_diastolic_reading"
+            text += (
+                f", highest diastolic reading "
+                f"{w.m(f'{path}.systolic_mmhg', 'mmHg', r.bare())}/"
+                f"{w.m(f'{path}.diastolic_mmhg', 'mmHg', r.units('mmHg'))} at "
+                f"{w.m(f'{path}.time', 'HH:MM', r.hhmm)}"
+            )
+    return text
 
 
-def spo2(v: Json) -> str | None:
-    s = v.get("spo2")
+def spo2(w: Writer, vitals: Json) -> str | None:
+    s = vitals.get("spo2")
     if not s:
         return None
     return (
-        f"SpO2 mean {num(s['mean'])} %, lowest {num(s['min'])} %, "
-        f"{pct(s['pct_readings_below_90'])} of {plural(s['readings'], 'reading')} below 90 %"
+        f"SpO2 mean {w.m('vitals.spo2.mean', '%', r.units('%'))}, lowest "
+        f"{w.m('vitals.spo2.min', '%', r.units('%'))}, "
+        f"{w.m('vitals.spo2.pct_readings_below_90', '%', r.percent)} of "
+        f"{w.m('vitals.spo2.readings', 'count', r.count('reading'))} below "
+        f"{w.const('vitals.spo2_low', 90, '%', r.units('%'))}"
     )
 
 
-def hydration(i: Json) -> str | None:
+def _nutrient_unit(key: str) -> r.Render:
+    return r.units(UNIT_SUFFIX[key.rsplit("_", 1)[1]])
+
+
+def hydration(w: Writer, i: Json) -> str | None:
     h = i.get("hydration")
-    return f"water {num(h['volume_ml'])} mL" if h else None
+    if not h:
+        return None
+    return f"water {w.m('intake.hydration.volume_ml', 'mL', r.units('mL'))}"
 
 
-def nutrition(i: Json) -> str | None:
+def nutrition(w: Writer, i: Json) -> str | None:
     n = i.get("nutrition")
     if not n:
         return None
     parts = [
-        f"{label} {num(n[key])} {UNIT_SUFFIX[key.rsplit('_', 1)[1]]}"
+        f"{label} {w.m(f'intake.nutrition.{key}', key.rsplit('_', 1)[1], _nutrient_unit(key))}"
         for key, label in NUTRIENT_LABELS.items()
         if key in n
     ]
-    logged = f"{plural(n['records'], 'nutrition record')}"
+    logged = w.m("intake.nutrition.records", "count", r.count("nutrition record"))
     return f"{logged}: {', '.join(parts)}" if parts else logged
 
 
 # (domain, summary key) -> phrase; the same keys as metrics.SUMMARY_KEYS
 PHRASES: dict[tuple[str, str], Phrase] = {
-    ("glucose", "readings_summary"): glucose,
     ("heart", "heart_rate"): heart_rate,
     ("heart", "resting"): resting,
     ("heart", "hrv"): hrv,
-    ("sleep", "main"): sleep,
-    ("activity", "steps"): _total("steps", lambda v: f"{num(v)} steps"),
-    ("activity", "active_calories"): _total("active_calories", lambda v: f"{num(v)} kcal active"),
-    ("activity", "total_calories"): _total("total_calories", lambda v: f"{num(v)} kcal total"),
-    ("activity", "distance"): _total("distance", _distance),
-    ("activity", "floors"): _total("floors", lambda v: f"{num(v)} floors climbed"),
-    ("activity", "elevation"): _total("elevation", lambda v: f"{num(v)} m elevation gained"),
+    ("activity", "steps"): _total("steps", r.units("steps"), "steps"),
+    ("activity", "active_calories"): _total("active_calories", r.units("kcal active"), "kcal"),
+    ("activity", "total_calories"): _total("total_calories", r.units("kcal total"), "kcal"),
+    ("activity", "distance"): _total("distance", _distance, "m"),
+    ("activity", "floors"): _total("floors", r.units("floors climbed"), "floors"),
+    ("activity", "elevation"): _total("elevation", r.units("m elevation gained"), "m"),
     ("activity", "exercise"): exercise,
-    ("activity", "cycling_cadence"): _sampled("cycling_cadence", "cycling cadence", "rpm"),
-    ("activity", "power"): _sampled("power", "power", "W"),
-    ("activity", "speed"): _sampled("speed", "speed", "m/s", 1),
-    ("activity", "steps_cadence"): _sampled("steps_cadence", "step cadence", "steps/min"),
-    ("activity", "vo2_max"): _series("vo2_max", "VO2 max", 1, "mL/kg/min"),
-    ("body", "weight"): _series("weight", "weight", 1, "kg"),
-    ("body", "height"): _series("height", "height", 2, "m"),
-    ("body", "body_fat"): _series("body_fat", "body fat", 1, "%"),
-    ("body", "lean_mass"): _series("lean_mass", "lean mass", 1, "kg"),
-    ("body", "bone_mass"): _series("bone_mass", "bone mass", 1, "kg"),
-    ("body", "body_water_mass"): _series("body_water_mass", "body water", 1, "kg"),
-    ("body", "bmr"): _series("bmr", "BMR", 0, "kcal/day"),
+    ("activity", "cycling_cadence"): _sampled(
+        "activity", "cycling_cadence", "cycling cadence", "rpm"
+    ),
+    ("activity", "power"): _sampled("activity", "power", "power", "W"),
+    ("activity", "speed"): _sampled("activity", "speed", "speed", "m/s", 1),
+    ("activity", "steps_cadence"): _sampled(
+        "activity", "steps_cadence", "step cadence", "steps/min"
+    ),
+    ("activity", "vo2_max"): _series("activity", "vo2_max", "VO2 max", 1, "mL/kg/min"),
+    ("body", "weight"): _series("body", "weight", "weight", 1, "kg"),
+    ("body", "height"): _series("body", "height", "height", 2, "m"),
+    ("body", "body_fat"): _series("body", "body_fat", "body fat", 1, "%"),
+    ("body", "lean_mass"): _series("body", "lean_mass", "lean mass", 1, "kg"),
+    ("body", "bone_mass"): _series("body", "bone_mass", "bone mass", 1, "kg"),
+    ("body", "body_water_mass"): _series("body", "body_water_mass", "body water", 1, "kg"),
+    ("body", "bmr"): _series("body", "bmr", "BMR", 0, "kcal/day"),
     ("vitals", "blood_pressure"): blood_pressure,
     ("vitals", "spo2"): spo2,
     ("vitals", "respiratory_rate"): _series(
-        "respiratory_rate", "respiratory rate", 0, "breaths/min", "mean"
+        "vitals", "respiratory_rate", "respiratory rate", 0, "breaths/min", "mean"
     ),
-    ("vitals", "body_temperature"): _series("body_temperature", "body temperature", 1, "°C"),
+    ("vitals", "body_temperature"): _series(
+        "vitals", "body_temperature", "body temperature", 1, "°C"
+    ),
     ("vitals", "basal_body_temperature"): _series(
-        "basal_body_temperature", "basal body temperature", 1, "°C"
+        "vitals", "basal_body_temperature", "basal body temperature", 1, "°C"
     ),
     ("intake", "hydration"): hydration,
     ("intake", "nutrition"): nutrition,
@@ -275,49 +425,40 @@ _BODY_ORDER = (
     "body_water_mass",
     "bmr",
 )
+TITLES = {"activity": "Activity", "body": "Body", "vitals": "Vitals", "intake": "Intake"}
 
 
-def _listing(title: str, domain: str, d: Json, extra: str = "") -> str:
-    phrases: list[str] = []
+def listing(w: Writer, domain: str, d: Json) -> str:
     keys = _BODY_ORDER if domain == "body" else tuple(k for dom, k in PHRASES if dom == domain)
-    for key in keys:
-        phrase = bmi(d) if key == "bmi" else PHRASES[(domain, key)](d)
-        if phrase:
-            phrases.append(phrase)
-    return f"{title}: {'; '.join(phrases)}{extra}."
+    phrases = [
+        p for key in keys if (p := (bmi(w, d) if key == "bmi" else PHRASES[(domain, key)](w, d)))
+    ]
+    return f"{TITLES[domain]}: {'; '.join(phrases)}."
 
 
-def activity(a: Json) -> str:
-    excluded = a["coverage"]["overlapping_records_excluded"]
-    extra = (
-        f" ({plural(excluded, 'overlapping record')} from other sources not counted)"
-        if excluded
-        else ""
-    )
-    return _listing("Activity", "activity", a, extra)
-
-
-def domain_sentence(domain: str, d: Json) -> str:
+def domain_sentence(w: Writer, domain: str, d: Json) -> str:
     if domain == "glucose":
-        return glucose(d)
+        return glucose(w, d)
     if domain == "heart":
-        return heart(d)
+        return heart(w, d)
     if domain == "sleep":
-        return sleep(d)
-    if domain == "activity":
-        return activity(d)
-    return _listing({"body": "Body", "vitals": "Vitals", "intake": "Intake"}[domain], domain, d)
+        return sleep(w, d)
+    return listing(w, domain, d)
 
 
-def statistical(day_label: str, metrics: dict[str, Json]) -> str:
-    """One line per domain present, in the fixed domain order."""
-    lines = [f"Daily summary for {day_label}."]
-    lines += [domain_sentence(name, metrics[name]) for name in DOMAINS if name in metrics]
-    if len(lines) == 1:
-        lines.append("No data for this day.")
-    return "\n".join(lines)
-
-
-def type_phrase(domain: str, key: str, d: Json) -> str | None:
-    """The phrase for one record type's summary inside a domain result."""
-    return PHRASES[(domain, key)](d)
+def placement_note(w: Writer, domain: str, d: Json, offset: int, label: r.Render) -> str | None:
+    """Which records of the domain carried no zone of their own, and where they went."""
+    placed = (d.get("coverage") or {}).get("placement") or {}
+    moved = [(source, n) for source, n in sorted(placed.items()) if source != "record" and n]
+    if not moved:
+        return None
+    parts = [
+        f"{w.val(f'{domain}.coverage.placement.{source}', n, 'count', r.count('record'))} by "
+        f"{PLACED_BY[source]}"
+        for source, n in moved
+    ]
+    zone = w.val("context.offset_minutes", offset, "offset", label, records=0)
+    return (
+        f"{domain.capitalize()} records without a local zone of their own are shown in "
+        f"{zone}: {', '.join(parts)}."
+    )

@@ -112,7 +112,7 @@ async def _reprocess_once(
         busy = sum(u.status in BUSY for u in uploads)
         if busy and not force:
             return UserResult(user, busy=busy)
-        derived = await etl_repository.delete_user(conn, user)
+        derived = await etl_repository.delete_derived(conn, user)
         queued = await requeue(conn, uploads, "reprocess")
         # objects are not transactional: deleted last, still under the lock; if the commit
         # fails the rows stay and a second run deletes them again

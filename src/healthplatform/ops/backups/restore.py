@@ -199,7 +199,7 @@ async def rebuild_training(engine: AsyncEngine, lake: ObjectStore) -> TrainingRe
                     user,
                     row.local_date,
                     row.metrics,
-                    NarrativeText(journal.statistical, journal.structural, journal.semantic),
+                    NarrativeText.from_json(journal.sections or [], journal.claims or []),
                     upload_ids=sorted({u for p in provenance.values() for u in p["uploads"]}),
                     record_ids=sorted({r for p in provenance.values() for r in p["records"]}),
                     version=row.definitions_version,

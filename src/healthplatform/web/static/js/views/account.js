@@ -251,11 +251,108 @@ function dataSection() {
   );
 }
 
+const PLACED = { record: "their own zone", inferred: "your inferred zone", set: "the zone you set", utc: "UTC (no zone known)" };
+
+function zoneSection(ctx) {
+  const status = h("p", { class: "zone-now" });
+  const detail = h("p", { class: "hint" });
+  const zoneInput = h("input", { name: "zone", type: "text", list: "zone-names", placeholder: "Europe/Paris", autocomplete: "off", spellcheck: "false" });
+  const fromInput = h("input", { name: "from", type: "date" });
+  const names = h("datalist", { id: "zone-names" });
+  for (const name of Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : []) names.append(h("option", { value: name }));
+  const save = h("button", { type: "submit" }, "Use this zone");
+  const auto = h("button", { type: "button" }, "Infer it from my records");
+  const form = h(
+    "form",
+    { class: "zone-form" },
+    field("Time zone (IANA name)", zoneInput, "Records stamped UTC by an app, or without a zone, are placed in it."),
+    field("From (optional)", fromInput, "Leave empty to apply it to all your days."),
+    names,
+    h("div", { class: "button-row" }, save, auto),
+  );
+  const section = h(
+    "section",
+    { class: "card", "aria-labelledby": "zone-heading" },
+    h("h2", { id: "zone-heading" }, "Time zone"),
+    status,
+    detail,
+    form,
+  );
+  function show(state) {
+    const now = state.current;
+    status.textContent =
+      now.source === "set" ? `Your zone: ${now.zone} (${now.offset}), as you set it.`
+      : now.source === "inferred" ? `Your zone: ${now.offset}, inferred from the records that carry one.`
+      : "No zone known yet: times are shown in UTC.";
+    const placed = Object.entries(state.records_placed ?? {}).filter(([, n]) => n).map(([k, n]) => `${plural(n, "record")} by ${PLACED[k] ?? k}`);
+    const apps = state.apps_stamping_utc?.length ? ` Apps that stamp UTC: ${state.apps_stamping_utc.join(", ")}.` : "";
+    detail.textContent = placed.length ? `Placed: ${placed.join("; ")}.${apps}` : "";
+  }
+  async function change(zone) {
+    const body = { zone };
+    if (fromInput.value) body.from = fromInput.value;
+    try {
+      show(await call("PUT", "/v1/me/timezone", body));
+      announce("Saved: your days are being recalculated.");
+    } catch (error) {
+      showError(failure(error));
+    }
+  }
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (zoneInput.value.trim()) change(zoneInput.value.trim());
+  });
+  auto.addEventListener("click", () => change("auto"));
+  async function load() {
+    const state = await call("GET", "/v1/me/timezone");
+    if (!ctx.signal.aborted) show(state);
+  }
+  return { section, load };
+}
+
+function trainingSection(ctx) {
+  const statement = h("p", {});
+  const status = h("p", { class: "consent-now" });
+  const box = h("input", { type: "checkbox", name: "ai-training" });
+  const label = h("label", { class: "consent" }, box, " Use my narratives to train AI models");
+  const section = h(
+    "section",
+    { class: "card", "aria-labelledby": "training-heading" },
+    h("h2", { id: "training-heading" }, "AI training"),
+    statement,
+    label,
+    status,
+  );
+  function show(state) {
+    statement.textContent = state.statement;
+    box.checked = state.granted;
+    status.textContent = state.decided_at
+      ? `${state.granted ? "Yes" : "No"} since ${formatDateTime(state.decided_at)} (statement of ${state.version}).`
+      : "You have not answered: nothing of yours is used for training.";
+  }
+  box.addEventListener("change", async () => {
+    try {
+      show(await call("PUT", "/v1/me/consent/ai-training", { granted: box.checked }));
+      announce(box.checked ? "Saved: your narratives may be used for AI training." : "Saved: nothing of yours is used for training; existing examples were deleted.");
+    } catch (error) {
+      box.checked = !box.checked;
+      showError(failure(error));
+    }
+  });
+  async function load() {
+    const state = await call("GET", "/v1/me/consent/ai-training");
+    if (!ctx.signal.aborted) show(state);
+  }
+  return { section, load };
+}
+
 export async function render(main, _params, ctx) {
   const passkeys = passkeysSection(ctx);
   const devices = devicesSection(ctx);
-  replace(main, h("h1", {}, "Account"), passkeys.section, devices.section, dataSection());
-  const results = await Promise.allSettled([passkeys.load(), devices.load()]);
+  const zone = zoneSection(ctx);
+  const training = trainingSection(ctx);
+  replace(main, h("h1", {}, "Account"), passkeys.section, devices.section, zone.section, training.section, dataSection());
+  const results = await Promise.allSettled([passkeys.load(), devices.load(), zone.load(), training.load()]);
   const failed = results.find((r) => r.status === "rejected");
   if (failed && !ctx.signal.aborted) showError(failure(failed.reason));
 }

@@ -27,14 +27,30 @@ function minutes(value) {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-/** Headline numbers of the day (only those the metrics have). */
+function zoneLabel(offset) {
+  if (!offset) return "UTC";
+  const sign = offset < 0 ? "-" : "+";
+  const abs = Math.abs(offset);
+  return `UTC${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+}
+
+/** Where the day's times come from: its zone, and records placed by the person's zone. */
+function clockNote(context) {
+  const placed = context?.placement ?? {};
+  const moved = (placed.inferred ?? 0) + (placed.set ?? 0) + (placed.utc ?? 0);
+  const note = moved ? ` ${moved} records without a zone of their own are placed in your zone (see Account).` : "";
+  return h("p", { class: "day-clock" }, `Times in ${zoneLabel(context?.offset_minutes ?? 0)}.${note}`);
+}
+
+/** Headline numbers of the day (only those the metrics have; the journal states the same
+ * values). A CGM metric of a day with too few readings is not shown. */
 function tiles(metrics) {
   const n = (v) => Math.round(v).toLocaleString();
   const items = [
-    ["Mean glucose", dig(metrics, "glucose", "mean_mg_dl") ?? dig(metrics, "glucose", "readings_summary", "mean_mg_dl"), (v) => `${n(v)} mg/dL`],
+    ["Mean glucose", dig(metrics, "glucose", "mean_mg_dl"), (v) => `${n(v)} mg/dL`],
     ["Time in range 70–180", dig(metrics, "glucose", "tir_70_180_pct"), (v) => `${n(v)} %`],
-    ["Mean heart rate", dig(metrics, "heart", "heart_rate", "mean_bpm"), (v) => `${n(v)} bpm`],
-    ["Total sleep", dig(metrics, "sleep", "total_sleep_min"), minutes],
+    ["Heart rate (mean of samples)", dig(metrics, "heart", "heart_rate", "mean_bpm"), (v) => `${n(v)} bpm`],
+    ["Main sleep", dig(metrics, "sleep", "main", "tst_min"), minutes],
     ["Steps", dig(metrics, "activity", "steps", "total"), n],
     ["Active energy", dig(metrics, "activity", "active_calories", "total"), (v) => `${n(v)} kcal`],
   ].filter(([, value]) => value !== null);
@@ -137,6 +153,7 @@ export async function render(main, params, ctx) {
     main,
     heading,
     dayNav(day, days, ctx),
+    clockNote(data.context),
     tiles(data.metrics ?? {}),
     h("section", { class: "card", "aria-labelledby": "journal-heading" }, h("h2", { id: "journal-heading" }, "Daily journal"), journal(data.journal)),
     h(
