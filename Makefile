@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit test-integration test-deploy test-e2e lint format bench bench-api bench-etl lock docs
+.PHONY: help install run test test-unit test-integration test-deploy test-e2e lint format bench bench-api bench-etl bench-year lock docs
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -49,13 +49,16 @@ format: install ## Apply ruff formatting and safe fixes
 	$(BIN)/ruff check --fix src tests scripts
 	$(BIN)/ruff format src tests scripts
 
-bench: bench-api bench-etl ## All benchmarks
+bench: bench-api bench-etl bench-year ## All benchmarks
 
 bench-api: install ## Upload throughput/latency vs bare S3 PUTs (production backends)
 	$(BIN)/python scripts/bench_api.py
 
 bench-etl: install ## ETL records/s vs bare fastavro decoding (production backends)
 	$(BIN)/python scripts/bench_etl.py
+
+bench-year: install ## A person's dense year: process, rederive, day view, narratives, export
+	$(BIN)/python scripts/bench_year.py
 
 docs: install ## Regenerate docs/configuration.md from the settings class
 	$(BIN)/python scripts/gen_config_doc.py

@@ -131,6 +131,37 @@ async def completed(settings: Settings, ids: list[uuid.UUID]) -> tuple[int, int]
     return rows.get("completed", 0), sum(rows.values())
 
 
+def run_worker(
+    exe: str, env: dict[str, str], settings: Settings, ids: list[uuid.UUID], limit: float
+) -> tuple[float, float, float]:
+    """Start `healthplatform serve etl`, publish the events once it consumes, time it until
+    every upload is completed: (wall s, worker CPU s, start-up CPU s not counted)."""
+    metrics_port = services.free_port()
+    worker = subprocess.Popen([exe, "serve", "etl", "--metrics-port", str(metrics_port)], env=env)
+    try:
+        # steady state only: the worker's start-up (imports, connections) is not timed
+        wait_http(f"http://127.0.0.1:{metrics_port}/metrics")
+        asyncio.run(wait_consuming(settings))
+        startup_cpu = sum(process_cpu([worker.pid]).values())
+        started = time.perf_counter()
+        asyncio.run(publish(settings))
+        while True:
+            done, total = asyncio.run(completed(settings, ids))
+            if done == total == len(ids):
+                break
+            if time.perf_counter() - started > limit:
+                raise SystemExit(f"only {done}/{len(ids)} completed after {limit:.0f} s")
+            time.sleep(0.25)
+        elapsed = time.perf_counter() - started
+        return elapsed, sum(process_cpu([worker.pid]).values()) - startup_cpu, startup_cpu
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        asyncio.run(
+            services.drop_rabbit_topology(settings.rabbitmq_exchange, settings.rabbitmq_queue)
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=120, help="files to process")
@@ -159,32 +190,7 @@ def main() -> None:
         exe = str(Path(sys.executable).parent / "healthplatform")
         subprocess.run([exe, "migrate"], env=env, check=True, capture_output=True)
         ids = asyncio.run(enqueue(settings, keys, files))
-        metrics_port = services.free_port()
-        worker = subprocess.Popen(
-            [exe, "serve", "etl", "--metrics-port", str(metrics_port)], env=env
-        )
-        try:
-            # steady state only: the worker's start-up (imports, connections) is not timed
-            wait_http(f"http://127.0.0.1:{metrics_port}/metrics")
-            asyncio.run(wait_consuming(settings))
-            startup_cpu = sum(process_cpu([worker.pid]).values())
-            started = time.perf_counter()
-            asyncio.run(publish(settings))
-            while True:
-                done, total = asyncio.run(completed(settings, ids))
-                if done == total == len(ids):
-                    break
-                if time.perf_counter() - started > 900:
-                    raise SystemExit(f"only {done}/{len(ids)} completed after 900 s")
-                time.sleep(0.25)
-            elapsed = time.perf_counter() - started
-            worker_cpu = sum(process_cpu([worker.pid]).values()) - startup_cpu
-        finally:
-            worker.terminate()
-            worker.wait(30)
-            asyncio.run(
-                services.drop_rabbit_topology(settings.rabbitmq_exchange, settings.rabbitmq_queue)
-            )
+        elapsed, worker_cpu, startup_cpu = run_worker(exe, env, settings, ids, limit=900)
 
     records = args.files * args.records
     print(
