@@ -45,7 +45,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 async def accept_uploads(
-    settings: Settings, keys: KeySet, files: int
+    settings: Settings, keys: KeySet, files: int, records: int = 120
 ) -> tuple[list[str], list[str]]:
     app = create_app(settings)
     users = [f"crash-{uuid.uuid4().hex}" for _ in range(4)]
@@ -69,7 +69,7 @@ async def accept_uploads(
                     "SleepSessionRecord",
                 ][i % 4]
                 data = synthetic_file(
-                    record_type, 120, seed=i, start_ms=1_758_300_000_000 + (i // 4) * 43_200_000
+                    record_type, records, seed=i, start_ms=1_758_300_000_000 + (i // 4) * 43_200_000
                 )
                 response = await client.post(
                     "/v1/upload",
@@ -118,7 +118,7 @@ def start_worker(settings: Settings, metrics_port: int | None = None) -> subproc
         [EXE, "serve", "etl", "--metrics-port", str(metrics_port or free_port())],
         env=settings_env(settings),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=open("/tmp/worker_err.log", "ab"),
     )
 
 
@@ -135,7 +135,8 @@ async def started(port: int, limit: float = 60) -> None:
 
 
 async def test_kill_9_mid_batch_repeatedly(crash_settings: Settings, keys: KeySet) -> None:
-    ids, users = await accept_uploads(crash_settings, keys, 48)
+    # enough work that the batched worker is still busy when it is killed
+    ids, users = await accept_uploads(crash_settings, keys, 96, records=400)
     rng = random.Random(42)
     kills = 0
     deadline = time.monotonic() + 180
@@ -143,7 +144,9 @@ async def test_kill_9_mid_batch_repeatedly(crash_settings: Settings, keys: KeySe
         port = free_port()
         worker = start_worker(crash_settings, port)
         await started(port)
-        await asyncio.sleep(rng.uniform(0.5, 1.5))  # then killed in the middle of its work
+        # then killed in the middle of its work; each life a little longer than the last,
+        # so that the person's batches (all-or-nothing) eventually get to finish
+        await asyncio.sleep(rng.uniform(0.3, 1.5) * 1.3**kills)
         done = (await states(crash_settings, ids)).get("completed", 0)
         if done == len(ids):
             worker.send_signal(signal.SIGTERM)
@@ -173,6 +176,15 @@ async def test_kill_9_mid_batch_repeatedly(crash_settings: Settings, keys: KeySe
                 )
             ).all()
             assert len(per_upload) == len(ids) and {n for _, n in per_upload} == {1}
+            withheld = (
+                await session.execute(
+                    select(Narrative.id).where(
+                        Narrative.upload_id.in_([uuid.UUID(i) for i in ids]),
+                        Narrative.status != "published",
+                    )
+                )
+            ).all()
+            assert withheld == []  # every journal of these nights and days verified
             for user in users:
                 days = (
                     (

@@ -158,17 +158,15 @@ def _current(
     taken = {(o.record_type, o.hc_id) for o in stored}
     best: dict[tuple[str, str], tuple[Observation, str]] = {}
     for upload_id, mine in uploads:
+        source = str(upload_id)
         for o in mine:
             key = (o.record_type, o.hc_id)
             if key in taken:
                 continue
             kept = best.get(key)
-            if (
-                kept is None
-                or is_newer(o, kept[0])
-                or (not is_newer(kept[0], o) and str(upload_id) < kept[1])
-            ):
-                best[key] = (o, str(upload_id))
+            newer = kept is None or is_newer(o, kept[0])
+            if newer or (kept is not None and not is_newer(kept[0], o) and source < kept[1]):
+                best[key] = (o, source)
     for o, upload_id in best.values():
         sources[o.hc_id] = upload_id
     return stored + [o for o, _ in best.values()]

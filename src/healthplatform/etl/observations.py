@@ -78,6 +78,8 @@ class Observation:
     content_hash: int = 0  # tie-break between versions with the same lastModified
     # local dates touched, filled in once by ``repository.observation_days``
     touched_days: tuple[date, ...] | None = field(default=None, repr=False, compare=False)
+    # values computed from the record once and asked again (``metrics.common.samples_on``)
+    memo: dict[Any, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def local_start(self) -> datetime:

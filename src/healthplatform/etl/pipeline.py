@@ -15,6 +15,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -116,26 +117,29 @@ async def _apply(res: Resources, upload: uploads.Claimed, decoded: Decoded) -> O
             return Outcome(upload.id, "skipped")
         await repo.lock_user(conn, user)
         batch = [(upload, decoded), *await _more_of_the_person(res, conn, user, upload.id)]
+        everything = [o for _, found in batch for o in found.observations]
+        # placed together: each record with the evidence of the whole batch
+        placed = await placement.place_upload(conn, user, everything)
         dirty: set[date] = set()
         touched: dict[uuid.UUID, list[date]] = {}
-        for claimed, found in batch:  # in upload order: each placed with what came before
+        for claimed, found in batch:  # stored in upload order
             observations = found.observations
-            placed = await placement.place_upload(conn, user, observations)
             days = sorted({d for o in observations for d in repo.observation_days(o)})
             touched[claimed.id] = days
             dirty |= set(days)
             dirty |= await repo.upsert_observations(conn, user, claimed.id, observations)
-            moved = await placement.replace_after_upload(conn, user, placed)
-            dirty |= moved.days
-            for earlier, done in batch:  # the copies in memory move with the stored rows
-                moved.apply_to(done.observations)
-                if earlier is claimed:
-                    break
+        moved = await placement.replace_after_upload(conn, user, placed)
+        dirty |= moved.days
+        moved.apply_to(everything)  # the copies in memory move with the stored rows
         derived = await derive(
             res, conn, user, dirty, [(c.id, found.observations) for c, found in batch]
         )
-        for claimed, found in batch:
-            await _complete(conn, user, claimed, found, touched[claimed.id], derived)
+        completed = [
+            _complete(user, claimed, found, touched[claimed.id], derived)
+            for claimed, found in batch
+        ]
+        await repo.save_narratives(conn, [narrative for narrative, _ in completed])
+        await repo.complete_uploads(conn, [done for _, done in completed])
         await repo.supersede_upload_narratives(
             conn, user, {c.id for c, _ in batch}, derived.changed
         )
@@ -143,16 +147,11 @@ async def _apply(res: Resources, upload: uploads.Claimed, decoded: Decoded) -> O
     return Outcome(upload.id, "completed", len(dirty), records, len(batch))
 
 
-async def _complete(
-    conn: AsyncConnection,
-    user: str,
-    upload: uploads.Claimed,
-    decoded: Decoded,
-    days: list[date],
-    derived: Derived,
-) -> None:
-    """The upload's narrative (the days it brought data to, as they stand now), verified,
-    and the upload ``completed``."""
+def _complete(
+    user: str, upload: uploads.Claimed, decoded: Decoded, days: list[date], derived: Derived
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The upload's narrative row (the days it brought data to, as they stand now,
+    verified) and the values that complete it."""
     domain = DOMAIN_OF[upload.record_type]
     with_data = [(d, derived.results[d].metrics) for d in days if d in derived.results]
     summary = upload_narrative(
@@ -161,34 +160,22 @@ async def _complete(
         {d: r.context["offset_minutes"] for d, r in derived.results.items()},
     )
     published = verified_upload(summary, derived, f"upload:{upload.id}")
-    await repo.save_narratives(
-        conn,
-        [
-            narrative_row(
-                f"upload:{upload.id}",
-                user,
-                "upload",
-                None,
-                upload.id,
-                [domain],
-                summary,
-                "published" if published else "withheld",
-            )
-        ],
+    row = narrative_row(
+        f"upload:{upload.id}",
+        user,
+        "upload",
+        None,
+        upload.id,
+        [domain],
+        summary,
+        "published" if published else "withheld",
     )
-    report = {**decoded.report(), "days": [d.isoformat() for d in days]}
-    await conn.execute(
-        update(Upload)
-        .where(Upload.id == upload.id)
-        .values(
-            status=UploadStatus.completed.value,
-            finished_at=datetime.now(UTC),
-            updated_at=datetime.now(UTC),
-            narrative_preview=summary.preview(280),
-            report=report,
-            error=None,
-        )
-    )
+    done = {
+        "upload_id": upload.id,
+        "preview": summary.preview(280),
+        "report": {**decoded.report(), "days": [d.isoformat() for d in days]},
+    }
+    return row, done
 
 
 async def rederive_user(res: Resources, user: str, *, all_days: bool = False) -> int:

@@ -9,9 +9,22 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, and_, case, delete, or_, select, text, tuple_, type_coerce, update
+from sqlalchemy import (
+    JSON,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from healthplatform.db.models import (
     Consent,
@@ -130,10 +143,11 @@ _PG_UPSERT = (
     " AND EXCLUDED.upload_id < observations.upload_id)"
     # xmax is set on a row the statement updated (0 on one it inserted)
     " RETURNING record_type, hc_id, xmax <> 0 AS replaced) "
-    # the rest of the statement still sees the rows as they were: the replaced versions
-    "SELECT DISTINCT o.local_date, o.end_local_date FROM up JOIN observations o "
-    "ON o.user_id = $1 AND o.record_type = up.record_type AND o.hc_id = up.hc_id "
-    "WHERE up.replaced"
+    # the rest of the statement still sees the rows as they were: the replaced versions,
+    # looked up one by one through the unique index (none, most of the time)
+    "SELECT DISTINCT o.local_date, o.end_local_date FROM up CROSS JOIN LATERAL ("
+    "SELECT local_date, end_local_date FROM observations WHERE user_id = $1 "
+    "AND record_type = up.record_type AND hc_id = up.hc_id) AS o WHERE up.replaced"
 )
 PG_UPSERT_BATCH = 10_000
 
@@ -293,6 +307,15 @@ async def training_consent(conn: AsyncConnection, user_id: str) -> bool:
         )
     ).scalar_one_or_none()
     return bool(granted)
+
+
+async def days_of_older_definitions(engine: AsyncEngine, version: str) -> int:
+    """How many stored days were derived with other metric definitions than ``version``."""
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            select(func.count()).where(DailyMetrics.definitions_version != version)
+        )
+        return int(found.scalar_one())
 
 
 async def stored_dates(conn: AsyncConnection, user_id: str, first: date, last: date) -> list[date]:
@@ -473,6 +496,30 @@ async def take_for_processing(conn: AsyncConnection, ids: Collection[uuid.UUID])
         .returning(Upload.id)
     )
     return set(rows.scalars())
+
+
+async def complete_uploads(conn: AsyncConnection, done: Sequence[dict[str, Any]]) -> None:
+    """Set uploads ``completed`` with their narrative preview and processing report
+    (``done``: upload_id, preview, report)."""
+    if not done:
+        return
+    now = datetime.now(UTC)
+    await conn.execute(
+        update(Upload)
+        .where(Upload.id == bindparam("done_id"))
+        .values(
+            status=UploadStatus.completed.value,
+            finished_at=now,
+            updated_at=now,
+            narrative_preview=bindparam("done_preview"),
+            report=bindparam("done_report"),
+            error=None,
+        ),
+        [
+            {"done_id": d["upload_id"], "done_preview": d["preview"], "done_report": d["report"]}
+            for d in done
+        ],
+    )
 
 
 async def supersede_upload_narratives(

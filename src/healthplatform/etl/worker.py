@@ -20,6 +20,8 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
 from healthplatform.core import metrics
+from healthplatform.etl import repository as repo
+from healthplatform.etl.metrics import DEFINITIONS_VERSION
 from healthplatform.etl.pipeline import PermanentError, process_upload, rederive_user
 from healthplatform.events.delivery import Delivery, EventConsumer
 from healthplatform.events.outbox import PERSON_REDERIVE
@@ -49,6 +51,7 @@ class Worker:
         self.backoff_max = backoff_max
 
     async def run(self, stop: asyncio.Event) -> None:
+        await self._warn_of_older_definitions()
         await self.consumer.start()
         slots = asyncio.Semaphore(self.concurrency)
         tasks: set[asyncio.Task[None]] = set()
@@ -83,6 +86,19 @@ class Worker:
             with contextlib.suppress(Exception):
                 await deliveries.aclose()  # type: ignore[attr-defined]
             await self.consumer.close()
+
+    async def _warn_of_older_definitions(self) -> None:
+        """Days derived with older metric definitions stay as they are until someone
+        derives them again: say so once at start-up, with the command."""
+        with contextlib.suppress(Exception):  # a database not reachable yet: the work says so
+            stale = await repo.days_of_older_definitions(self.res.engine, DEFINITIONS_VERSION)
+            if stale:
+                log.warning(
+                    "days were derived with older metric definitions: run "
+                    "`healthplatform rederive --yes` (or `healthplatform reprocess --all --yes` "
+                    "when upgrading from before 2026.12.1)",
+                    extra={"days": stale, "definitions_version": DEFINITIONS_VERSION},
+                )
 
     async def _drain(self, tasks: set[asyncio.Task[None]]) -> None:
         if not tasks:

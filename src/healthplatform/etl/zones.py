@@ -211,7 +211,7 @@ def apply(obs: Observation, placement: Placement) -> bool:
     if before == after:
         return False
     obs.offset_minutes, obs.end_offset_minutes, obs.zone_source = after
-    obs.touched_days = None
+    obs.touched_days = obs.memo = None
     return True
 
 

@@ -10,34 +10,55 @@ from typing import Any
 from sqlalchemy import func, select
 
 from healthplatform.db.models import DailyMetrics, Narrative, Upload
-from healthplatform.etl.narratives.model import Narrative as NarrativeText
-from healthplatform.narratives.schemas import ClaimOut, NarrativeOut, SentenceOut
 from healthplatform.runtime import Resources
 from healthplatform.uploads.schemas import UploadStatusOut
 from healthplatform.uploads.service import user_key
 
+_COLUMNS = (
+    Narrative.kind,
+    Narrative.local_date,
+    Narrative.upload_id,
+    Narrative.domains,
+    Narrative.sections,
+    Narrative.claims,
+    Narrative.superseded_at,
+    Narrative.definitions_version,
+    Narrative.updated_at,
+)
+LAYERS = ("statistical", "structural", "semantic")
 
-def _out(row: Narrative, metrics: dict[str, Any] | None, domain: str | None = None) -> NarrativeOut:
-    """The wire shape of a stored narrative; with ``domain``, that domain's sentences only."""
-    text = NarrativeText.from_json(row.sections or [], row.claims or [])
+
+def narrative_json(
+    row: Any, metrics: dict[str, Any] | None, domain: str | None = None
+) -> dict[str, Any]:
+    """The wire shape of a stored narrative (``NarrativeOut``) as plain JSON values; with
+    ``domain``, that domain's sentences and claims only. Built from the stored sentences
+    and claims as they are (no model objects: a year of narratives is read at once)."""
+    sentences = row.sections or []
+    claims = row.claims or []
     if domain is not None:
-        text = text.for_domain(domain)
-    return NarrativeOut(
-        kind=row.kind,
-        date=row.local_date,
-        upload_id=row.upload_id,
-        domains=[domain] if domain is not None else row.domains,
-        statistical=text.statistical,
-        structural=text.structural,
-        semantic=text.semantic,
-        text=text.text,
-        claims=[ClaimOut.model_validate(c) for c in text.claims_json()],
-        sentences=[SentenceOut.model_validate(s) for s in text.sentences_json()],
-        superseded=row.superseded_at is not None,
-        metrics=metrics if domain is None or metrics is None else {domain: metrics.get(domain)},
-        definitions_version=row.definitions_version,
-        updated_at=row.updated_at,
-    )
+        sentences = [s for s in sentences if s["domain"] == domain]
+        shown = {c for s in sentences for c in s["claims"]}
+        claims = [c for c in claims if c["id"] in shown]
+        if metrics is not None:
+            metrics = {domain: metrics.get(domain)}
+    layers = {
+        name: "\n".join(s["text"] for s in sentences if s["layer"] == name) for name in LAYERS
+    }
+    return {
+        "kind": row.kind,
+        "date": row.local_date.isoformat() if row.local_date else None,
+        "upload_id": str(row.upload_id) if row.upload_id else None,
+        "domains": [domain] if domain is not None else row.domains,
+        **layers,
+        "text": "\n\n".join(layers[name] for name in LAYERS if layers[name]),
+        "claims": claims,
+        "sentences": sentences,
+        "superseded": row.superseded_at is not None,
+        "metrics": metrics,
+        "definitions_version": row.definitions_version,
+        "updated_at": row.updated_at.isoformat(),
+    }
 
 
 async def list_narratives(
@@ -50,41 +71,42 @@ async def list_narratives(
     kind: str,
     limit: int,
     offset: int,
-) -> tuple[list[NarrativeOut], int]:
+) -> tuple[list[dict[str, Any]], int]:
     user = user_key(subject)
-    query = select(Narrative).where(
-        Narrative.user_id == user, Narrative.kind == kind, Narrative.status == "published"
-    )
+    where = [Narrative.user_id == user, Narrative.kind == kind, Narrative.status == "published"]
     if first is not None:
-        query = query.where(Narrative.local_date >= first)
+        where.append(Narrative.local_date >= first)
     if last is not None:
-        query = query.where(Narrative.local_date <= last)
-    async with res.sessions() as session:
-        rows = list(
-            (
-                await session.execute(
-                    query.order_by(Narrative.local_date.desc(), Narrative.id.desc())
-                )
-            ).scalars()
-        )
-        if domain is not None:  # JSON arrays differ per backend: filter here (bounded by dates)
-            rows = [r for r in rows if domain in r.domains]
-        total = len(rows)
-        page = rows[offset : offset + limit]
+        where.append(Narrative.local_date <= last)
+    newest_first = (Narrative.local_date.desc(), Narrative.id.desc())
+    async with res.engine.connect() as conn:
+        if domain is None:
+            total = (await conn.execute(select(func.count()).where(*where))).scalar_one()
+            query = select(*_COLUMNS).where(*where).order_by(*newest_first)
+            page = list(await conn.execute(query.limit(limit).offset(offset)))
+        else:  # JSON arrays differ per backend: filter here (bounded by the dates)
+            keys = await conn.execute(select(Narrative.id, Narrative.domains).where(*where)
+                                      .order_by(*newest_first))  # fmt: skip
+            ids = [i for i, domains in keys if domain in domains]
+            total = len(ids)
+            chosen = ids[offset : offset + limit]
+            found = await conn.execute(
+                select(Narrative.id, *_COLUMNS).where(Narrative.id.in_(chosen))
+            )
+            by_id = {row.id: row for row in found}
+            page = [by_id[i] for i in chosen]
         days = [r.local_date for r in page if r.local_date is not None]
         metrics: dict[date, dict[str, Any]] = {}
         if days:
-            for m in (
-                await session.execute(
-                    select(DailyMetrics).where(
-                        DailyMetrics.user_id == user, DailyMetrics.local_date.in_(days)
-                    )
+            found_days = await conn.execute(
+                select(DailyMetrics.local_date, DailyMetrics.metrics).where(
+                    DailyMetrics.user_id == user, DailyMetrics.local_date.in_(days)
                 )
-            ).scalars():
-                metrics[m.local_date] = m.metrics
-    return [
-        _out(r, metrics.get(r.local_date) if r.local_date else None, domain) for r in page
-    ], total
+            )
+            metrics = {day: values for day, values in found_days}
+    out = [narrative_json(r, metrics.get(r.local_date) if r.local_date else None, domain)
+           for r in page]  # fmt: skip
+    return out, total
 
 
 async def export_lines(res: Resources, subject: str) -> AsyncIterator[bytes]:
@@ -122,11 +144,11 @@ async def export_lines(res: Resources, subject: str) -> AsyncIterator[bytes]:
                     "source_upload_ids": day.source_upload_ids,
                 },
             )
-        for row in (
-            await session.execute(
-                select(Narrative)
-                .where(Narrative.user_id == user, Narrative.status == "published")
-                .order_by(Narrative.kind, Narrative.local_date, Narrative.id)
-            )
-        ).scalars():
-            yield line("narrative", _out(row, None).model_dump(mode="json", exclude={"metrics"}))
+        for row in await session.execute(
+            select(*_COLUMNS)
+            .where(Narrative.user_id == user, Narrative.status == "published")
+            .order_by(Narrative.kind, Narrative.local_date, Narrative.id)
+        ):
+            body = narrative_json(row, None)
+            del body["metrics"]
+            yield line("narrative", body)

@@ -81,11 +81,18 @@ def facts(
     """Every value the verifier can recompute for ``day`` (flat metric paths)."""
     d = day_number(day)
     obs = unique(observations)
+    mine: dict[str, list[Observation]] = {name: [] for name in DOMAIN_TYPES}
+    for o in obs:  # each domain reads its own record types only
+        for name, types in DOMAIN_TYPES.items():
+            if o.record_type in types:
+                mine[name].append(o)
+    exercise = [o for o in obs if o.record_type == "ExerciseSessionRecord"]
     out: dict[str, Any] = {"context.date": day.isoformat()}
-    out |= glucose_heart.glucose(obs, d) | glucose_heart.heart(obs, d)
-    out |= other_domains.sleep(obs, d) | other_domains.activity(obs, d)
-    out |= other_domains.body(obs, d, height_m) | other_domains.vitals(obs, d)
-    out |= other_domains.intake(obs, d)
+    out |= glucose_heart.glucose(mine["glucose"], d)
+    out |= glucose_heart.heart(mine["heart"] + exercise, d)
+    out |= other_domains.sleep(mine["sleep"], d) | other_domains.activity(mine["activity"], d)
+    out |= other_domains.body(mine["body"], d, height_m) | other_domains.vitals(mine["vitals"], d)
+    out |= other_domains.intake(mine["intake"], d)
     touching = [o for o in obs if _touches(o, d)]
     offsets = Counter(o.offset_minutes for o in touching)
     if offsets:

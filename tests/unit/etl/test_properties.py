@@ -129,5 +129,8 @@ def test_sleep_invariants(stages: list[tuple[int, str]]) -> None:
         return
     assert 0 <= m["tst_min"] <= m["time_in_bed_min"]
     assert 0 <= m["efficiency_pct"] <= 100
+    if m["tst_min"] == 0:  # no sleep onset: nothing happened "after" it
+        assert m["waso_min"] is None and m["awakenings"] is None
+        return
     assert m["awakenings"] <= sum(1 for _, st_ in stages if st_ in ("AWAKE", "OUT_OF_BED"))
     assert m["waso_min"] <= tib - m["tst_min"] + 1e-9

@@ -96,3 +96,13 @@ def test_generic_sleeping_stage() -> None:
     m = compute_day([session], DAY)["sleep"]["main"]
     assert m["tst_min"] == 400.0 and m["awakenings"] == 0
     assert m["stages_pct_of_tst"]["sleeping"] == 100.0
+
+
+def test_a_night_without_a_sleep_stage_has_no_sleep_onset() -> None:
+    # all scored, none asleep (found by the crash test's synthetic nights): there is no sleep
+    # onset, so wake after sleep onset and awakenings are undefined, not zero
+    session = sleep(at(DAY, 0), [(30, "AWAKE"), (20, "OUT_OF_BED"), (10, "AWAKE")])
+    m = compute_day([session], DAY)["sleep"]["main"]
+    assert m["tst_min"] == 0.0 and m["efficiency_pct"] == 0.0
+    assert m["sleep_onset_latency_min"] is None
+    assert m["waso_min"] is None and m["awakenings"] is None

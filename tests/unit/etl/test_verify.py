@@ -108,6 +108,11 @@ def test_duplicates_and_z_offsets() -> None:
     assert_all_verified([*stamped, *twins, *pulse])
 
 
+def test_a_night_without_a_sleep_stage() -> None:
+    awake = sleep(at(DAY, 0), [(30, "AWAKE"), (20, "OUT_OF_BED"), (10, "AWAKE")])
+    assert_all_verified([awake])
+
+
 def test_a_sparse_day() -> None:
     assert_all_verified(cgm(DAY, [100.0, 180.0, 50.0], step_min=240))
 

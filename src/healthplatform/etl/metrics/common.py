@@ -27,6 +27,7 @@ INSUFFICIENT = "insufficient data"
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
 _EPOCH_DATE = date(1970, 1, 1)
+_EPOCH_ORDINAL = _EPOCH_DATE.toordinal()
 HOUR_MS = 3_600_000
 DAY_MINUTES = 1440
 DUPLICATE_GAP_MS = 30_000  # intervals shorter than this are ignored when estimating sampling
@@ -126,7 +127,17 @@ def day_piece(obs: Observation, day: date) -> Piece | None:
 
 
 def samples_on(obs: Observation, day: date, key: str) -> list[Point]:
-    """The record's ``samples[*][key]`` whose local time (record's offset) is on ``day``."""
+    """The record's ``samples[*][key]`` whose local time (record's offset) is on ``day``
+    (kept on the observation: the metrics and the chart series both ask)."""
+    memo = obs.memo if obs.memo is not None else {}
+    found: list[Point] | None = memo.get((day, key))
+    if found is None:
+        found = memo[(day, key)] = _samples_on(obs, day, key)
+        obs.memo = memo
+    return found
+
+
+def _samples_on(obs: Observation, day: date, key: str) -> list[Point]:
     points: list[Point] = []
     lo, hi = local_day_bounds_ms(day, obs.offset_minutes)
     for sample in obs.fields.get("samples") or []:
@@ -162,8 +173,8 @@ def hhmm(epoch_ms: int, offset_minutes: int) -> str:
 
 def minutes_from_midnight(epoch_ms: int, offset_minutes: int, day: date) -> float:
     """Minutes from local midnight starting ``day`` (negative on the evening before)."""
-    midnight = datetime(day.year, day.month, day.day)
-    return (local_time(epoch_ms, offset_minutes) - midnight).total_seconds() / 60
+    midnight_ms = (day.toordinal() - _EPOCH_ORDINAL) * DAY_MS
+    return (epoch_ms + offset_minutes * MINUTE_MS - midnight_ms) / MINUTE_MS
 
 
 def median_interval_ms(times: Iterable[int]) -> float | None:

@@ -164,10 +164,11 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("sleep.main.sleep_onset_latency_min", "min", "Start of the first sleep stage - session "
      "start.", AASM),
     ("sleep.main.waso_min", "min", "Wake after sleep onset: AWAKE/OUT_OF_BED minutes between "
-     "the first sleep stage and the end of the last one.", AASM),
+     "the first sleep stage and the end of the last one; none without a sleep stage.", AASM),
     ("sleep.main.awakenings", "count", "Wake bouts (consecutive AWAKE/OUT_OF_BED segments; "
      "UNKNOWN ignored) of >= 5 min between sleep onset and the end of the last sleep stage; "
-     "shorter bouts (Samsung writes 30-s AWAKE segments) count in WASO only.", FEKEDULEGN),
+     "shorter bouts (Samsung writes 30-s AWAKE segments) count in WASO only; none without a "
+     "sleep stage.", FEKEDULEGN),
     ("sleep.main.stages_min", "min", "Minutes per stage (light, deep, rem, sleeping, awake, "
      "out_of_bed, unknown).", HC),
     ("sleep.main.stages_pct_of_tst", "%", "Minutes of each sleep stage / TST x 100.", AASM),

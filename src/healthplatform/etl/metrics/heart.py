@@ -9,6 +9,7 @@ from datetime import date
 
 from healthplatform.etl.metrics.activity import EXERCISE
 from healthplatform.etl.metrics.common import (
+    HOUR_MS,
     MINUTE_MS,
     Json,
     Point,
@@ -153,7 +154,7 @@ def heart_day(
     ]
     if not samples and not rhr and not hrv:
         return None
-    hours = len({p.local.hour for p in samples})
+    hours = len({(p.ms + p.offset * MINUTE_MS) // HOUR_MS % 24 for p in samples})
     ok = hours >= MIN_HOURS
     reason = (
         f"heart-rate samples cover {hours} of 24 hours, at least {MIN_HOURS} needed"

@@ -75,7 +75,7 @@ def session_metrics(obs: Observation, day: date) -> Json:
 
     With stages: TST = LIGHT + DEEP + REM + SLEEPING; awakenings = wake bouts (consecutive
     AWAKE/OUT_OF_BED segments, UNKNOWN ignored) of >= 5 min between sleep onset and the end
-    of the last sleep stage. Without stages:
+    of the last sleep stage (None, like WASO, when no stage is a sleep stage). Without stages:
     TST = time in bed and stage metrics are None. Stages covering < 50 % of the time in
     bed leave TST None.
     """
@@ -122,8 +122,9 @@ def session_metrics(obs: Observation, day: date) -> Json:
         "sleep_onset_latency_min": (onset - obs.start_ms) / MINUTE_MS
         if onset is not None
         else None,
-        "waso_min": waso,
-        "awakenings": awakenings,
+        # no sleep stage, no sleep onset: wake *after sleep onset* is undefined, not zero
+        "waso_min": waso if onset is not None else None,
+        "awakenings": awakenings if onset is not None else None,
         "stages_min": stages,
         "stages_pct_of_tst": {
             name.lower(): 100.0 * stages[name.lower()] / tst if tst else None

@@ -244,8 +244,12 @@ def _sleep(
         w.say(
             f"Sleep efficiency {w.m('sleep.main.efficiency_pct', '%', r.percent)} is under "
             f"{w.const('sleep.efficiency_reference', LOW_EFFICIENCY_PCT, '%', r.percent)} ("
-            f"{w.m('sleep.main.waso_min', 'min', r.minutes)} awake after "
-            "sleep onset)."
+            + (
+                "no sleep stage recorded"
+                if main["waso_min"] is None
+                else f"{w.m('sleep.main.waso_min', 'min', r.minutes)} awake after sleep onset"
+            )
+            + ")."
         )
         codes.append("sleep.low_efficiency")
     midpoints = [m["sleep"]["main"]["midpoint_rel_min"] for m in past if m.get("sleep")]

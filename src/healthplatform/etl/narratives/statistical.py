@@ -203,10 +203,15 @@ def sleep(w: Writer, s: Json) -> str:
             f", main sleep {w.m('sleep.main.tst_min', 'min', r.minutes)}, "
             f"efficiency {w.m('sleep.main.efficiency_pct', '%', r.percent)}"
             + (f"; {stages}" if stages else "")
-            + f"; {w.m('sleep.main.awakenings', 'count', r.count('awakening'))}"
-            f" of {w.const('sleep.min_awakening', 5, 'min', r.minutes)} or more, wake after "
-            f"sleep onset {w.m('sleep.main.waso_min', 'min', r.minutes)}"
         )
+        if m["waso_min"] is None:
+            text += "; no sleep stage recorded, so no sleep onset"
+        else:
+            text += (
+                f"; {w.m('sleep.main.awakenings', 'count', r.count('awakening'))}"
+                f" of {w.const('sleep.min_awakening', 5, 'min', r.minutes)} or more, wake "
+                f"after sleep onset {w.m('sleep.main.waso_min', 'min', r.minutes)}"
+            )
         if m["sleep_onset_latency_min"] is not None:
             latency = v(
                 "sleep.main.sleep_onset_latency_min", m["sleep_onset_latency_min"], "min", r.minutes
