@@ -60,7 +60,7 @@ bench-etl: install ## ETL records/s vs bare fastavro decoding (production backen
 bench-year: install ## A person's dense year: process, rederive, day view, narratives, export
 	$(BIN)/python scripts/bench_year.py
 
-docs: install ## Regenerate docs/configuration.md from the settings class
+docs: install ## Regenerate the generated tables in docs/ (settings, metric definitions)
 	$(BIN)/python scripts/gen_config_doc.py
 
 lock: ## Re-resolve and pin every dependency into requirements.lock

@@ -1,4 +1,5 @@
-"""Rewrite the settings tables in the docs from the settings classes."""
+"""Rewrite the generated tables in the docs: settings (from the settings classes) and
+metric definitions (from the registry)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from healthplatform.auth.settings import reference_table as auth_table
+from healthplatform.etl.metrics import definitions_markdown
 from healthplatform.settings import reference_table
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 TABLES: list[tuple[Path, str, Callable[[], str]]] = [
     (DOCS / "configuration.md", "settings", reference_table),
     (DOCS / "auth.md", "auth-settings", auth_table),
+    (DOCS / "metrics.md", "metric-definitions", definitions_markdown),
 ]
 
 for doc, marker, table in TABLES:

@@ -13,7 +13,7 @@ from typing import Any
 
 import fastavro
 import pytest
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text, update
 
 from healthplatform.cli import create_worker
 from healthplatform.db.models import DailyMetrics, Narrative, PersonJob, Upload
@@ -77,7 +77,6 @@ async def process_all(
 
 
 async def set_aside_other_users(res: Resources, keep: set[str]) -> None:
-    from sqlalchemy import update
 
     from healthplatform.db.models import OutboxEvent
 
@@ -416,7 +415,6 @@ async def test_stuck_uploads_get_a_fresh_event(
 ) -> None:
     """A broker that lost its messages (RabbitMQ without a disk) leaves uploads queued:
     housekeeping gives them a fresh event, once per period, and they complete once."""
-    from sqlalchemy import update
 
     from healthplatform.db.models import OutboxEvent
     from healthplatform.etl import person_jobs
@@ -493,3 +491,50 @@ async def test_exercise_the_evening_before_covers_a_run_after_midnight(
     day = (await daily(api, user))["2025-09-21"]
     assert day["heart"]["heart_rate"]["max_bpm"] == 130
     assert day["heart"]["elevated_episodes"] == []
+
+
+@pytest.mark.parametrize("settings", ["production"], indirect=True)  # PostgreSQL's locks
+async def test_an_event_for_a_busy_person_waits_without_claiming(api: ApiClient, user: str) -> None:
+    """While a batch of the person's holds their lock, the worker with the event for
+    another of their uploads waits for the lock without having claimed (written) anything:
+    the batch takes that upload (claiming it first split a year's backlog into batches
+    deriving the same days again), and no row it might want is held by a waiting worker
+    (that deadlocked: bench-year logged "deadlock detected" retries)."""
+    from healthplatform.etl import pipeline
+    from healthplatform.etl import repository as repo
+
+    res: Resources = api.app.state.resources  # type: ignore[attr-defined]
+    accepted = []
+    for i, record_type in enumerate(("StepsRecord", "HeartRateRecord")):
+        data = avro(record_type, synthetic_records(record_type, 5, seed=i))
+        response = await api.upload(user, f"{record_type}_{i}.avro", data)
+        assert response.status_code == 202, response.text
+        accepted.append(uuid.UUID(response.json()["correlation_id"]))
+    first, second = accepted
+    async with res.engine.connect() as batch:
+        await batch.begin()
+        await repo.lock_user(batch, user_key(user))
+        waiter = asyncio.create_task(pipeline.process_upload(res, second))
+        waiting: list[Any] = []
+        for _ in range(100):  # the event's worker gets to the person's lock and waits
+            await asyncio.sleep(0.05)
+            async with res.engine.connect() as probe:
+                waiting = list(
+                    await probe.execute(
+                        text(
+                            "SELECT backend_xid IS NULL FROM pg_stat_activity WHERE "
+                            "datname = current_database() AND wait_event = 'advisory'"
+                        )
+                    )
+                )
+            if waiting:
+                break
+        assert waiting == [(True,)], waiting  # waiting, and nothing written (no xid)
+        assert not waiter.done()
+        taken = await asyncio.wait_for(repo.take_for_processing(batch, [first, second]), 10)
+        assert taken == {first, second}  # both still queued: the batch gets them
+        await batch.execute(
+            update(Upload).where(Upload.id.in_(taken)).values(status="completed")
+        )
+        await batch.commit()
+    assert (await asyncio.wait_for(waiter, 30)).status == "skipped"  # the batch had it

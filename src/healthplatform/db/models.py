@@ -157,6 +157,10 @@ class Observation(Base):
     end_local_date: Mapped[date] = mapped_column(Date)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON)
     upload_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # the days of the version this one replaced (None until a newer version arrives): the
+    # upsert returns them, since the days a record left must be derived again
+    replaced_local_date: Mapped[date | None] = mapped_column(Date)
+    replaced_end_local_date: Mapped[date | None] = mapped_column(Date)
 
 
 class ZoneSetting(Base):

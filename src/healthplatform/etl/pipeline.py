@@ -1,12 +1,16 @@
 """Processing one upload event, with idempotent effects.
 
-1. ``queued -> processing`` (own short transaction, visible to the client).
-2. Fetch and decode the object in a thread (malformed records counted, not fatal).
-3. One transaction holding the user's lock: place the records on the person's clock
-   (``etl.placement``), upsert them (the newest version of each Health Connect record
-   wins), move stored records whose placement changed, derive every local day touched
-   (``etl.derive``), write the upload narrative and set the upload ``completed``. A crash
-   anywhere rolls it all back; a redelivered event for a completed upload changes nothing.
+1. Wait for the person's lock (a transaction-scoped advisory lock on PostgreSQL): while a
+   batch of theirs runs, this upload is still queued and that batch takes it (claiming it
+   first would split the person's backlog into batches that derive the same days again).
+2. ``queued -> processing`` (own short transaction, visible to the client); then fetch and
+   decode the object in a thread (malformed records counted, not fatal).
+3. In the locked transaction: place the records on the person's clock (``etl.placement``),
+   upsert them (the newest version of each Health Connect record wins), move stored
+   records whose placement changed, derive every local day touched (``etl.derive``), write
+   the upload narrative and set the upload ``completed``; the person's other queued
+   uploads join the batch. A crash anywhere rolls it all back; a redelivered event for a
+   completed upload changes nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from healthplatform.core import metrics as prom
+from healthplatform.db.engine import autocommit
 from healthplatform.db.models import Upload, UploadStatus
 from healthplatform.etl import person_jobs, placement
 from healthplatform.etl import repository as repo
@@ -75,12 +80,20 @@ async def _decode(res: Resources, upload: uploads.Claimed) -> Decoded:
 
 
 async def process_upload(res: Resources, upload_id: uuid.UUID) -> Outcome:
-    upload = await uploads.claim_for_processing(res, upload_id)
-    if upload is None:
-        return Outcome(upload_id, "skipped")  # erased meanwhile, or a redelivery of a done one
-    decoded = await _decode(res, upload)
-    prom.ETL_MALFORMED_RECORDS.inc(decoded.malformed)
-    return await _apply(res, upload, decoded)
+    async with autocommit(res.engine) as conn:
+        owner = await repo.upload_owner(conn, upload_id)
+    if owner is None:
+        return Outcome(upload_id, "skipped")  # erased meanwhile
+    async with res.engine.begin() as conn:
+        # the person's lock before any row lock: the holder takes the person's queued
+        # uploads, and a worker holding a row of them while waiting for it would deadlock
+        await repo.lock_user(conn, owner)
+        upload = await uploads.claim_for_processing(res, upload_id)
+        if upload is None:
+            return Outcome(upload_id, "skipped")  # a batch took it, or it was done before
+        decoded = await _decode(res, upload)
+        prom.ETL_MALFORMED_RECORDS.inc(decoded.malformed)
+        return await _apply(res, conn, upload, decoded)
 
 
 async def _more_of_the_person(
@@ -104,45 +117,44 @@ async def _more_of_the_person(
     return [(c, d) for c, d in batch if c.id in taken]
 
 
-async def _apply(res: Resources, upload: uploads.Claimed, decoded: Decoded) -> Outcome:
+async def _apply(
+    res: Resources, conn: AsyncConnection, upload: uploads.Claimed, decoded: Decoded
+) -> Outcome:
+    """The locked transaction's work (``conn`` holds the person's lock; the caller commits)."""
     user = upload.user_id
-    async with res.engine.begin() as conn:
-        # first statement writes: on SQLite this takes the write lock up front
-        still_open = await conn.execute(
-            update(Upload)
-            .where(Upload.id == upload.id, Upload.status == UploadStatus.processing.value)
-            .values(updated_at=datetime.now(UTC))
-        )
-        if not getattr(still_open, "rowcount", 1):
-            return Outcome(upload.id, "skipped")
-        await repo.lock_user(conn, user)
-        batch = [(upload, decoded), *await _more_of_the_person(res, conn, user, upload.id)]
-        everything = [o for _, found in batch for o in found.observations]
-        # placed together: each record with the evidence of the whole batch
-        placed = await placement.place_upload(conn, user, everything)
-        dirty: set[date] = set()
-        touched: dict[uuid.UUID, list[date]] = {}
-        for claimed, found in batch:  # stored in upload order
-            observations = found.observations
-            days = sorted({d for o in observations for d in repo.observation_days(o)})
-            touched[claimed.id] = days
-            dirty |= set(days)
-            dirty |= await repo.upsert_observations(conn, user, claimed.id, observations)
-        moved = await placement.replace_after_upload(conn, user, placed)
-        dirty |= moved.days
-        moved.apply_to(everything)  # the copies in memory move with the stored rows
-        derived = await derive(
-            res, conn, user, dirty, [(c.id, found.observations) for c, found in batch]
-        )
-        completed = [
-            _complete(user, claimed, found, touched[claimed.id], derived)
-            for claimed, found in batch
-        ]
-        await repo.save_narratives(conn, [narrative for narrative, _ in completed])
-        await repo.complete_uploads(conn, [done for _, done in completed])
-        await repo.supersede_upload_narratives(
-            conn, user, {c.id for c, _ in batch}, derived.changed
-        )
+    # first write (on SQLite, where the person's lock is a no-op, this takes the write
+    # lock); the upload may have been erased since it was claimed
+    still_open = await conn.execute(
+        update(Upload)
+        .where(Upload.id == upload.id, Upload.status == UploadStatus.processing.value)
+        .values(updated_at=datetime.now(UTC))
+    )
+    if not getattr(still_open, "rowcount", 1):
+        return Outcome(upload.id, "skipped")
+    batch = [(upload, decoded), *await _more_of_the_person(res, conn, user, upload.id)]
+    everything = [o for _, found in batch for o in found.observations]
+    # placed together: each record with the evidence of the whole batch
+    placed = await placement.place_upload(conn, user, everything)
+    dirty: set[date] = set()
+    touched: dict[uuid.UUID, list[date]] = {}
+    for claimed, found in batch:  # stored in upload order
+        observations = found.observations
+        days = sorted({d for o in observations for d in repo.observation_days(o)})
+        touched[claimed.id] = days
+        dirty |= set(days)
+        dirty |= await repo.upsert_observations(conn, user, claimed.id, observations)
+    moved = await placement.replace_after_upload(conn, user, placed)
+    dirty |= moved.days
+    moved.apply_to(everything)  # the copies in memory move with the stored rows
+    derived = await derive(
+        res, conn, user, dirty, [(c.id, found.observations) for c, found in batch]
+    )
+    completed = [
+        _complete(user, claimed, found, touched[claimed.id], derived) for claimed, found in batch
+    ]
+    await repo.save_narratives(conn, [narrative for narrative, _ in completed])
+    await repo.complete_uploads(conn, [done for _, done in completed])
+    await repo.supersede_upload_narratives(conn, user, {c.id for c, _ in batch}, derived.changed)
     records = sum(len(found.observations) for _, found in batch)
     return Outcome(upload.id, "completed", len(dirty), records, len(batch))
 

@@ -120,6 +120,14 @@ _COLUMNS = ("user_id", "record_type", "hc_id", *_UPDATED_ON_NEWER)
 # (asyncpg encodes arrays in binary; no per-row round trip or SQLAlchemy processing).
 # Built from the constant column names above only (no input reaches the text).
 # The WHERE is ``observations.is_newer``: newer lastModified, then the larger content hash.
+_ON_REPLACE = (
+    *(f"{c} = EXCLUDED.{c}" for c in _UPDATED_ON_NEWER),
+    # the replaced version's days, kept on the row: the statement returns them without
+    # looking anything up (a look-up joined back to the table read all of the person's rows
+    # under the generic plan of the prepared statement)
+    "replaced_local_date = observations.local_date",
+    "replaced_end_local_date = observations.end_local_date",
+)
 _PG_UPSERT = (
     "WITH up AS ("  # noqa: S608
     f"INSERT INTO observations ({', '.join(_COLUMNS)}) "
@@ -133,7 +141,7 @@ _PG_UPSERT = (
     "end_offset_minutes, record_offset, record_end_offset, zone_source, origin, local_date, "
     "end_local_date, fields) "
     "ON CONFLICT (user_id, record_type, hc_id) DO UPDATE SET "
-    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATED_ON_NEWER)
+    + ", ".join(_ON_REPLACE)
     + " WHERE (observations.last_modified_ms, observations.content_hash)"
     " < (EXCLUDED.last_modified_ms, EXCLUDED.content_hash)"
     # the same version from another upload: the smaller upload id is its source (the
@@ -142,12 +150,8 @@ _PG_UPSERT = (
     " = (EXCLUDED.last_modified_ms, EXCLUDED.content_hash)"
     " AND EXCLUDED.upload_id < observations.upload_id)"
     # xmax is set on a row the statement updated (0 on one it inserted)
-    " RETURNING record_type, hc_id, xmax <> 0 AS replaced) "
-    # the rest of the statement still sees the rows as they were: the replaced versions,
-    # looked up one by one through the unique index (none, most of the time)
-    "SELECT DISTINCT o.local_date, o.end_local_date FROM up CROSS JOIN LATERAL ("
-    "SELECT local_date, end_local_date FROM observations WHERE user_id = $1 "
-    "AND record_type = up.record_type AND hc_id = up.hc_id) AS o WHERE up.replaced"
+    " RETURNING replaced_local_date, replaced_end_local_date, xmax <> 0 AS replaced) "
+    "SELECT DISTINCT replaced_local_date, replaced_end_local_date FROM up WHERE replaced"
 )
 PG_UPSERT_BATCH = 10_000
 
@@ -214,7 +218,11 @@ async def upsert_observations(
     stmt = sqlite.insert(ObservationRow)
     stmt = stmt.on_conflict_do_update(
         index_elements=["user_id", "record_type", "hc_id"],
-        set_={c: stmt.excluded[c] for c in _UPDATED_ON_NEWER},
+        set_={
+            **{c: stmt.excluded[c] for c in _UPDATED_ON_NEWER},
+            "replaced_local_date": ObservationRow.local_date,
+            "replaced_end_local_date": ObservationRow.end_local_date,
+        },
         where=or_(
             tuple_(ObservationRow.last_modified_ms, ObservationRow.content_hash)
             < tuple_(stmt.excluded.last_modified_ms, stmt.excluded.content_hash),
@@ -459,6 +467,12 @@ async def save_days(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
 
 async def save_narratives(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     await _upsert_many(conn, Narrative.__table__, rows, ("key",))
+
+
+async def upload_owner(conn: AsyncConnection, upload_id: uuid.UUID) -> str | None:
+    """Whose upload this is (None: gone)."""
+    found = await conn.execute(select(Upload.user_id).where(Upload.id == upload_id))
+    return found.scalar_one_or_none()
 
 
 async def queued_uploads(

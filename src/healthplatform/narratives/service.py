@@ -109,8 +109,12 @@ async def list_narratives(
     return out, total
 
 
+_EXPORT_CHUNK = 100  # rows per fetch from the server-side cursor
+
+
 async def export_lines(res: Resources, subject: str) -> AsyncIterator[bytes]:
-    """Everything the platform derived for the caller, as JSON lines (typed by ``type``)."""
+    """Everything the platform derived for the caller, as JSON lines (typed by ``type``).
+    Streamed from server-side cursors: memory stays flat however many years there are."""
     user = user_key(subject)
 
     def line(kind: str, body: dict[str, Any]) -> bytes:
@@ -121,34 +125,45 @@ async def export_lines(res: Resources, subject: str) -> AsyncIterator[bytes]:
             await session.execute(select(func.count()).where(Upload.user_id == user))
         ).scalar_one()
         yield line("export", {"format": "healthplatform-export/1", "uploads": total})
-        for upload in (
-            await session.execute(
-                select(Upload).where(Upload.user_id == user).order_by(Upload.created_at)
-            )
-        ).scalars():
+        uploads = await session.stream_scalars(
+            select(Upload)
+            .where(Upload.user_id == user)
+            .order_by(Upload.created_at)
+            .execution_options(yield_per=_EXPORT_CHUNK)
+        )
+        async for upload in uploads:
             yield line("upload", UploadStatusOut.model_validate(upload).model_dump(mode="json"))
-        for day in (
-            await session.execute(
-                select(DailyMetrics)
-                .where(DailyMetrics.user_id == user)
-                .order_by(DailyMetrics.local_date)
+        session.expunge_all()
+        days = await session.stream(
+            select(
+                DailyMetrics.local_date,
+                DailyMetrics.metrics,
+                DailyMetrics.context,  # the day's zone and where its times came from
+                DailyMetrics.definitions_version,
+                DailyMetrics.source_upload_ids,
             )
-        ).scalars():
+            .where(DailyMetrics.user_id == user)
+            .order_by(DailyMetrics.local_date)
+            .execution_options(yield_per=_EXPORT_CHUNK)
+        )
+        async for day in days:
             yield line(
                 "daily_metrics",
                 {
                     "date": day.local_date.isoformat(),
                     "metrics": day.metrics,
-                    "context": day.context,  # the day's zone and where its times came from
+                    "context": day.context,
                     "definitions_version": day.definitions_version,
                     "source_upload_ids": day.source_upload_ids,
                 },
             )
-        for row in await session.execute(
+        narratives = await session.stream(
             select(*_COLUMNS)
             .where(Narrative.user_id == user, Narrative.status == "published")
             .order_by(Narrative.kind, Narrative.local_date, Narrative.id)
-        ):
+            .execution_options(yield_per=_EXPORT_CHUNK)
+        )
+        async for row in narratives:
             body = narrative_json(row, None)
             del body["metrics"]
             yield line("narrative", body)

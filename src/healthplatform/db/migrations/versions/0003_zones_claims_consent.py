@@ -35,6 +35,8 @@ def upgrade() -> None:
             sa.Column("zone_source", sa.String(8), nullable=False, server_default="record")
         )
         batch.add_column(sa.Column("origin", sa.String(255)))
+        batch.add_column(sa.Column("replaced_local_date", sa.Date))
+        batch.add_column(sa.Column("replaced_end_local_date", sa.Date))
     op.execute(
         "UPDATE observations SET record_offset = offset_minutes, "
         "record_end_offset = end_offset_minutes WHERE offset_known"
@@ -119,6 +121,8 @@ def downgrade() -> None:
     op.execute("UPDATE observations SET offset_known = (record_offset IS NOT NULL)")
     with op.batch_alter_table("observations") as batch:
         for column in (
+            "replaced_end_local_date",
+            "replaced_local_date",
             "origin",
             "zone_source",
             "record_end_offset",
