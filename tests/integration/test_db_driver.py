@@ -151,7 +151,7 @@ async def test_observation_upsert_reads_only_the_rows_it_replaces(engine: AsyncE
             end_ms=o.end_ms + 86_400_000,
             last_modified_ms=2,
             touched_days=None,
-        )  # fmt: skip
+        )
         for o in stored[:2]
     ]
     async with engine.begin() as conn:

@@ -533,8 +533,6 @@ async def test_an_event_for_a_busy_person_waits_without_claiming(api: ApiClient,
         assert not waiter.done()
         taken = await asyncio.wait_for(repo.take_for_processing(batch, [first, second]), 10)
         assert taken == {first, second}  # both still queued: the batch gets them
-        await batch.execute(
-            update(Upload).where(Upload.id.in_(taken)).values(status="completed")
-        )
+        await batch.execute(update(Upload).where(Upload.id.in_(taken)).values(status="completed"))
         await batch.commit()
     assert (await asyncio.wait_for(waiter, 30)).status == "skipped"  # the batch had it
