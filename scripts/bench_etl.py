@@ -149,6 +149,8 @@ def run_worker(
             done, total = asyncio.run(completed(settings, ids))
             if done == total == len(ids):
                 break
+            if worker.poll() is not None:
+                raise SystemExit(f"the worker exited with {worker.returncode}")
             if time.perf_counter() - started > limit:
                 raise SystemExit(f"only {done}/{len(ids)} completed after {limit:.0f} s")
             time.sleep(0.25)

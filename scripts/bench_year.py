@@ -33,6 +33,7 @@ from pathlib import Path
 
 import fastavro
 import httpx
+from starlette.types import ASGIApp, Message, Scope
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -110,14 +111,39 @@ async def read_side(
         out["narratives_returned"] = len(r.json()["narratives"])
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
-        size = 0
-        async with c.stream("GET", "/v1/me/export", headers=headers) as stream:
-            async for chunk in stream.aiter_bytes():
-                size += len(chunk)
+        size = await drain(app, "/v1/me/export", headers)
         out["export_mb"] = (tracemalloc.get_traced_memory()[1] - base) / 2**20
         out["export_size_mb"] = size / 2**20
         tracemalloc.stop()
     return out
+
+
+async def drain(app: ASGIApp, path: str, headers: dict[str, str]) -> int:
+    """GET `path` straight through the ASGI app, counting and dropping the body as a socket
+    would (httpx's ASGITransport buffers the whole body, which would measure the client)."""
+    size = 0
+    status = 0
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal size, status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            size += len(message.get("body", b""))
+
+    scope: Scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "server": ("bench", 80), "client": ("127.0.0.1", 1),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }  # fmt: skip
+    await app(scope, receive, send)
+    if status != 200:
+        raise RuntimeError(f"GET {path} answered {status}")
+    return size
 
 
 async def rederive(settings: Settings, person: str) -> tuple[float, float, int]:
