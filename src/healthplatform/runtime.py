@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from healthplatform.cache.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from healthplatform.core.revocation import (
+    MemoryRevocationList,
+    RedisRevocationList,
+    RevocationList,
+)
 from healthplatform.core.tokens import JwksCache, TokenVerifier
 from healthplatform.db.engine import create_engine, create_sessionmaker
 from healthplatform.settings import Settings
@@ -26,6 +31,7 @@ class Resources:
     store: ObjectStore
     limiter: RateLimiter
     verifier: TokenVerifier
+    revocations: RevocationList
 
 
 def jwks_url(settings: Settings) -> str:
@@ -44,23 +50,51 @@ def create_limiter(settings: Settings) -> RateLimiter:
     return MemoryRateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
 
 
+def create_revocation_list(settings: Settings) -> RevocationList:
+    """Revoked sessions: the shared Redis set, or (no Redis) an in-process list that only
+    an auth service in the same process can fill (``healthplatform up``)."""
+    keep = settings.jwt_max_lifetime_seconds + settings.jwt_leeway_seconds
+    url = settings.redis_url.get_secret_value()
+    if url:
+        return RedisRevocationList(
+            url,
+            settings.revocation_redis_key,
+            keep_seconds=keep,
+            refresh_seconds=settings.revocation_refresh_seconds,
+        )
+    return MemoryRevocationList(keep)
+
+
 @asynccontextmanager
-async def open_resources(settings: Settings, service: str) -> AsyncIterator[Resources]:
+async def open_resources(
+    settings: Settings, service: str, *, revocations: RevocationList | None = None
+) -> AsyncIterator[Resources]:
+    """``revocations``: a list shared with an auth service in this process (``up``)."""
     engine = create_engine(settings, application_name=f"healthplatform-{service}")
     store = create_object_store(settings)
     await store.start()
     limiter = create_limiter(settings)
-    jwks = JwksCache(jwks_url(settings), min_refresh=settings.jwks_min_refresh_seconds)
+    revoked = revocations or create_revocation_list(settings)
+    jwks = JwksCache(
+        jwks_url(settings),
+        min_refresh=settings.jwks_min_refresh_seconds,
+        ttl=settings.jwks_ttl_seconds,
+    )
     verifier = TokenVerifier(
         jwks,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         algorithms=settings.jwt_algorithms,
         leeway=settings.jwt_leeway_seconds,
+        max_lifetime=settings.jwt_max_lifetime_seconds,
+        revocations=revoked,
     )
+    sessions = create_sessionmaker(engine)
     try:
-        yield Resources(settings, engine, create_sessionmaker(engine), store, limiter, verifier)
+        yield Resources(settings, engine, sessions, store, limiter, verifier, revoked)
     finally:
+        if revocations is None:
+            await revoked.close()
         await jwks.close()
         await limiter.close()
         await store.close()

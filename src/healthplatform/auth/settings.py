@@ -102,6 +102,17 @@ class AuthSettings(BaseSettings):
         "(one replica only).",
     )
     redis_key_prefix: str = Field("hp-auth:", description="Prefix of every auth Redis key.")
+    revocation_redis_url: SecretStr = Field(
+        SecretStr(""),
+        description="Redis/Valkey the revoked session ids are written to, read by every "
+        "token verifier (the health Valkey of `HP_REDIS_URL` in the chart); empty = "
+        "`redis_url`; both empty = in-process (the all-in-one `up`).",
+    )
+    revocation_redis_key: str = Field(
+        "hp:revoked-sessions",
+        description="Sorted set of revoked session ids (same as the API's "
+        "`HP_REVOCATION_REDIS_KEY`).",
+    )
 
     # --- relying party -------------------------------------------------------------------
     rp_id: str = Field(
@@ -124,9 +135,11 @@ class AuthSettings(BaseSettings):
         "signing certificates; each is also accepted as an `android:apk-key-hash` origin.",
     )
     user_verification: UserVerification = Field(
-        UserVerification.preferred,
+        UserVerification.required,
         description="`required` refuses ceremonies without user verification (PIN, "
-        "biometrics); `preferred` or `discouraged` only ask for it.",
+        "biometrics); `preferred` or `discouraged` only ask for it and then accept a "
+        "passkey that proves presence only (anyone holding the unlocked device signs in "
+        "to health data): see docs/security.md before lowering it.",
     )
     resident_key: ResidentKey = Field(
         ResidentKey.required,
