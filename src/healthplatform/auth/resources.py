@@ -16,6 +16,7 @@ from healthplatform.auth.keys import (
     ensure_active_key,
     resolve_key_encryption_key,
 )
+from healthplatform.auth.limits import AuthLimits
 from healthplatform.auth.origins import OriginPolicy
 from healthplatform.auth.revocations import create_revocation_list, republishing
 from healthplatform.auth.settings import AuthSettings
@@ -32,6 +33,7 @@ class AuthResources:
     encryptor: KeyEncryptor
     origins: OriginPolicy
     revocations: RevocationList
+    limits: AuthLimits
 
 
 @asynccontextmanager
@@ -50,15 +52,25 @@ async def open_auth_resources(
     store = challenges or create_challenge_store(settings)
     keys = KeyRing(sessions, encryptor, reload_seconds=settings.key_reload_seconds)
     revoked = revocations or create_revocation_list(settings)
+    limits = AuthLimits(settings)
     try:
         await ensure_active_key(sessions, encryptor, settings)
         await keys.reload()
         async with republishing(sessions, revoked, settings):
             yield AuthResources(
-                settings, engine, sessions, store, keys, encryptor, OriginPolicy(settings), revoked
+                settings,
+                engine,
+                sessions,
+                store,
+                keys,
+                encryptor,
+                OriginPolicy(settings),
+                revoked,
+                limits,
             )
     finally:
         if revocations is None:
             await revoked.close()
+        await limits.close()
         await store.close()
         await engine.dispose()

@@ -47,6 +47,7 @@ from healthplatform.auth import repository as repo
 from healthplatform.auth.challenges import Ceremony, CeremonyKind, new_request_id
 from healthplatform.auth.errors import CeremonyError, bad_request, unauthorized
 from healthplatform.auth.keys import SigningKey, b64url
+from healthplatform.auth.limits import CLIENT_KEY
 from healthplatform.auth.models import Credential, DeviceSession, RefreshToken, User, utcnow
 from healthplatform.auth.resources import AuthResources
 from healthplatform.auth.revocations import publish, republish_recent
@@ -124,7 +125,9 @@ class AuthService:
 
     async def _store(self, ceremony: Ceremony) -> str:
         request_id = new_request_id()
-        await self.res.challenges.put(request_id, ceremony.dumps(), self.settings.challenge_ttl)
+        await self.res.challenges.put(
+            request_id, ceremony.dumps(), self.settings.challenge_ttl, owner=CLIENT_KEY.get()
+        )
         return request_id
 
     async def _take(self, request_id: str, kind: CeremonyKind) -> Ceremony:

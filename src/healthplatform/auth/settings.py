@@ -153,6 +153,36 @@ class AuthSettings(BaseSettings):
     )
     max_passkeys_per_user: int = Field(10, ge=1, description="Most passkeys one account may hold.")
 
+    # --- abuse limits (public endpoints) ---------------------------------------------------
+    trusted_proxy_hops: int = Field(
+        0,
+        ge=0,
+        le=5,
+        description="Proxies in front of the service that append the client address to "
+        "`X-Forwarded-For` (the chart: 1, Envoy); the client IP is that many entries from "
+        "the right. 0 = the TCP peer is the client (`up`).",
+    )
+    rate_limit_ip_per_minute: int = Field(
+        60,
+        ge=1,
+        description="Requests per client IP (IPv6: per /64) and minute on `/register/*`, "
+        "`/authenticate/*`, `/token/refresh` and `/passkeys/register/*`; 429 with Retry-After.",
+    )
+    rate_limit_ip_burst: int = Field(60, ge=1, description="Extra burst per client IP.")
+    rate_limit_username_per_minute: int = Field(
+        10,
+        ge=1,
+        description="`/register/start` and `/authenticate/start` per username and minute "
+        "(whoever asks); usernameless sign-in is not affected.",
+    )
+    rate_limit_username_burst: int = Field(10, ge=1, description="Extra burst per username.")
+    max_pending_ceremonies_per_ip: int = Field(
+        50,
+        ge=1,
+        description="Unfinished ceremonies (`requestId`s) one client IP may hold at once; "
+        "one client cannot fill the challenge store for everyone.",
+    )
+
     # --- tokens --------------------------------------------------------------------------
     issuer: str = Field("healthplatform-auth", description="`iss` of the access tokens.")
     audience: str = Field("healthplatform-api", description="`aud` of the access tokens.")
