@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from healthplatform.cache.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from healthplatform.core.revocation import (
+    HttpRevocationList,
     MemoryRevocationList,
     RedisRevocationList,
     RevocationList,
@@ -51,9 +52,16 @@ def create_limiter(settings: Settings) -> RateLimiter:
 
 
 def create_revocation_list(settings: Settings) -> RevocationList:
-    """Revoked sessions: the shared Redis set, or (no Redis) an in-process list that only
-    an auth service in the same process can fill (``healthplatform up``)."""
+    """Revoked sessions: polled from the auth service, or the shared Redis set, or (no
+    Redis) an in-process list that only an auth service in the same process can fill
+    (``healthplatform up``)."""
     keep = settings.jwt_max_lifetime_seconds + settings.jwt_leeway_seconds
+    if settings.revocation_url:
+        return HttpRevocationList(
+            settings.revocation_url,
+            keep_seconds=keep,
+            refresh_seconds=settings.revocation_refresh_seconds,
+        )
     url = settings.redis_url.get_secret_value()
     if url:
         return RedisRevocationList(

@@ -163,6 +163,13 @@ class Settings(BaseSettings):
         description="Longest accepted token lifetime (`exp - iat`); longer-lived tokens are "
         "refused. Keep it at or above `HP_AUTH_ACCESS_TOKEN_TTL` (at most 3600).",
     )
+    revocation_url: str = Field(
+        "",
+        description="The auth service's in-cluster revoked-sessions endpoint "
+        "(`http://<auth>/internal/revoked-sessions`, the chart's choice: the health side holds "
+        "no auth Valkey password); empty = read `HP_REVOCATION_REDIS_KEY` from `HP_REDIS_URL`, "
+        "or (no Redis) the in-process list of `up`.",
+    )
     revocation_redis_key: str = Field(
         "hp:revoked-sessions",
         description="Redis sorted set of revoked session ids (`sid`), written by the auth "

@@ -46,6 +46,9 @@ async def test_up_logout_and_reuse_reach_the_api(tmp_path: Path) -> None:
             assert (await http.post("/token/refresh", json=body)).status_code == 401  # reuse
             for token in (rotated, phone["access_token"]):
                 assert (await read(http, token)).status_code == 401
+            # the auth service's in-cluster list is not on the public origin
+            internal = await http.get("/internal/revoked-sessions")
+            assert internal.status_code == 404
     finally:
         assert stop(proc) == 0
     proc, _ = start(env, port)

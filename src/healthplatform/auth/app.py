@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from healthplatform import __version__
 from healthplatform.api.observability import ObservabilityMiddleware
-from healthplatform.auth import endpoints, metrics
+from healthplatform.auth import endpoints, internal, metrics
 from healthplatform.auth.errors import error_response, install_error_handlers
 from healthplatform.auth.resources import AuthResources, open_auth_resources
 from healthplatform.auth.service import AuthService
@@ -105,6 +105,7 @@ def create_auth_app(
         endpoints.passkeys,
         endpoints.well_known,
         endpoints.health,
+        internal.internal,
     ):
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -6,20 +6,32 @@ the auth Redis/Valkey in production, in process locally. The client IP is the TC
 with ``trusted_proxy_hops`` = N the N-th ``X-Forwarded-For`` entry from the right (entries
 further left are written by the client and never trusted). IPv6 clients count per /64, the
 block one subscriber usually holds.
+
+A limiter whose Redis is down lets requests through (logged): the ceremonies then fail on
+the challenge store anyway (503), and token refresh keeps working; the gateway's limit
+still applies.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 from contextvars import ContextVar
 
 from starlette.requests import Request
 
 from healthplatform.auth import metrics
 from healthplatform.auth.settings import AuthSettings
-from healthplatform.cache.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from healthplatform.core.errors import TooManyRequests
+from healthplatform.cache.ratelimit import (
+    Decision,
+    MemoryRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+)
+from healthplatform.core.errors import DependencyUnavailable, TooManyRequests
+
+log = logging.getLogger(__name__)
 
 # the client key of the request being served (set by the IP limit, read when a ceremony
 # is stored: the challenge store's per-client quota)
@@ -59,6 +71,14 @@ def too_many(retry_after: int, reason: str) -> TooManyRequests:
     return TooManyRequests(retry_after)
 
 
+async def _hit(limiter: RateLimiter, key: str) -> Decision:
+    try:
+        return await limiter.hit(key)
+    except DependencyUnavailable:
+        log.warning("auth rate limiter unavailable: request let through")
+        return Decision(True, 0)
+
+
 def _limiter(settings: AuthSettings, kind: str, per_minute: int, burst: int) -> RateLimiter:
     url = settings.redis_url.get_secret_value()
     if url:
@@ -83,14 +103,14 @@ class AuthLimits:
         """Count the request against its client IP; the client key for the request."""
         key = client_key(client_address(request, self.trusted_hops))
         CLIENT_KEY.set(key)
-        decision = await self.ip.hit(key)
+        decision = await _hit(self.ip, key)
         if not decision.allowed:
             raise too_many(decision.retry_after, "rate_limited_ip")
         return key
 
     async def by_username(self, username: str) -> None:
         digest = hashlib.sha256(username.encode()).hexdigest()[:32]  # no names in Redis
-        decision = await self.username.hit(digest)
+        decision = await _hit(self.username, digest)
         if not decision.allowed:
             raise too_many(decision.retry_after, "rate_limited_username")
 

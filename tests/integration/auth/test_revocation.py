@@ -142,25 +142,31 @@ async def test_unreadable_list_fails_closed(revocation_key: str) -> None:
 # --- end to end: auth service over HTTP, Health API, Redis -------------------------------------
 
 
-@pytest.fixture
+@pytest.fixture(params=["redis", "http"])
 def platform(
-    production_auth_settings: AuthSettings, revocation_key: str, tmp_path: Path
+    request: pytest.FixtureRequest,
+    production_auth_settings: AuthSettings,
+    revocation_key: str,
+    tmp_path: Path,
 ) -> Iterator[tuple[str, Settings]]:
+    """The API reads the list from the same Redis, or (the chart) from the auth service's
+    in-cluster endpoint while its own Redis holds another key."""
     auth_settings = production_auth_settings.model_copy(
         update={"revocation_redis_key": revocation_key}
     )
     with serve(create_auth_app(auth_settings)) as url:
-        yield (
-            url,
-            Settings(
-                data_dir=tmp_path,
-                jwt_jwks_url=f"{url}/.well-known/jwks.json",
-                jwks_min_refresh_seconds=0,
-                redis_url=services.REDIS_URL,
-                redis_key_prefix=f"hp-test-{uuid.uuid4().hex[:8]}:",
-                revocation_redis_key=revocation_key,
-            ),
+        source: dict[str, Any] = {"revocation_redis_key": revocation_key}
+        if request.param == "http":
+            source = {"revocation_url": f"{url}/internal/revoked-sessions"}
+        settings = Settings(
+            data_dir=tmp_path,
+            jwt_jwks_url=f"{url}/.well-known/jwks.json",
+            jwks_min_refresh_seconds=0,
+            redis_url=services.REDIS_URL,
+            redis_key_prefix=f"hp-test-{uuid.uuid4().hex[:8]}:",
+            **source,
         )
+        yield url, settings
 
 
 @pytest.fixture
@@ -222,3 +228,14 @@ async def test_refresh_reuse_reaches_the_api(
     assert stolen.status_code == 401
     await refused_within(api, rotated)
     await refused_within(api, tokens["access_token"])  # the older token of the session too
+
+
+async def test_internal_endpoint_refuses_bad_input(
+    clients: tuple[AuthClient, httpx.AsyncClient],
+) -> None:
+    auth, _ = clients
+    for since in ("-1", "abc", "1e300"):
+        response = await auth.http.get("/internal/revoked-sessions", params={"since": since})
+        assert response.status_code == 400, response.text
+    ok = await auth.http.get("/internal/revoked-sessions", params={"since": "0"})
+    assert ok.status_code == 200 and isinstance(ok.json()["revoked"], list)
