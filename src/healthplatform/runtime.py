@@ -5,6 +5,7 @@ Built from the settings by :func:`open_resources`; API, relay and worker share i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from healthplatform.core.tokens import JwksCache, TokenVerifier
 from healthplatform.db.engine import create_engine, create_sessionmaker
 from healthplatform.settings import Settings
 from healthplatform.storage import ObjectStore, create_object_store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -70,6 +73,10 @@ def create_revocation_list(settings: Settings) -> RevocationList:
             keep_seconds=keep,
             refresh_seconds=settings.revocation_refresh_seconds,
         )
+    log.warning(
+        "no HP_REVOCATION_URL or HP_REDIS_URL: revoked sessions reach this process only from "
+        "an auth service in the same process (healthplatform up)"
+    )
     return MemoryRevocationList(keep)
 
 
