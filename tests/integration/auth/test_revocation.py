@@ -8,6 +8,7 @@ all-in-one ``healthplatform up`` (in-process list): tests/integration/test_up_re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -19,6 +20,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import ValidationError
 
 from healthplatform.api.app import create_app
 from healthplatform.auth.app import create_auth_app
@@ -213,6 +215,44 @@ async def test_logout_reaches_the_api(clients: tuple[AuthClient, httpx.AsyncClie
     took = await refused_within(api, tokens["access_token"])
     print(f"\nlogout refused by /v1 after {took:.2f} s")
     assert took < 10, f"{took:.1f} s"  # 5 s refresh by default; 60 s is the promise
+
+
+async def test_every_api_replica_refuses_within_the_window(
+    platform: tuple[str, Settings], clients: tuple[AuthClient, httpx.AsyncClient]
+) -> None:
+    """Three more API processes' worth of state (each its own verifier cache and copy of
+    the list), all warmed with the token before the logout."""
+    auth, first = clients
+    _, settings = platform
+    tokens = await sign_in(auth)
+    bearer = auth.bearer(tokens["access_token"])
+    async with contextlib.AsyncExitStack() as stack:
+        replicas = [first]
+        for _ in range(3):
+            app = create_app(settings)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            transport = httpx.ASGITransport(app=app)
+            replicas.append(
+                await stack.enter_async_context(
+                    httpx.AsyncClient(transport=transport, base_url="http://api")
+                )
+            )
+        for api in replicas:
+            assert (await api.get("/v1/upload/history", headers=bearer)).status_code == 200
+        assert (await auth.http.post("/logout", headers=bearer)).status_code == 200
+        delays = [await refused_within(api, tokens["access_token"]) for api in replicas]
+    print(f"\nreplicas refused after {', '.join(f'{d:.2f}' for d in delays)} s")
+    assert max(delays) < WINDOW
+
+
+def test_lifetime_setting_is_validated() -> None:
+    assert Settings(jwt_max_lifetime_seconds=900).jwt_max_lifetime_seconds == 900
+    for bad in (0, 59, 86401, TEN_YEARS):
+        with pytest.raises(ValidationError):
+            Settings(jwt_max_lifetime_seconds=bad)
+    for name, bad in (("jwks_ttl_seconds", 61), ("revocation_refresh_seconds", 31)):
+        with pytest.raises(ValidationError):
+            Settings(**{name: bad})
 
 
 async def test_refresh_reuse_reaches_the_api(
