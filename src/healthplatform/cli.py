@@ -280,6 +280,7 @@ async def _up_main(settings: Settings, auth_settings: AuthSettings, host: str, p
     from healthplatform.auth.app import create_auth_app
     from healthplatform.auth.maintenance import run_maintenance
     from healthplatform.auth.migrate import upgrade as upgrade_auth
+    from healthplatform.core.revocation import MemoryRevocationList
     from healthplatform.db.migrate import upgrade
     from healthplatform.gateway.local import LocalGateway
     from healthplatform.ops.housekeeping import run_housekeeping
@@ -289,9 +290,16 @@ async def _up_main(settings: Settings, auth_settings: AuthSettings, host: str, p
     await upgrade_auth(auth_settings)
     await run_maintenance(auth_settings)  # a signing key exists before the first login
     data_dir = settings.data_dir.resolve()
-    async with open_resources(settings, "up") as res:
+    # auth and API share one process: logout and reuse revocations reach /v1 at once
+    revocations = MemoryRevocationList(
+        settings.jwt_max_lifetime_seconds + settings.jwt_leeway_seconds
+    )
+    async with open_resources(settings, "up", revocations=revocations) as res:
         stop = asyncio.Event()
-        gateway = LocalGateway(create_app(settings, resources=res), create_auth_app(auth_settings))
+        gateway = LocalGateway(
+            create_app(settings, resources=res),
+            create_auth_app(auth_settings, revocations=revocations),
+        )
         server = uvicorn.Server(
             uvicorn.Config(
                 gateway, host=host, port=port, log_config=None, access_log=False, lifespan="on"

@@ -149,6 +149,39 @@ class Settings(BaseSettings):
     jwks_min_refresh_seconds: float = Field(
         10.0, ge=0, description="Minimum interval between JWKS refetches on an unknown `kid`."
     )
+    jwks_ttl_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=60,
+        description="The JWKS is refetched after this long, so a key removed from it is "
+        "refused (cached tokens included) within a minute.",
+    )
+    jwt_max_lifetime_seconds: int = Field(
+        3600,
+        ge=60,
+        le=86400,
+        description="Longest accepted token lifetime (`exp - iat`); longer-lived tokens are "
+        "refused. Keep it at or above `HP_AUTH_ACCESS_TOKEN_TTL` (at most 3600).",
+    )
+    revocation_url: str = Field(
+        "",
+        description="The auth service's in-cluster revoked-sessions endpoint "
+        "(`http://<auth>/internal/revoked-sessions`, the chart's choice: the health side holds "
+        "no auth Valkey password); empty = read `HP_REVOCATION_REDIS_KEY` from `HP_REDIS_URL`, "
+        "or (no Redis) the in-process list of `up`.",
+    )
+    revocation_redis_key: str = Field(
+        "hp:revoked-sessions",
+        description="Redis sorted set of revoked session ids (`sid`), written by the auth "
+        "service (`HP_AUTH_REVOCATION_REDIS_KEY`, same Redis) and read through `HP_REDIS_URL`.",
+    )
+    revocation_refresh_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=30,
+        description="How often each process re-reads the revocation list; a revoked "
+        "session's tokens are refused within this (unreadable for 60 s: 503).",
+    )
 
     # --- uploads ----------------------------------------------------------------------------
     upload_max_bytes: int = Field(

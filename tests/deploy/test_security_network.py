@@ -57,6 +57,11 @@ UNUSED_SETTINGS = {
     ("auth-maintain", "s3", "HP_S3_ENDPOINT_URL"): "shared ConfigMap; auth stores no objects",
     ("backup", "auth", "HP_JWT_JWKS_URL"): "shared ConfigMap; backups verify no tokens",
     ("backup-verify", "auth", "HP_JWT_JWKS_URL"): "shared ConfigMap; backups verify no tokens",
+    ("etl-worker", "auth", "HP_REVOCATION_URL"): "only the API verifies tokens",
+    ("relay", "auth", "HP_REVOCATION_URL"): "only the API verifies tokens",
+    ("auth-maintain", "auth", "HP_REVOCATION_URL"): "shared ConfigMap; maintain signs nothing",
+    ("backup", "auth", "HP_REVOCATION_URL"): "shared ConfigMap; backups verify no tokens",
+    ("backup-verify", "auth", "HP_REVOCATION_URL"): "shared ConfigMap; backups verify no tokens",
 }
 
 

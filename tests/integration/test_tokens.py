@@ -89,7 +89,14 @@ async def test_unknown_kid_triggers_one_refetch(verifier: TokenVerifier, keys: K
     try:
         now = int(time.time())
         token = jwt.encode(
-            {"sub": "carol", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 60},
+            {
+                "sub": "carol",
+                "sid": "s-carol",
+                "iss": ISSUER,
+                "aud": AUDIENCE,
+                "iat": now,
+                "exp": now + 60,
+            },
             new_key,
             algorithm="RS256",
             headers={"kid": kid},

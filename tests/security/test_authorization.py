@@ -72,6 +72,8 @@ PUBLIC_AUTH = {
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
+    # in-cluster only (no gateway route): opaque ids of ended sessions, no user data
+    ("GET", "/internal/revoked-sessions"),
 }
 PER_USER_AUTH = {
     ("POST", "/logout"),

@@ -154,6 +154,7 @@ class KeySet:
             "iat": now,
             "exp": now + ttl,
             "jti": uuid.uuid4().hex,
+            "sid": uuid.uuid4().hex,
             **claims,
         }
         key: Any = self.rsa if alg.startswith("RS") else self.ec

@@ -11,11 +11,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from healthplatform import __version__
 from healthplatform.api.observability import ObservabilityMiddleware
-from healthplatform.auth import endpoints, metrics
+from healthplatform.auth import endpoints, internal, metrics
 from healthplatform.auth.errors import error_response, install_error_handlers
 from healthplatform.auth.resources import AuthResources, open_auth_resources
 from healthplatform.auth.service import AuthService
 from healthplatform.auth.settings import AuthSettings
+from healthplatform.core.revocation import RevocationList
 
 
 class BodyLimitMiddleware:
@@ -68,8 +69,14 @@ def _operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
-def create_auth_app(settings: AuthSettings, resources: AuthResources | None = None) -> FastAPI:
+def create_auth_app(
+    settings: AuthSettings,
+    resources: AuthResources | None = None,
+    *,
+    revocations: RevocationList | None = None,
+) -> FastAPI:
     """Build the auth service. With ``resources`` given, the caller owns their lifetime.
+    ``revocations``: the list a Health API in the same process reads (``up``).
     The auth database must be migrated first (:func:`healthplatform.auth.migrate.upgrade`)."""
 
     @asynccontextmanager
@@ -78,7 +85,7 @@ def create_auth_app(settings: AuthSettings, resources: AuthResources | None = No
             app.state.auth_service = AuthService(resources)
             yield
             return
-        async with open_auth_resources(settings) as res:
+        async with open_auth_resources(settings, revocations=revocations) as res:
             app.state.auth_service = AuthService(res)
             yield
 
@@ -98,6 +105,7 @@ def create_auth_app(settings: AuthSettings, resources: AuthResources | None = No
         endpoints.passkeys,
         endpoints.well_known,
         endpoints.health,
+        internal.internal,
     ):
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

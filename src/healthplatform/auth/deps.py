@@ -37,3 +37,11 @@ async def get_principal(request: Request, service: ServiceDep) -> AccessClaims:
 
 
 Principal = Annotated[AccessClaims, Depends(get_principal)]
+
+
+async def limit_client(request: Request, service: ServiceDep) -> None:
+    """The per-client-IP limit of the public ceremonies and token refresh (429)."""
+    await service.res.limits.by_client(request)
+
+
+ClientLimited = Depends(limit_client)

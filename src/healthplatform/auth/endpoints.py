@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from healthplatform.auth.deps import Principal, ResourcesDep, ServiceDep
+from healthplatform.auth.deps import ClientLimited, Principal, ResourcesDep, ServiceDep
 from healthplatform.auth.schemas import (
     AuthenticateStartRequest,
     AuthenticateStartResponse,
@@ -33,7 +33,7 @@ ASSETLINKS_RELATIONS = [
     "delegate_permission/common.get_login_creds",
 ]
 
-webauthn = APIRouter(tags=["webauthn"])
+webauthn = APIRouter(tags=["webauthn"], dependencies=[ClientLimited])  # 429 per client IP
 sessions = APIRouter(tags=["sessions"])
 passkeys = APIRouter(tags=["passkeys"])
 well_known = APIRouter(tags=["well-known"])
@@ -51,6 +51,7 @@ def _device_label(request: Request) -> str:
 @webauthn.post("/register/start", response_model_by_alias=True)
 async def register_start(body: RegisterStartRequest, svc: ServiceDep) -> RegisterStartResponse:
     """Options for a new account's first passkey."""
+    await svc.res.limits.by_username(body.username)
     return await svc.start_registration(body.username, body.display_name)
 
 
@@ -65,6 +66,8 @@ async def authenticate_start(
     svc: ServiceDep, body: AuthenticateStartRequest | None = None
 ) -> AuthenticateStartResponse:
     """Options for a login; without ``username`` any discoverable passkey may answer."""
+    if body is not None and body.username is not None:
+        await svc.res.limits.by_username(body.username)
     return await svc.start_authentication(body.username if body else None)
 
 
@@ -81,7 +84,7 @@ async def authenticate_complete(
 # --- tokens and device sessions ------------------------------------------------------------
 
 
-@sessions.post("/token/refresh")
+@sessions.post("/token/refresh", dependencies=[ClientLimited])
 async def token_refresh(body: RefreshRequest, svc: ServiceDep) -> TokenResponse:
     """Rotate a refresh token: new access and refresh token; reuse revokes the family."""
     return await svc.refresh(body.refresh_token)
@@ -117,7 +120,7 @@ async def list_passkeys(principal: Principal, svc: ServiceDep) -> PasskeyList:
     return await svc.list_passkeys(principal)
 
 
-@passkeys.post("/passkeys/register/start")
+@passkeys.post("/passkeys/register/start", dependencies=[ClientLimited])
 async def add_passkey_start(
     principal: Principal, svc: ServiceDep, body: PasskeyStartRequest | None = None
 ) -> RegisterStartResponse:
@@ -125,7 +128,7 @@ async def add_passkey_start(
     return await svc.start_add_passkey(principal, body.name if body else None)
 
 
-@passkeys.post("/passkeys/register/complete")
+@passkeys.post("/passkeys/register/complete", dependencies=[ClientLimited])
 async def add_passkey_complete(
     body: CompleteRequest, principal: Principal, svc: ServiceDep
 ) -> SuccessResponse:

@@ -16,8 +16,11 @@ from healthplatform.auth.keys import (
     ensure_active_key,
     resolve_key_encryption_key,
 )
+from healthplatform.auth.limits import AuthLimits
 from healthplatform.auth.origins import OriginPolicy
+from healthplatform.auth.revocations import create_revocation_list, republishing
 from healthplatform.auth.settings import AuthSettings
+from healthplatform.core.revocation import RevocationList
 
 
 @dataclass
@@ -29,25 +32,45 @@ class AuthResources:
     keys: KeyRing
     encryptor: KeyEncryptor
     origins: OriginPolicy
+    revocations: RevocationList
+    limits: AuthLimits
 
 
 @asynccontextmanager
 async def open_auth_resources(
-    settings: AuthSettings, *, challenges: ChallengeStore | None = None
+    settings: AuthSettings,
+    *,
+    challenges: ChallengeStore | None = None,
+    revocations: RevocationList | None = None,
 ) -> AsyncIterator[AuthResources]:
     """Open everything and make sure a signing key exists (the first start creates one;
-    the database must be migrated: :func:`healthplatform.auth.migrate.upgrade`)."""
+    the database must be migrated: :func:`healthplatform.auth.migrate.upgrade`).
+    ``revocations``: a list shared with the API in this process (``up``)."""
     encryptor = KeyEncryptor(resolve_key_encryption_key(settings))
     engine = create_auth_engine(settings)
     sessions = create_auth_sessionmaker(engine)
     store = challenges or create_challenge_store(settings)
     keys = KeyRing(sessions, encryptor, reload_seconds=settings.key_reload_seconds)
+    revoked = revocations or create_revocation_list(settings)
+    limits = AuthLimits(settings)
     try:
         await ensure_active_key(sessions, encryptor, settings)
         await keys.reload()
-        yield AuthResources(
-            settings, engine, sessions, store, keys, encryptor, OriginPolicy(settings)
-        )
+        async with republishing(sessions, revoked, settings):
+            yield AuthResources(
+                settings,
+                engine,
+                sessions,
+                store,
+                keys,
+                encryptor,
+                OriginPolicy(settings),
+                revoked,
+                limits,
+            )
     finally:
+        if revocations is None:
+            await revoked.close()
+        await limits.close()
         await store.close()
         await engine.dispose()

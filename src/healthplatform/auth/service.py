@@ -47,8 +47,10 @@ from healthplatform.auth import repository as repo
 from healthplatform.auth.challenges import Ceremony, CeremonyKind, new_request_id
 from healthplatform.auth.errors import CeremonyError, bad_request, unauthorized
 from healthplatform.auth.keys import SigningKey, b64url
+from healthplatform.auth.limits import CLIENT_KEY
 from healthplatform.auth.models import Credential, DeviceSession, RefreshToken, User, utcnow
 from healthplatform.auth.resources import AuthResources
+from healthplatform.auth.revocations import publish, republish_recent
 from healthplatform.auth.schemas import (
     AuthenticateStartResponse,
     DeviceList,
@@ -123,7 +125,9 @@ class AuthService:
 
     async def _store(self, ceremony: Ceremony) -> str:
         request_id = new_request_id()
-        await self.res.challenges.put(request_id, ceremony.dumps(), self.settings.challenge_ttl)
+        await self.res.challenges.put(
+            request_id, ceremony.dumps(), self.settings.challenge_ttl, owner=CLIENT_KEY.get()
+        )
         return request_id
 
     async def _take(self, request_id: str, kind: CeremonyKind) -> Ceremony:
@@ -502,6 +506,7 @@ class AuthService:
                 issued = (user, device, self._add_refresh_token(session, device))
         if issued is None:  # reuse: committed above, so the family stays revoked
             if reused is not None:
+                await publish(self.res.revocations, [str(reused.id)])
                 metrics.SESSIONS_REVOKED.labels(reason="refresh_reuse").inc()
                 log.warning(
                     "refresh token reused: device session revoked",
@@ -556,6 +561,7 @@ class AuthService:
             )
         if not done:
             raise NotFound("no such device session")
+        await publish(self.res.revocations, [str(device_id)])
         metrics.SESSIONS_REVOKED.labels(reason=reason).inc()
 
     async def logout(self, principal: AccessClaims) -> None:
@@ -599,4 +605,5 @@ class AuthService:
             )
             await repo.delete_credential(session, user_id, passkey_id)
         if revoked:
+            await republish_recent(self.res.sessions, self.res.revocations, self.settings)
             metrics.SESSIONS_REVOKED.labels(reason="passkey_removed").inc(revoked)

@@ -102,6 +102,17 @@ class AuthSettings(BaseSettings):
         "(one replica only).",
     )
     redis_key_prefix: str = Field("hp-auth:", description="Prefix of every auth Redis key.")
+    revocation_redis_url: SecretStr = Field(
+        SecretStr(""),
+        description="Redis/Valkey the revoked session ids are written to, read by every "
+        "token verifier (the health Valkey of `HP_REDIS_URL` in the chart); empty = "
+        "`redis_url`; both empty = in-process (the all-in-one `up`).",
+    )
+    revocation_redis_key: str = Field(
+        "hp:revoked-sessions",
+        description="Sorted set of revoked session ids (same as the API's "
+        "`HP_REVOCATION_REDIS_KEY`).",
+    )
 
     # --- relying party -------------------------------------------------------------------
     rp_id: str = Field(
@@ -124,9 +135,11 @@ class AuthSettings(BaseSettings):
         "signing certificates; each is also accepted as an `android:apk-key-hash` origin.",
     )
     user_verification: UserVerification = Field(
-        UserVerification.preferred,
+        UserVerification.required,
         description="`required` refuses ceremonies without user verification (PIN, "
-        "biometrics); `preferred` or `discouraged` only ask for it.",
+        "biometrics); `preferred` or `discouraged` only ask for it and then accept a "
+        "passkey that proves presence only (anyone holding the unlocked device signs in "
+        "to health data): see docs/security.md before lowering it.",
     )
     resident_key: ResidentKey = Field(
         ResidentKey.required,
@@ -139,6 +152,36 @@ class AuthSettings(BaseSettings):
         64 * 1024, ge=1024, description="Largest accepted request body (bytes)."
     )
     max_passkeys_per_user: int = Field(10, ge=1, description="Most passkeys one account may hold.")
+
+    # --- abuse limits (public endpoints) ---------------------------------------------------
+    trusted_proxy_hops: int = Field(
+        0,
+        ge=0,
+        le=5,
+        description="Proxies in front of the service that append the client address to "
+        "`X-Forwarded-For` (the chart: 1, Envoy); the client IP is that many entries from "
+        "the right. 0 = the TCP peer is the client (`up`).",
+    )
+    rate_limit_ip_per_minute: int = Field(
+        60,
+        ge=1,
+        description="Requests per client IP (IPv6: per /64) and minute on `/register/*`, "
+        "`/authenticate/*`, `/token/refresh` and `/passkeys/register/*`; 429 with Retry-After.",
+    )
+    rate_limit_ip_burst: int = Field(60, ge=1, description="Extra burst per client IP.")
+    rate_limit_username_per_minute: int = Field(
+        10,
+        ge=1,
+        description="`/register/start` and `/authenticate/start` per username and minute "
+        "(whoever asks); usernameless sign-in is not affected.",
+    )
+    rate_limit_username_burst: int = Field(10, ge=1, description="Extra burst per username.")
+    max_pending_ceremonies_per_ip: int = Field(
+        50,
+        ge=1,
+        description="Unfinished ceremonies (`requestId`s) one client IP may hold at once; "
+        "one client cannot fill the challenge store for everyone.",
+    )
 
     # --- tokens --------------------------------------------------------------------------
     issuer: str = Field("healthplatform-auth", description="`iss` of the access tokens.")

@@ -98,6 +98,8 @@ async def verify_access_token(token: str, keys: KeyRing, settings: AuthSettings)
     subject, session_id = claims.get("sub"), claims.get("sid")
     if not isinstance(subject, str) or not isinstance(session_id, str):
         raise unauthorized("invalid token: not a session token", "token")
+    if claims["exp"] - claims["iat"] > settings.access_token_ttl:
+        raise unauthorized("invalid token: lifetime too long", "token")
     return AccessClaims(subject, session_id, str(claims["jti"]), claims)
 
 

@@ -18,11 +18,13 @@ from jwt.exceptions import InvalidTokenError, PyJWKError
 
 from healthplatform.core import metrics
 from healthplatform.core.errors import Unauthorized
+from healthplatform.core.revocation import RevocationList
 
 log = logging.getLogger(__name__)
 
 MAX_TOKEN_BYTES = 8192
 VERIFIED_CACHE_SIZE = 10_000
+DEFAULT_MAX_LIFETIME = 3600
 
 
 @dataclass(frozen=True)
@@ -95,15 +97,20 @@ class TokenVerifier:
         audience: str,
         algorithms: list[str],
         leeway: int = 30,
+        max_lifetime: int = DEFAULT_MAX_LIFETIME,
+        revocations: RevocationList | None = None,
     ) -> None:
         self.jwks = jwks
         self.issuer = issuer
         self.audience = audience
         self.algorithms = algorithms
         self.leeway = leeway
+        self.max_lifetime = max_lifetime
+        self.revocations = revocations
         # verified tokens until they expire: a phone sends the same token for a whole batch
-        # of uploads, and the signature check is the costliest part of a request's auth
-        self._verified: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        # of uploads, and the signature check is the costliest part of a request's auth.
+        # A hit still checks that the signing key is published and the session not revoked.
+        self._verified: OrderedDict[str, tuple[float, str, Principal]] = OrderedDict()
 
     @staticmethod
     def _refuse(reason: str) -> Unauthorized:
@@ -114,17 +121,31 @@ class TokenVerifier:
         if len(token) > MAX_TOKEN_BYTES:
             raise self._refuse("too large")
         cached = self._verified.get(token)
-        if cached is not None:
-            if time.time() < cached[0] + self.leeway:
-                return cached[1]
+        if cached is not None and time.time() >= cached[0] + self.leeway:
             del self._verified[token]
-        principal = await self._verify(token)
-        self._verified[token] = (float(principal.claims["exp"]), principal)
-        if len(self._verified) > VERIFIED_CACHE_SIZE:
-            self._verified.popitem(last=False)
+            cached = None
+        if cached is None:
+            principal, kid = await self._verify(token)
+        else:
+            _, kid, principal = cached
+            if await self.jwks.get(kid) is None:  # the key was removed from the JWKS since
+                self._verified.pop(token, None)
+                raise self._refuse("unknown kid")
+        await self._check_session(principal)
+        if cached is None:
+            self._verified[token] = (float(principal.claims["exp"]), kid, principal)
+            if len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
         return principal
 
-    async def _verify(self, token: str) -> Principal:
+    async def _check_session(self, principal: Principal) -> None:
+        if self.revocations is None:
+            return
+        sid = principal.claims.get("sid")
+        if isinstance(sid, str) and await self.revocations.is_revoked(sid):
+            raise self._refuse("session revoked")
+
+    async def _verify(self, token: str) -> tuple[Principal, str]:
         try:
             header = jwt.get_unverified_header(token)
         except (InvalidTokenError, json.JSONDecodeError, ValueError) as exc:
@@ -148,7 +169,7 @@ class TokenVerifier:
                 audience=self.audience,
                 issuer=self.issuer,
                 leeway=self.leeway,
-                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+                options={"require": ["exp", "iat", "sub", "iss", "aud", "sid"]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise self._refuse("expired") from exc
@@ -157,4 +178,10 @@ class TokenVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or len(subject) > 255:
             raise self._refuse("bad subject")
-        return Principal(subject, claims.get("jti"), claims)
+        sid = claims.get("sid")
+        if not isinstance(sid, str) or not sid or len(sid) > 255:
+            raise self._refuse("bad session id")
+        issued_at, expires = claims["iat"], claims["exp"]
+        if not isinstance(issued_at, int | float) or expires - issued_at > self.max_lifetime:
+            raise self._refuse("lifetime too long")
+        return Principal(subject, claims.get("jti"), claims), kid

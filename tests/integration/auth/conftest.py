@@ -44,6 +44,13 @@ def auth_settings_kwargs(**overrides: Any) -> dict[str, Any]:
         "allowed_origins": [ORIGIN, APP_ORIGIN],
         "android_package_name": ANDROID_PACKAGE,
         "android_cert_fingerprints": [ANDROID_FINGERPRINT],
+        # every test here comes from one address: the abuse limits get tests of their own
+        # (test_limits.py), the others must not share a budget
+        "rate_limit_ip_per_minute": 100_000,
+        "rate_limit_ip_burst": 100_000,
+        "rate_limit_username_per_minute": 100_000,
+        "rate_limit_username_burst": 100_000,
+        "max_pending_ceremonies_per_ip": 100_000,
     }
     values.update(overrides)
     return values

@@ -28,7 +28,7 @@ async def test_register_then_login_with_username(auth: AuthClient, username: str
     assert options["user"]["displayName"] == "Alice Example"
     assert options["attestation"] == "none"
     assert options["authenticatorSelection"]["residentKey"] == "required"
-    assert options["authenticatorSelection"]["userVerification"] == "preferred"
+    assert options["authenticatorSelection"]["userVerification"] == "required"
     assert {p["alg"] for p in options["pubKeyCredParams"]} == {-7, -8, -257}
     assert options["timeout"] == 300_000
     for value in (options["challenge"], options["user"]["id"]):

@@ -157,6 +157,12 @@ backups.pointInTime.destinationPrefix: data.postgres.<db>.backupServerName or th
 {{- printf "http://%s:%s/.well-known/jwks.json" (include "hp.svcHost" (dict "root" . "name" (include "hp.auth" .))) (include "hp.port.auth" .) -}}
 {{- end -}}
 
+{{/* hp.revocationUrl: the auth service's in-cluster revoked-session list the API polls
+(HP_REVOCATION_URL); the gateway routes no /internal path to the auth service. */}}
+{{- define "hp.revocationUrl" -}}
+{{- printf "http://%s:%s/internal/revoked-sessions" (include "hp.svcHost" (dict "root" . "name" (include "hp.auth" .))) (include "hp.port.auth" .) -}}
+{{- end -}}
+
 {{/* hp.publicUrl: HP_PUBLIC_URL and the WebAuthn origin. */}}
 {{- define "hp.publicUrl" -}}{{ printf "https://%s" .Values.publicHost }}{{- end -}}
 
@@ -178,10 +184,14 @@ backups.pointInTime.destinationPrefix: data.postgres.<db>.backupServerName or th
 hp.loadBalancerAnnotations: OCI annotations of the gateway's LoadBalancer Service: the free
 flexible L7 load balancer at 10 Mbps, the NSG Terraform created for it (values
 loadBalancer.nsgId, from generated/platform-values.yaml) with OKE's own security-list rules
-turned off, and the load balancer subnet when given.
+turned off, the load balancer subnet when given, and PROXY protocol v2 towards Envoy
+(gateway.clientIP.proxyProtocol: the real client address for the auth limits).
 */}}
 {{- define "hp.loadBalancerAnnotations" -}}
 oci.oraclecloud.com/load-balancer-type: "lb"
+{{- if .Values.gateway.clientIP.proxyProtocol }}
+service.beta.kubernetes.io/oci-load-balancer-connection-proxy-protocol-version: "2"
+{{- end }}
 service.beta.kubernetes.io/oci-load-balancer-shape: {{ .Values.loadBalancer.shape | quote }}
 service.beta.kubernetes.io/oci-load-balancer-shape-flex-min: {{ .Values.loadBalancer.minBandwidthMbps | quote }}
 service.beta.kubernetes.io/oci-load-balancer-shape-flex-max: {{ .Values.loadBalancer.maxBandwidthMbps | quote }}
