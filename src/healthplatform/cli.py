@@ -349,6 +349,8 @@ def local_settings(port: int) -> tuple[Settings, AuthSettings]:
         auth_settings = auth_settings.model_copy(
             update={"allowed_origins": [settings.public_url.rstrip("/")]}
         )
+    if "HP_AUTH_CORS_ORIGINS" not in os.environ:  # one origin list for both services
+        auth_settings = auth_settings.model_copy(update={"cors_origins": settings.cors_origins})
     if "HP_AUTH_DATA_DIR" not in os.environ:
         auth_settings = auth_settings.model_copy(update={"data_dir": settings.data_dir})
     return settings, auth_settings

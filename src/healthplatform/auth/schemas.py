@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from healthplatform.auth.challenges import MAX_REQUEST_ID_CHARS
@@ -33,8 +33,9 @@ def _display_name(value: str) -> str:
     return _clean_text(value, lower=False)
 
 
-Username = Annotated[str, Field(max_length=256), AfterValidator(_username)]
-DisplayName = Annotated[str, Field(max_length=256), AfterValidator(_display_name)]
+# 1-64 characters as sent and again after NFKC normalisation and trimming
+Username = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_username)]
+DisplayName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_display_name)]
 RequestId = Annotated[str, Field(min_length=1, max_length=MAX_REQUEST_ID_CHARS)]
 # the PublicKeyCredential serialised by the client; an object is accepted too
 CredentialJson = Annotated[str | dict[str, Any], Field(union_mode="left_to_right")]
@@ -94,20 +95,36 @@ class AuthenticateStartResponse(CamelModel):
     public_key_credential_request_options: PublicKeyEnvelope
 
 
+class ErrorBody(BaseModel):
+    """Every refusal: ``{"error": "<message>"}`` (the previous server's contract)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: str
+
+
 class SuccessResponse(CamelModel):
+    """``passkeyId`` only where asked for (``X-HP-Auth-Features: passkey-id`` on
+    ``/register/complete``; always on ``/passkeys/register/complete``)."""
+
     success: bool = True
     message: str
-    passkey_id: uuid.UUID | None = None
+    passkey_id: Annotated[
+        uuid.UUID | None, WithJsonSchema({"type": "string", "format": "uuid"})
+    ] = None
 
 
 class TokenResponse(BaseModel):
+    """The refresh fields only where asked for (``X-HP-Auth-Features: refresh-token`` on
+    ``/authenticate/complete``; always on ``/token/refresh``)."""
+
     success: bool = True
     access_token: str
     token_type: str = "Bearer"  # noqa: S105 (the scheme name, not a secret)
     expires_in: int
     username: str
-    refresh_token: str
-    refresh_expires_in: int
+    refresh_token: Annotated[str | None, WithJsonSchema({"type": "string"})] = None
+    refresh_expires_in: Annotated[int | None, WithJsonSchema({"type": "integer"})] = None
 
 
 class PasskeyOut(CamelModel):
