@@ -46,7 +46,7 @@ class RpEntity(Strict):
 class UserEntity(Strict):
     id: str
     name: str
-    displayName: str  # noqa: N815 (wire name)
+    displayName: str
 
 
 class CredParam(Strict):
@@ -61,10 +61,10 @@ class Descriptor(Strict):
 
 
 class Selection(Strict):
-    authenticatorAttachment: str | None = None  # noqa: N815
-    residentKey: str | None = None  # noqa: N815
-    requireResidentKey: bool | None = None  # noqa: N815
-    userVerification: str | None = None  # noqa: N815
+    authenticatorAttachment: str | None = None
+    residentKey: str | None = None
+    requireResidentKey: bool | None = None
+    userVerification: str | None = None
 
 
 class CreationOptions(Strict):
@@ -73,13 +73,13 @@ class CreationOptions(Strict):
     rp: RpEntity
     user: UserEntity
     challenge: str
-    pubKeyCredParams: list[CredParam]  # noqa: N815
+    pubKeyCredParams: list[CredParam]
     timeout: int | None = None
-    excludeCredentials: list[Descriptor] | None = None  # noqa: N815
-    authenticatorSelection: Selection | None = None  # noqa: N815
+    excludeCredentials: list[Descriptor] | None = None
+    authenticatorSelection: Selection | None = None
     hints: list[str] | None = None
     attestation: str | None = None
-    attestationFormats: list[str] | None = None  # noqa: N815
+    attestationFormats: list[str] | None = None
     extensions: dict[str, Any] | None = None
 
 
@@ -88,24 +88,24 @@ class RequestOptions(Strict):
 
     challenge: str
     timeout: int | None = None
-    rpId: str | None = None  # noqa: N815
-    allowCredentials: list[Descriptor] | None = None  # noqa: N815
-    userVerification: str | None = None  # noqa: N815
+    rpId: str | None = None
+    allowCredentials: list[Descriptor] | None = None
+    userVerification: str | None = None
     hints: list[str] | None = None
     extensions: dict[str, Any] | None = None
 
 
 class CreationEnvelope(Strict):
-    publicKey: CreationOptions  # noqa: N815
+    publicKey: CreationOptions
 
 
 class RequestEnvelope(Strict):
-    publicKey: RequestOptions  # noqa: N815
+    publicKey: RequestOptions
 
 
 class RegisterStartAnswer(Strict):
-    requestId: str  # noqa: N815
-    publicKeyCredentialCreationOptions: CreationEnvelope  # noqa: N815
+    requestId: str
+    publicKeyCredentialCreationOptions: CreationEnvelope
 
 
 class RegisterCompleteAnswer(Strict):
@@ -114,8 +114,8 @@ class RegisterCompleteAnswer(Strict):
 
 
 class AuthenticateStartAnswer(Strict):
-    requestId: str  # noqa: N815
-    publicKeyCredentialRequestOptions: RequestEnvelope  # noqa: N815
+    requestId: str
+    publicKeyCredentialRequestOptions: RequestEnvelope
 
 
 class AuthenticateCompleteAnswer(Strict):
