@@ -47,7 +47,7 @@ from healthplatform.auth import repository as repo
 from healthplatform.auth.attestation import check_attestation_object, check_public_key
 from healthplatform.auth.challenges import Ceremony, CeremonyKind, new_request_id
 from healthplatform.auth.compat import credential_object
-from healthplatform.auth.enumeration import decoy_descriptors
+from healthplatform.auth.enumeration import decoy_descriptors, login_descriptors
 from healthplatform.auth.errors import CeremonyError, bad_request, conflict, unauthorized
 from healthplatform.auth.keys import SigningKey, b64url
 from healthplatform.auth.models import Credential, DeviceSession, RefreshToken, User, utcnow
@@ -352,14 +352,10 @@ class AuthService:
         allow: list[PublicKeyCredentialDescriptor] = []
         user_id: str | None = None
         if username is not None:
-            async with self.res.sessions() as session:
-                user = await repo.get_user_by_username(session, username)
-                # the same queries for an unknown name (no timing difference to measure)
-                owner = user.id if user is not None else uuid.UUID(int=0)
-                credentials = await repo.list_credentials(session, owner)
-            if user is not None and credentials:
-                user_id = str(user.id)
-                allow = [_descriptor(c) for c in credentials]
+            async with self.res.sessions() as session:  # one query, known or not
+                found, allow = await login_descriptors(session, username)
+            if found is not None:
+                user_id = str(found)
             else:
                 allow = decoy_descriptors(self._decoy_credential_id(username))
         challenge = secrets.token_bytes(32)
