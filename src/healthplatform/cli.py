@@ -280,6 +280,7 @@ async def _up_main(settings: Settings, auth_settings: AuthSettings, host: str, p
     from healthplatform.auth.app import create_auth_app
     from healthplatform.auth.maintenance import run_maintenance
     from healthplatform.auth.migrate import upgrade as upgrade_auth
+    from healthplatform.core.serving import HTTP_LIMITS
     from healthplatform.db.migrate import upgrade
     from healthplatform.gateway.local import LocalGateway
     from healthplatform.ops.housekeeping import run_housekeeping
@@ -294,7 +295,13 @@ async def _up_main(settings: Settings, auth_settings: AuthSettings, host: str, p
         gateway = LocalGateway(create_app(settings, resources=res), create_auth_app(auth_settings))
         server = uvicorn.Server(
             uvicorn.Config(
-                gateway, host=host, port=port, log_config=None, access_log=False, lifespan="on"
+                gateway,
+                host=host,
+                port=port,
+                log_config=None,
+                access_log=False,
+                lifespan="on",
+                **HTTP_LIMITS,  # request-head deadline and size cap
             )
         )
         background = [
