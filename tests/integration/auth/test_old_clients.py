@@ -261,7 +261,8 @@ async def test_old_clients_full_flow(
     assert taken.status_code == 409
     assert parse(ErrorAnswer, taken).error == "username already registered"
 
-    for login_body in ({"username": username}, {}):  # with a username and usernameless
+    # with a username; usernameless as the old web client sends it (null) and as `{}`
+    for login_body in ({"username": username}, {"username": None}, {}):
         start = await post("/authenticate/start", login_body)
         assert start.status_code == 200, start.text
         request = parse(AuthenticateStartAnswer, start)
@@ -305,6 +306,7 @@ async def test_old_clients_errors_are_error_objects(
         ("/register/start", {"username": ""}),
         ("/register/start", {"username": "x" * 65}),
         ("/register/start", {"displayName": "no username"}),
+        ("/register/start", {"username": "z", "displayName": "d" * 129}),
         ("/register/start", [1, 2]),
         ("/register/complete", {"requestId": "unknown", "credential": "{}"}),
         ("/register/complete", {"requestId": "unknown"}),
@@ -316,7 +318,8 @@ async def test_old_clients_errors_are_error_objects(
         assert response.status_code == 400, (path, body, response.text)
         assert parse(ErrorAnswer, response).error, (path, body)
         openapi.check_response("POST", path, response)
-    ok = await old.post("/register/start", json={"username": "y" * 64})  # 64 is allowed
+    longest = {"username": "y" * 64, "displayName": "d" * 128}  # the old contract's limits
+    ok = await old.post("/register/start", json=longest)
     assert ok.status_code in (200, 409), ok.text
 
 
@@ -325,6 +328,8 @@ async def test_the_document_says_what_the_service_does(openapi: OpenApi) -> None
     schemas = doc["components"]["schemas"]
     username = schemas["RegisterStartRequest"]["properties"]["username"]
     assert (username["minLength"], username["maxLength"]) == (1, 64)
+    display = schemas["RegisterStartRequest"]["properties"]["displayName"]["anyOf"][0]
+    assert (display["minLength"], display["maxLength"]) == (1, 128)
     assert schemas["RegisterStartRequest"]["required"] == ["username"]
     assert sorted(schemas["CompleteRequest"]["required"]) == ["credential", "requestId"]
     token = schemas["TokenResponse"]

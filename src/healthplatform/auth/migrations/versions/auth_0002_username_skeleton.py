@@ -1,4 +1,5 @@
-"""auth: confusables skeleton of every username (look-alike names are refused)
+"""auth: confusables skeleton of every username (look-alike names are refused); display
+names up to 128 characters (the previous server's contract)
 
 Revision ID: auth_0002_username_skeleton
 Revises: auth_0001
@@ -22,10 +23,16 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("auth_users") as batch:
         batch.add_column(sa.Column("username_skeleton", sa.String(512), nullable=True))
+        batch.alter_column(
+            "display_name", existing_type=sa.String(64), type_=sa.String(128), nullable=False
+        )
     op.create_index("ix_auth_users_username_skeleton", "auth_users", ["username_skeleton"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_auth_users_username_skeleton", table_name="auth_users")
     with op.batch_alter_table("auth_users") as batch:
+        batch.alter_column(
+            "display_name", existing_type=sa.String(128), type_=sa.String(64), nullable=False
+        )
         batch.drop_column("username_skeleton")
