@@ -281,6 +281,7 @@ async def _up_main(settings: Settings, auth_settings: AuthSettings, host: str, p
     from healthplatform.auth.maintenance import run_maintenance
     from healthplatform.auth.migrate import upgrade as upgrade_auth
     from healthplatform.core.revocation import MemoryRevocationList
+    from healthplatform.core.serving import HTTP_LIMITS
     from healthplatform.db.migrate import upgrade
     from healthplatform.gateway.local import LocalGateway
     from healthplatform.ops.housekeeping import run_housekeeping
@@ -302,7 +303,13 @@ async def _up_main(settings: Settings, auth_settings: AuthSettings, host: str, p
         )
         server = uvicorn.Server(
             uvicorn.Config(
-                gateway, host=host, port=port, log_config=None, access_log=False, lifespan="on"
+                gateway,
+                host=host,
+                port=port,
+                log_config=None,
+                access_log=False,
+                lifespan="on",
+                **HTTP_LIMITS,  # request-head deadline and size cap
             )
         )
         background = [
@@ -357,6 +364,8 @@ def local_settings(port: int) -> tuple[Settings, AuthSettings]:
         auth_settings = auth_settings.model_copy(
             update={"allowed_origins": [settings.public_url.rstrip("/")]}
         )
+    if "HP_AUTH_CORS_ORIGINS" not in os.environ:  # one origin list for both services
+        auth_settings = auth_settings.model_copy(update={"cors_origins": settings.cors_origins})
     if "HP_AUTH_DATA_DIR" not in os.environ:
         auth_settings = auth_settings.model_copy(update={"data_dir": settings.data_dir})
     return settings, auth_settings

@@ -200,6 +200,27 @@ class Settings(BaseSettings):
     )
     otel_sample_ratio: float = Field(1.0, ge=0, le=1, description="Trace sampling ratio.")
 
+    # --- browsers ---------------------------------------------------------------------------
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Web client origins (comma separated, `https://host[:port]`, never `*`) "
+        "allowed to call the API cross-origin; empty = same origin only.",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_cors_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_cors_origins(cls, value: list[str]) -> list[str]:
+        from healthplatform.core.cors import normalise_origin
+
+        return [normalise_origin(origin) for origin in value]
+
     @field_validator("jwt_algorithms", mode="before")
     @classmethod
     def _split_algorithms(cls, value: object) -> object:

@@ -79,6 +79,17 @@ async def test_up_one_origin_restart_and_demo(tmp_path: Path, samples: list[Path
             assert response.status_code == 202, response.text
             [done] = await wait_completed(http, token, 1)
             assert done["narrative_preview"]
+            # `up` serves both OpenAPI documents (the auth one at /auth/openapi.json) and
+            # no /docs or /redoc pages (they would load script from a CDN)
+            auth_doc = (await http.get("/auth/openapi.json")).json()
+            assert "/authenticate/complete" in auth_doc["paths"]
+            assert "/v1/upload" in (await http.get("/openapi.json")).json()["paths"]
+            for page in ("/docs", "/redoc"):
+                assert (await http.get(page)).status_code == 404
+        data = tmp_path / "data"  # private files in a private folder
+        assert data.stat().st_mode & 0o777 == 0o700
+        for name in ("health.db", "auth.db"):
+            assert (data / name).stat().st_mode & 0o777 == 0o600, name
     finally:
         assert stop(proc) == 0
 

@@ -36,10 +36,7 @@ PUBLIC_API = {
     ("GET", "/metrics"),  # in-cluster only: the gateway answers 404 (gateway.blockMetrics)
     ("GET", "/"),
     ("GET", "/static/{version}/{path:path}"),
-    ("GET", "/openapi.json"),
-    ("GET", "/docs"),
-    ("GET", "/docs/oauth2-redirect"),
-    ("GET", "/redoc"),
+    ("GET", "/openapi.json"),  # no /docs or /redoc: they load script from a CDN
 }
 PER_USER_API = {
     ("POST", "/v1/upload"),
@@ -68,12 +65,9 @@ PUBLIC_AUTH = {
     ("GET", "/health/live"),
     ("GET", "/health/ready"),
     ("GET", "/metrics"),
-    ("GET", "/openapi.json"),
-    ("GET", "/docs"),
-    ("GET", "/docs/oauth2-redirect"),
-    ("GET", "/redoc"),
     # in-cluster only (no gateway route): opaque ids of ended sessions, no user data
     ("GET", "/internal/revoked-sessions"),
+    ("GET", "/auth/openapi.json"),
 }
 PER_USER_AUTH = {
     ("POST", "/logout"),

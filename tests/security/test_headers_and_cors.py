@@ -1,16 +1,20 @@
 """Browser-facing defences: the web app's security headers (CSP with frame-ancestors, HSTS
 only behind TLS as told by X-Forwarded-Proto, framing, sniffing, referrer), and CORS.
 
-Neither the Health API nor the auth service installs a CORS middleware: the web app is
-served from the same origin as the API (the gateway routes both), so no cross-origin read
-is ever needed. A cross-origin request therefore gets no Access-Control-Allow-Origin, not
-even for the configured public origin, and a preflight is not answered with permissions."""
+CORS is off by default: the web app is served from the same origin as the API (the gateway
+routes both), so a cross-origin request gets no Access-Control-Allow-Origin, not even for
+the public origin, and a preflight is not answered with permissions. Only the origins of
+`HP_CORS_ORIGINS` / `HP_AUTH_CORS_ORIGINS` (the previous server's web client on its own
+origin) get CORS, each by name, never `*` (tests/integration/auth/test_old_clients.py for
+the auth service)."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
+from healthplatform.api.app import create_app
+from healthplatform.settings import Settings
 from tests.conftest import ApiClient
 from tests.integration.auth.conftest import AuthClient
 
@@ -88,3 +92,40 @@ async def test_the_auth_service_grants_no_cross_origin_access(auth: AuthClient) 
             path, headers={"Origin": EVIL, "Access-Control-Request-Method": method}
         )
         assert_no_cors(preflight)
+
+
+async def test_the_api_grants_cors_to_configured_client_origins_only(
+    settings: Settings, api: ApiClient
+) -> None:
+    client_origin = "http://localhost:5173"  # the old web client's own dev server
+    app = create_app(settings.model_copy(update={"cors_origins": [client_origin]}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            preflight = await http.options(
+                "/v1/upload/history",
+                headers={
+                    "Origin": client_origin,
+                    "Access-Control-Request-Method": "GET",
+                    "Access-Control-Request-Headers": "authorization",
+                },
+            )
+            assert preflight.status_code == 204, "a preflight is never 405"
+            assert preflight.headers["access-control-allow-origin"] == client_origin
+            assert "authorization" in preflight.headers["access-control-allow-headers"]
+            read = await http.get(
+                "/v1/upload/history", headers=api.auth("someone") | {"Origin": client_origin}
+            )
+            assert read.status_code == 200
+            assert read.headers["access-control-allow-origin"] == client_origin
+            assert "retry-after" in read.headers["access-control-expose-headers"].lower()
+            for who in (EVIL, "null", settings.public_url):
+                assert_no_cors(
+                    await http.get(
+                        "/v1/upload/history", headers=api.auth("someone") | {"Origin": who}
+                    )
+                )
+                preflight = await http.options(
+                    "/v1/upload", headers={"Origin": who, "Access-Control-Request-Method": "POST"}
+                )
+                assert_no_cors(preflight)

@@ -12,6 +12,7 @@ from healthplatform import __version__, web
 from healthplatform.api import health
 from healthplatform.api.errors import install_error_handlers
 from healthplatform.api.observability import ObservabilityMiddleware
+from healthplatform.core.cors import CorsMiddleware
 from healthplatform.days import endpoints as day_endpoints
 from healthplatform.me import endpoints as me_endpoints
 from healthplatform.narratives import endpoints as narrative_endpoints
@@ -43,6 +44,8 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
         version=__version__,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # FastAPI's pages load unpinned script from a CDN; JSON only
+        redoc_url=None,
         # ObservabilityMiddleware makes the server span (joining an incoming traceparent);
         # FastAPI's own would start a second, disconnected trace per request
         telemetry={"tracing": False},
@@ -54,5 +57,6 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
     app.include_router(narrative_endpoints.router)
     app.include_router(day_endpoints.router)
     app.include_router(web.router)
+    app.add_middleware(CorsMiddleware, origins=settings.cors_origins)
     app.add_middleware(ObservabilityMiddleware, service="api")
     return app

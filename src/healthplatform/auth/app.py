@@ -13,9 +13,11 @@ from healthplatform import __version__
 from healthplatform.api.observability import ObservabilityMiddleware
 from healthplatform.auth import endpoints, internal, metrics
 from healthplatform.auth.errors import error_response, install_error_handlers
+from healthplatform.auth.openapi import OPENAPI_URL, install_openapi
 from healthplatform.auth.resources import AuthResources, open_auth_resources
 from healthplatform.auth.service import AuthService
 from healthplatform.auth.settings import AuthSettings
+from healthplatform.core.cors import CorsMiddleware
 from healthplatform.core.revocation import RevocationList
 
 
@@ -94,11 +96,15 @@ def create_auth_app(
         version=__version__,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # FastAPI's pages load unpinned script from a CDN
+        redoc_url=None,
         # ObservabilityMiddleware makes the server span (joining an incoming traceparent);
         # FastAPI's own would start a second, disconnected trace per request
         telemetry={"tracing": False},
     )
     install_error_handlers(app)
+    install_openapi(app)
     for router in (
         endpoints.webauthn,
         endpoints.sessions,
@@ -109,5 +115,6 @@ def create_auth_app(
     ):
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CorsMiddleware, origins=settings.cors_origins)
     app.add_middleware(ObservabilityMiddleware, service="auth")
     return app

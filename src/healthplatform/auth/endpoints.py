@@ -11,12 +11,18 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from healthplatform.auth.compat import (
+    FEATURE_PASSKEY_ID,
+    FEATURE_REFRESH_TOKEN,
+    requested_features,
+)
 from healthplatform.auth.deps import ClientLimited, Principal, ResourcesDep, ServiceDep
 from healthplatform.auth.schemas import (
     AuthenticateStartRequest,
     AuthenticateStartResponse,
     CompleteRequest,
     DeviceList,
+    ErrorBody,
     PasskeyList,
     PasskeyStartRequest,
     RefreshRequest,
@@ -33,9 +39,20 @@ ASSETLINKS_RELATIONS = [
     "delegate_permission/common.get_login_creds",
 ]
 
-webauthn = APIRouter(tags=["webauthn"], dependencies=[ClientLimited])  # 429 per client IP
-sessions = APIRouter(tags=["sessions"])
-passkeys = APIRouter(tags=["passkeys"])
+ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorBody, "description": "Bad or stale request"},
+    503: {"model": ErrorBody, "description": "A dependency is down (Retry-After)"},
+    429: {"model": ErrorBody, "description": "Over an abuse limit (Retry-After)"},
+}
+SIGNED_IN: dict[int | str, dict[str, object]] = {
+    **ERRORS,
+    401: {"model": ErrorBody, "description": "Missing, invalid or revoked access token"},
+}
+webauthn = APIRouter(  # 429 per client IP
+    tags=["webauthn"], responses=ERRORS, dependencies=[ClientLimited]
+)
+sessions = APIRouter(tags=["sessions"], responses=SIGNED_IN)
+passkeys = APIRouter(tags=["passkeys"], responses=SIGNED_IN)
 well_known = APIRouter(tags=["well-known"])
 health = APIRouter(tags=["health"])
 
@@ -48,17 +65,31 @@ def _device_label(request: Request) -> str:
 # --- ceremonies ----------------------------------------------------------------------------
 
 
-@webauthn.post("/register/start", response_model_by_alias=True)
+@webauthn.post(
+    "/register/start",
+    response_model_by_alias=True,
+    responses={409: {"model": ErrorBody, "description": "Username taken (or a look-alike)"}},
+)
 async def register_start(body: RegisterStartRequest, svc: ServiceDep) -> RegisterStartResponse:
     """Options for a new account's first passkey."""
     await svc.res.limits.by_username(body.username)
     return await svc.start_registration(body.username, body.display_name)
 
 
-@webauthn.post("/register/complete")
-async def register_complete(body: CompleteRequest, svc: ServiceDep) -> SuccessResponse:
-    """Verify the attestation and create the account with its passkey."""
-    return await svc.complete_registration(body.request_id, body.credential)
+@webauthn.post(
+    "/register/complete",
+    response_model_exclude_none=True,
+    responses={409: {"model": ErrorBody, "description": "Username taken meanwhile"}},
+)
+async def register_complete(
+    body: CompleteRequest, request: Request, svc: ServiceDep
+) -> SuccessResponse:
+    """Verify the attestation and create the account with its passkey. ``passkeyId`` only
+    with ``X-HP-Auth-Features: passkey-id``."""
+    result = await svc.complete_registration(body.request_id, body.credential)
+    if FEATURE_PASSKEY_ID not in requested_features(request):
+        result = result.model_copy(update={"passkey_id": None})
+    return result
 
 
 @webauthn.post("/authenticate/start")
@@ -71,14 +102,22 @@ async def authenticate_start(
     return await svc.start_authentication(body.username if body else None)
 
 
-@webauthn.post("/authenticate/complete")
+@webauthn.post(
+    "/authenticate/complete",
+    response_model_exclude_none=True,
+    responses={401: {"model": ErrorBody, "description": "Authentication failed"}},
+)
 async def authenticate_complete(
     body: CompleteRequest, request: Request, svc: ServiceDep
 ) -> TokenResponse:
-    """Verify the assertion; answer an access token and a new device session."""
-    return await svc.complete_authentication(
+    """Verify the assertion; answer an access token and a new device session. The refresh
+    token only with ``X-HP-Auth-Features: refresh-token``."""
+    result = await svc.complete_authentication(
         body.request_id, body.credential, _device_label(request)
     )
+    if FEATURE_REFRESH_TOKEN not in requested_features(request):
+        result = result.model_copy(update={"refresh_token": None, "refresh_expires_in": None})
+    return result
 
 
 # --- tokens and device sessions ------------------------------------------------------------
@@ -90,7 +129,7 @@ async def token_refresh(body: RefreshRequest, svc: ServiceDep) -> TokenResponse:
     return await svc.refresh(body.refresh_token)
 
 
-@sessions.post("/logout")
+@sessions.post("/logout", response_model_exclude_none=True)
 async def logout(principal: Principal, svc: ServiceDep) -> SuccessResponse:
     """Revoke the caller's device session (every refresh token of it)."""
     await svc.logout(principal)
@@ -103,7 +142,11 @@ async def list_devices(principal: Principal, svc: ServiceDep) -> DeviceList:
     return await svc.list_devices(principal)
 
 
-@sessions.delete("/devices/{device_id}")
+@sessions.delete(
+    "/devices/{device_id}",
+    response_model_exclude_none=True,
+    responses={404: {"model": ErrorBody, "description": "Not found"}},
+)
 async def revoke_device(
     device_id: uuid.UUID, principal: Principal, svc: ServiceDep
 ) -> SuccessResponse:
@@ -128,14 +171,20 @@ async def add_passkey_start(
     return await svc.start_add_passkey(principal, body.name if body else None)
 
 
-@passkeys.post("/passkeys/register/complete", dependencies=[ClientLimited])
+@passkeys.post(
+    "/passkeys/register/complete", dependencies=[ClientLimited], response_model_exclude_none=True
+)
 async def add_passkey_complete(
     body: CompleteRequest, principal: Principal, svc: ServiceDep
 ) -> SuccessResponse:
     return await svc.complete_registration(body.request_id, body.credential, principal)
 
 
-@passkeys.delete("/passkeys/{passkey_id}")
+@passkeys.delete(
+    "/passkeys/{passkey_id}",
+    response_model_exclude_none=True,
+    responses={404: {"model": ErrorBody, "description": "Not found"}},
+)
 async def delete_passkey(
     passkey_id: uuid.UUID, principal: Principal, svc: ServiceDep
 ) -> SuccessResponse:

@@ -37,6 +37,13 @@ def unauthorized(message: str, reason: str) -> CeremonyError:
     return CeremonyError(message, reason=reason, status_code=401)
 
 
+def conflict(message: str, reason: str) -> CeremonyError:
+    """409: the request is fine but the state forbids it (a taken username, the previous
+    server's contract)."""
+    metrics.AUTH_FAILURES.labels(reason=reason).inc()
+    return CeremonyError(message, reason=reason, status_code=409)
+
+
 def error_response(
     message: str, status_code: int, headers: dict[str, str] | None = None
 ) -> JSONResponse:

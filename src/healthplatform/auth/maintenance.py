@@ -17,6 +17,7 @@ from healthplatform.auth.keys import (
 )
 from healthplatform.auth.models import utcnow
 from healthplatform.auth.settings import AuthSettings
+from healthplatform.auth.usernames import refresh_skeletons
 from healthplatform.db.engine import transaction
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ SESSION_GRACE = timedelta(days=7)  # ended sessions stay visible this long (audi
 class MaintenanceReport:
     keys: RotationReport
     sessions_deleted: int
+    skeletons_updated: int = 0
 
 
 async def run_maintenance(
@@ -40,7 +42,16 @@ async def run_maintenance(
         keys = await rotate_keys(sessions, encryptor, settings, now=now, force=force_rotation)
         async with transaction(sessions) as session:
             deleted = await repo.purge_device_sessions(session, now, SESSION_GRACE)
+        async with transaction(sessions) as session:
+            skeletons = await refresh_skeletons(session)
     finally:
         await engine.dispose()
-    log.info("auth maintenance", extra={"sessions_deleted": deleted, "keys": keys.__dict__})
-    return MaintenanceReport(keys, deleted)
+    log.info(
+        "auth maintenance",
+        extra={
+            "sessions_deleted": deleted,
+            "skeletons_updated": skeletons,
+            "keys": keys.__dict__,
+        },
+    )
+    return MaintenanceReport(keys, deleted, skeletons)

@@ -53,7 +53,9 @@ class User(AuthBase):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     username: Mapped[str] = mapped_column(String(64), unique=True)
-    display_name: Mapped[str] = mapped_column(String(64))
+    # UTS #39 confusables skeleton of the username (healthplatform.auth.usernames)
+    username_skeleton: Mapped[str | None] = mapped_column(String(512), index=True)
+    display_name: Mapped[str] = mapped_column(String(128))
     user_handle: Mapped[bytes] = mapped_column(LargeBinary(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -8,18 +8,18 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from healthplatform.auth.challenges import MAX_REQUEST_ID_CHARS
 
 
-def _clean_text(value: str, *, lower: bool) -> str:
+def _clean_text(value: str, *, lower: bool, most: int = 64) -> str:
     text = unicodedata.normalize("NFKC", value).strip()
     if lower:
         text = text.lower()
-    if not text or len(text) > 64:
-        raise ValueError("must be 1 to 64 characters")
+    if not text or len(text) > most:
+        raise ValueError(f"must be 1 to {most} characters")
     if any(unicodedata.category(ch).startswith("C") for ch in text):
         raise ValueError("must not contain control or format characters")
     return text
@@ -33,8 +33,20 @@ def _display_name(value: str) -> str:
     return _clean_text(value, lower=False)
 
 
-Username = Annotated[str, Field(max_length=256), AfterValidator(_username)]
-DisplayName = Annotated[str, Field(max_length=256), AfterValidator(_display_name)]
+def _account_display_name(value: str) -> str:
+    return _clean_text(value, lower=False, most=ACCOUNT_DISPLAY_NAME_CHARS)
+
+
+# 1-64 characters as sent and again after NFKC normalisation and trimming
+Username = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_username)]
+DisplayName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_display_name)]
+# an account's display name: 1-128 as the previous server's contract allowed
+ACCOUNT_DISPLAY_NAME_CHARS = 128
+AccountDisplayName = Annotated[
+    str,
+    Field(min_length=1, max_length=ACCOUNT_DISPLAY_NAME_CHARS),
+    AfterValidator(_account_display_name),
+]
 RequestId = Annotated[str, Field(min_length=1, max_length=MAX_REQUEST_ID_CHARS)]
 # the PublicKeyCredential serialised by the client; an object is accepted too
 CredentialJson = Annotated[str | dict[str, Any], Field(union_mode="left_to_right")]
@@ -53,7 +65,7 @@ def _blank_to_none(value: object) -> object:
 
 class RegisterStartRequest(CamelModel):
     username: Username
-    display_name: Annotated[DisplayName | None, BeforeValidator(_blank_to_none)] = None
+    display_name: Annotated[AccountDisplayName | None, BeforeValidator(_blank_to_none)] = None
 
 
 class CompleteRequest(CamelModel):
@@ -94,20 +106,36 @@ class AuthenticateStartResponse(CamelModel):
     public_key_credential_request_options: PublicKeyEnvelope
 
 
+class ErrorBody(BaseModel):
+    """Every refusal: ``{"error": "<message>"}`` (the previous server's contract)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: str
+
+
 class SuccessResponse(CamelModel):
+    """``passkeyId`` only where asked for (``X-HP-Auth-Features: passkey-id`` on
+    ``/register/complete``; always on ``/passkeys/register/complete``)."""
+
     success: bool = True
     message: str
-    passkey_id: uuid.UUID | None = None
+    passkey_id: Annotated[
+        uuid.UUID | None, WithJsonSchema({"type": "string", "format": "uuid"})
+    ] = None
 
 
 class TokenResponse(BaseModel):
+    """The refresh fields only where asked for (``X-HP-Auth-Features: refresh-token`` on
+    ``/authenticate/complete``; always on ``/token/refresh``)."""
+
     success: bool = True
     access_token: str
     token_type: str = "Bearer"  # noqa: S105 (the scheme name, not a secret)
     expires_in: int
     username: str
-    refresh_token: str
-    refresh_expires_in: int
+    refresh_token: Annotated[str | None, WithJsonSchema({"type": "string"})] = None
+    refresh_expires_in: Annotated[int | None, WithJsonSchema({"type": "integer"})] = None
 
 
 class PasskeyOut(CamelModel):

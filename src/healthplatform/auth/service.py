@@ -44,8 +44,11 @@ from webauthn.helpers.structs import (
 
 from healthplatform.auth import metrics
 from healthplatform.auth import repository as repo
+from healthplatform.auth.attestation import check_attestation_object, check_public_key
 from healthplatform.auth.challenges import Ceremony, CeremonyKind, new_request_id
-from healthplatform.auth.errors import CeremonyError, bad_request, unauthorized
+from healthplatform.auth.compat import credential_object
+from healthplatform.auth.enumeration import decoy_descriptors, login_descriptors
+from healthplatform.auth.errors import CeremonyError, bad_request, conflict, unauthorized
 from healthplatform.auth.keys import SigningKey, b64url
 from healthplatform.auth.limits import CLIENT_KEY
 from healthplatform.auth.models import Credential, DeviceSession, RefreshToken, User, utcnow
@@ -69,6 +72,7 @@ from healthplatform.auth.tokens import (
     issue_access_token,
     new_refresh_token,
 )
+from healthplatform.auth.usernames import look_alike_taken, skeleton
 from healthplatform.core.errors import NotFound
 from healthplatform.db.engine import transaction
 
@@ -80,6 +84,7 @@ PUBLIC_KEY_ALGORITHMS = [
     COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256,
 ]
 _TRANSPORTS = {t.value: t for t in AuthenticatorTransport}
+USERNAME_TAKEN = "username already registered"
 
 
 def _b64decode(value: str) -> bytes:
@@ -226,8 +231,8 @@ class AuthService:
         """Options for a new account's first passkey (the account exists only once the
         ceremony completes)."""
         async with self.res.sessions() as session:
-            if await repo.get_user_by_username(session, username) is not None:
-                raise bad_request("username already registered", "username_taken")
+            if await look_alike_taken(session, username):
+                raise conflict(USERNAME_TAKEN, "username_taken")
         ceremony = Ceremony(
             kind="register",
             challenge="",
@@ -260,7 +265,9 @@ class AuthService:
 
     def _parse_registration(self, credential: str | dict[str, Any]) -> RegistrationCredential:
         try:
-            return parse_registration_credential_json(credential)
+            return parse_registration_credential_json(credential_object(credential))
+        except CeremonyError:
+            raise
         except Exception as exc:  # any parse failure of client input is a 400, never a 500
             raise bad_request("malformed credential", "malformed") from exc
 
@@ -276,6 +283,7 @@ class AuthService:
             raise bad_request("requestId belongs to another user", "request_id")
         parsed = self._parse_registration(credential)
         origin = self._client_origin(parsed.response.client_data_json, "webauthn.create", 400)
+        check_attestation_object(parsed.response.attestation_object)
         try:
             verified = verify_registration_response(
                 credential=parsed,
@@ -289,6 +297,7 @@ class AuthService:
             reason = _failure_reason(str(exc))
             log.info("registration refused", extra={"reason": reason, "error": str(exc)[:200]})
             raise bad_request(f"registration failed: {reason}", reason) from exc
+        check_public_key(verified.credential_public_key)
         now = utcnow()
         transports = [t.value for t in parsed.response.transports or []]
         try:
@@ -297,11 +306,12 @@ class AuthService:
                     raise bad_request("credential already registered", "duplicate_credential")
                 if ceremony.kind == "register":
                     username = ceremony.username or ""
-                    if await repo.get_user_by_username(session, username) is not None:
-                        raise bad_request("username already registered", "username_taken")
+                    if await look_alike_taken(session, username):
+                        raise conflict(USERNAME_TAKEN, "username_taken")
                     user = User(
                         id=uuid.uuid4(),
                         username=username,
+                        username_skeleton=skeleton(username),
                         display_name=ceremony.display_name or username,
                         user_handle=_b64decode(ceremony.user_handle or ""),
                         created_at=now,
@@ -332,11 +342,11 @@ class AuthService:
                 )
                 session.add(row)
         except IntegrityError as exc:  # a concurrent registration won the race
-            raise bad_request("username or credential already registered", "conflict") from exc
+            raise conflict("username or credential already registered", "conflict") from exc
         kind_label = "account" if ceremony.kind == "register" else "passkey"
         metrics.REGISTRATIONS.labels(kind=kind_label).inc()
         log.info("passkey registered", extra={"user_id": str(user.id), "kind": kind_label})
-        return SuccessResponse(message="registration successful", passkey_id=row.id)
+        return SuccessResponse(message="Registration successful", passkey_id=row.id)
 
     # --- authentication -----------------------------------------------------------------
 
@@ -346,13 +356,12 @@ class AuthService:
         allow: list[PublicKeyCredentialDescriptor] = []
         user_id: str | None = None
         if username is not None:
-            async with self.res.sessions() as session:
-                user = await repo.get_user_by_username(session, username)
-                if user is not None:
-                    user_id = str(user.id)
-                    allow = [_descriptor(c) for c in await repo.list_credentials(session, user.id)]
-            if user_id is None:
-                allow = [PublicKeyCredentialDescriptor(id=self._decoy_credential_id(username))]
+            async with self.res.sessions() as session:  # one query, known or not
+                found, allow = await login_descriptors(session, username)
+            if found is not None:
+                user_id = str(found)
+            else:
+                allow = decoy_descriptors(self._decoy_credential_id(username))
         challenge = secrets.token_bytes(32)
         options = generate_authentication_options(
             rp_id=self.settings.rp_id,
@@ -373,7 +382,9 @@ class AuthService:
 
     def _parse_assertion(self, credential: str | dict[str, Any]) -> AuthenticationCredential:
         try:
-            return parse_authentication_credential_json(credential)
+            return parse_authentication_credential_json(credential_object(credential))
+        except CeremonyError:
+            raise
         except Exception as exc:  # any parse failure of client input is a 400, never a 500
             raise bad_request("malformed credential", "malformed") from exc
 
@@ -463,7 +474,11 @@ class AuthService:
         self, key: SigningKey, user: User, device: DeviceSession, refresh_token: str
     ) -> TokenResponse:
         access = issue_access_token(
-            key, self.settings, subject=str(user.id), session_id=str(device.id)
+            key,
+            self.settings,
+            subject=str(user.id),
+            session_id=str(device.id),
+            username=user.username,
         )
         return TokenResponse(
             access_token=access.token,

@@ -20,6 +20,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from healthplatform.core import config_docs
+from healthplatform.core.cors import normalise_origin
 
 ENV_PREFIX = "HP_AUTH_"
 ANDROID_ORIGIN_PREFIX = "android:apk-key-hash:"
@@ -152,6 +153,13 @@ class AuthSettings(BaseSettings):
         64 * 1024, ge=1024, description="Largest accepted request body (bytes)."
     )
     max_passkeys_per_user: int = Field(10, ge=1, description="Most passkeys one account may hold.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Web client origins (comma separated, `https://host[:port]`, never `*`) "
+        "allowed to call the auth service cross-origin (the previous server's web client "
+        "on its own origin); empty = same origin only. Ceremonies from there also need the "
+        "origin in `allowed_origins`.",
+    )
 
     # --- abuse limits (public endpoints) ---------------------------------------------------
     trusted_proxy_hops: int = Field(
@@ -229,7 +237,12 @@ class AuthSettings(BaseSettings):
         "(must exceed `access_token_ttl`).",
     )
 
-    @field_validator("allowed_origins", "android_cert_fingerprints", mode="before")
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_cors_origins(cls, value: list[str]) -> list[str]:
+        return [normalise_origin(origin) for origin in value]
+
+    @field_validator("allowed_origins", "android_cert_fingerprints", "cors_origins", mode="before")
     @classmethod
     def _split_lists(cls, value: object) -> object:
         return _split(value)

@@ -47,8 +47,12 @@ def issue_access_token(
     *,
     subject: str,
     session_id: str,
+    username: str | None = None,
     now: int | None = None,
 ) -> IssuedToken:
+    """``sub`` is the opaque, stable user id; ``preferred_username`` carries the username
+    for resource servers of the previous server, whose ``sub`` was the username
+    (docs/auth.md, "Token claims")."""
     issued_at = int(time.time()) if now is None else now
     jti = uuid.uuid4().hex
     claims = {
@@ -60,6 +64,8 @@ def issue_access_token(
         "jti": jti,
         "sid": session_id,
     }
+    if username is not None:
+        claims["preferred_username"] = username
     token = jwt.encode(
         claims, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid, "typ": "JWT"}
     )

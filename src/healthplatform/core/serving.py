@@ -25,12 +25,21 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
 
+from healthplatform.core.http_guard import MAX_HEADER_BYTES, GuardedHttpToolsProtocol
+
 log = logging.getLogger(__name__)
 
+# the request-head deadline and size cap uvicorn lacks (core/http_guard.py); the h11
+# fallback gets the same size cap
+HTTP_LIMITS: dict[str, Any] = {
+    "http": GuardedHttpToolsProtocol,
+    "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+}
 UVICORN_OPTIONS: dict[str, Any] = {
     "log_config": None,
     "access_log": False,
     "proxy_headers": False,
+    **HTTP_LIMITS,
 }
 BACKLOG = 2048  # uvicorn's default
 STOP_SECONDS = 30.0  # graceful shutdown of a worker before it is killed

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -33,6 +34,32 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """``chmod`` what this user owns (a shared folder given as data dir stays as it is)."""
+    if path.exists() and path.stat().st_uid == os.getuid():
+        path.chmod(mode)
+
+
+def private_sqlite_file(url: str, data_dir: Path) -> None:
+    """Health data and credentials are nobody else's business: the data folder is 0700 and
+    the SQLite file 0600, created so before SQLite opens it (its ``-wal``/``-shm``/journal
+    files take the database file's mode); existing ones are tightened."""
+    data_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    _tighten(data_dir, PRIVATE_DIR_MODE)
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE_MODE))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        _tighten(path.with_name(path.name + suffix), PRIVATE_FILE_MODE)
+
+
 def build_engine(
     url: str,
     *,
@@ -46,7 +73,7 @@ def build_engine(
     """An engine for either database (health or auth): SQLite with WAL and foreign keys
     locally, asyncpg with a bounded pool and fast connect timeouts in production."""
     if is_sqlite(url):
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(url, data_dir)
         engine = create_async_engine(url, connect_args={"timeout": 15}, **JSON_CODEC)
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -17,6 +17,7 @@ AUTH_PREFIXES = (
     "/devices",
     "/passkeys",
     "/.well-known/",
+    "/auth/",  # the auth service's OpenAPI document (/auth/openapi.json)
 )
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from healthplatform.db.models import OutboxEvent
 from healthplatform.etl import repository as etl_repository
 from healthplatform.etl.training import TRAINING_PREFIX
 from healthplatform.runtime import Resources
@@ -19,6 +23,16 @@ class Erased:
     uploads_deleted: int
     derived_rows_deleted: int
     objects_deleted: int
+    events_deleted: int = 0
+
+
+async def delete_outbox_events(conn: AsyncConnection, user: str) -> int:
+    """Every outbox row about ``user`` (its uploads' ids, object keys and hashes), whatever
+    its state: none is kept for the retention period (``outbox_retention_hours``)."""
+    result = await conn.execute(
+        delete(OutboxEvent).where(OutboxEvent.payload["user_id"].as_string() == user)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def erase_user_data(res: Resources, subject: str) -> Erased:
@@ -27,7 +41,8 @@ async def erase_user_data(res: Resources, subject: str) -> Erased:
         await etl_repository.lock_user(conn, user)  # waits for in-flight processing
         derived = await etl_repository.delete_user(conn, user)
         uploads = await UploadRepository.delete_for_user_conn(conn, user)
+        events = await delete_outbox_events(conn, user)
     objects = 0
     for prefix in USER_PREFIXES:
         objects += await res.store.delete_prefix(f"{prefix}/{user}/")
-    return Erased(uploads, derived, objects)
+    return Erased(uploads, derived, objects, events)

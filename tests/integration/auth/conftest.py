@@ -35,6 +35,8 @@ ANDROID_PACKAGE = "org.healthplatform.app"
 ANDROID_FINGERPRINT = ":".join(f"{b:02X}" for b in bytes(range(0x10, 0x30)))
 ANDROID_ORIGIN = fingerprint_to_apk_key_hash(ANDROID_FINGERPRINT)
 KEK = base64.b64encode(os.urandom(32)).decode()
+# this platform's own clients ask for the additions to the previous server's answers
+NEW_CLIENT = {"X-HP-Auth-Features": "refresh-token, passkey-id"}
 
 
 def auth_settings_kwargs(**overrides: Any) -> dict[str, Any]:
@@ -209,7 +211,9 @@ async def open_client(settings: AuthSettings) -> AsyncIterator[AuthClient]:
     app = create_auth_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://auth") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://auth", headers=NEW_CLIENT
+        ) as http:
             yield AuthClient(http, app, settings)
 
 

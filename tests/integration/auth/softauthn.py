@@ -89,6 +89,8 @@ class SoftAuthenticator:
         uv: bool | None = None,
         client_data: bytes | None = None,
         fmt: str = "none",
+        att_stmt: dict[str, Any] | None = None,
+        cose_key: bytes | None = None,
     ) -> dict[str, Any]:
         """A registration response (``PublicKeyCredential`` as JSON) for ``public_key``
         options; the new credential is kept for later logins."""
@@ -108,7 +110,7 @@ class SoftAuthenticator:
             self.aaguid
             + struct.pack(">H", len(cred.credential_id))
             + cred.credential_id
-            + cose_es256(key.public_key())
+            + (cose_key if cose_key is not None else cose_es256(key.public_key()))
         )
         auth_data = (
             hashlib.sha256(rp.encode()).digest()
@@ -119,7 +121,7 @@ class SoftAuthenticator:
         cdata = client_data or self.client_data(
             "webauthn.create", public_key["challenge"], origin, crossOrigin=False
         )
-        attestation = cbor2.dumps({"fmt": fmt, "attStmt": {}, "authData": auth_data})
+        attestation = cbor2.dumps({"fmt": fmt, "attStmt": att_stmt or {}, "authData": auth_data})
         self.credentials.append(cred)
         return {
             "id": b64u(cred.credential_id),

@@ -132,7 +132,8 @@ async function withToken(attempt) {
 // --- calls ---------------------------------------------------------------------------------------
 
 async function send(method, path, body, token) {
-  const headers = { accept: "application/json" };
+  // this client asks for the refresh token and passkeyId (docs/auth.md, old-client shape)
+  const headers = { accept: "application/json", "x-hp-auth-features": "refresh-token, passkey-id" };
   if (body !== undefined) headers["content-type"] = "application/json";
   if (token) headers.authorization = `Bearer ${token}`;
   try {
