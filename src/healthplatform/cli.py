@@ -21,6 +21,7 @@ from rich.console import Console
 
 from healthplatform.auth.cli import auth_cli
 from healthplatform.auth.settings import AuthSettings
+from healthplatform.fhir.cli import export
 from healthplatform.me.cli import timezone
 from healthplatform.ops.backups.cli import backup_cli, reprocess
 from healthplatform.ops.secrets_cli import secrets_cli
@@ -47,6 +48,7 @@ app.command("reprocess")(reprocess)
 app.command("rederive")(rederive)
 app.command("verify")(verify)
 app.command("timezone")(timezone)
+app.command("export")(export)
 console = Console(stderr=True)
 
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]

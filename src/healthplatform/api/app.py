@@ -13,6 +13,7 @@ from healthplatform.api import health
 from healthplatform.api.errors import install_error_handlers
 from healthplatform.api.observability import ObservabilityMiddleware
 from healthplatform.days import endpoints as day_endpoints
+from healthplatform.fhir import endpoints as fhir_endpoints
 from healthplatform.me import endpoints as me_endpoints
 from healthplatform.narratives import endpoints as narrative_endpoints
 from healthplatform.runtime import Resources, open_resources
@@ -53,6 +54,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
     app.include_router(me_endpoints.router)
     app.include_router(narrative_endpoints.router)
     app.include_router(day_endpoints.router)
+    app.include_router(fhir_endpoints.router)
     app.include_router(web.router)
     app.add_middleware(ObservabilityMiddleware, service="api")
     return app
