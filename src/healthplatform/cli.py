@@ -125,6 +125,27 @@ def api_factory() -> object:
     return app
 
 
+def mcp_factory() -> object:
+    """Uvicorn factory of `serve mcp`."""
+    from healthplatform.assistant.app import create_mcp_app
+
+    settings = Settings()
+    _logging(settings, "mcp")
+    return create_mcp_app(settings)
+
+
+@serve.command("mcp")
+def serve_mcp(
+    host: HostOpt = "0.0.0.0",  # noqa: S104 (a container listens on every interface)
+    port: PortOpt = 8010,
+) -> None:
+    """The MCP server for AI assistants (/mcp, streamable HTTP; the API's tokens)."""
+    from healthplatform.core.serving import serve as serve_app
+
+    _settings()
+    serve_app("healthplatform.cli:mcp_factory", host, port, 1)
+
+
 @serve.command("api")
 def serve_api(
     host: HostOpt = "0.0.0.0",  # noqa: S104 (a container listens on every interface)
