@@ -31,5 +31,3 @@ def create_mcp_app(settings: Settings) -> FastAPI:
     run_mcp = http.mount(app)
     app.add_middleware(ObservabilityMiddleware, service="mcp")
     return app
-
-
