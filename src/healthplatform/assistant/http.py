@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 
 import orjson
@@ -103,11 +104,34 @@ async def _error(send: Send, exc: PlatformError) -> None:
 def mount(app: FastAPI) -> Callable[[], AbstractAsyncContextManager[None]]:
     """Add /mcp to the app; the returned context manager must run in its lifespan."""
     manager = session_manager(build_server())
-    app.router.routes.insert(
-        0, Route(PATH, endpoint=McpEndpoint(manager), methods=["GET", "POST", "DELETE"])
-    )
+    # stateless: no server-initiated stream (GET) and no session to end (DELETE), both 405
+    app.router.routes.insert(0, Route(PATH, endpoint=McpEndpoint(manager), methods=["POST"]))
     app.include_router(router)
-    return manager.run
+    return lambda: _running(manager)
+
+
+@asynccontextmanager
+async def _running(manager: StreamableHTTPSessionManager) -> AsyncIterator[None]:
+    """The SDK's task group lives in a task of its own: a lifespan may be entered and left
+    in different tasks (test clients do), a task group may not."""
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with manager.run():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(hold(), name="mcp-session-manager")
+    ready = asyncio.create_task(started.wait())
+    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        ready.cancel()
+        task.result()  # raises what stopped it
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
 
 
 @router.get("/assistant-audit")
