@@ -71,6 +71,7 @@ GLUCOSE_BY_SPECIMEN: dict[str, tuple[str, str]] = {
 }
 GLUCOSE_DEFAULT = ("2339-0", "Glucose [Mass/volume] in Blood")
 
+# Units as the app exports them (etl/metrics/intake.py): kcal, g, minerals mg, vitamin D ug.
 NUTRIENTS = {
     "calories": "kcal",
     "carbohydrates": "g",
@@ -79,15 +80,15 @@ NUTRIENTS = {
     "saturatedFat": "g",
     "unsaturatedFat": "g",
     "transFat": "g",
-    "sodium": "g",
-    "potassium": "g",
-    "cholesterol": "g",
     "fiber": "g",
     "sugar": "g",
-    "vitaminC": "g",
-    "vitaminD": "g",
-    "calcium": "g",
-    "iron": "g",
+    "sodium": "mg",
+    "potassium": "mg",
+    "cholesterol": "mg",
+    "calcium": "mg",
+    "iron": "mg",
+    "vitaminC": "mg",
+    "vitaminD": "ug",
 }
 
 TYPES: dict[str, TypeMap] = {
@@ -322,3 +323,37 @@ def concept_map() -> dict[str, Any]:
         "targetUri": LOINC,
         "group": [{"source": HC_SYSTEM, "target": LOINC, "element": elements}],
     }
+
+
+def mapping_markdown() -> str:
+    """The mapping table of docs/fhir.md (a test keeps the two equal)."""
+    lines = [
+        "| Record type | Observation code | Value | UCUM unit | Category |",
+        "|---|---|---|---|---|",
+    ]
+    for name, spec in sorted(TYPES.items()):
+        system, code, display = spec.code
+        where = "LOINC" if system == LOINC else "ours"
+        if name == "BloodGlucoseRecord":
+            code_text = "by specimen (below)"
+        else:
+            code_text = f"{where} `{code}` {display}"
+        if spec.samples is not None:
+            q = spec.samples
+            value = f"a component per sample (`{q.field}`, {_code_of(q)}) with its time"
+            units = q.unit
+        elif len(spec.values) == 1:
+            value, units = f"valueQuantity `{spec.values[0].field}`", spec.values[0].unit
+        elif spec.values:
+            value = "components " + ", ".join(f"`{q.field}` ({_code_of(q)})" for q in spec.values)
+            units = ", ".join(sorted({q.unit for q in spec.values}))
+        elif name == "SleepSessionRecord":
+            value, units = "a component per stage: ours `sleep-stage-<STAGE>`, valuePeriod", "-"
+        else:
+            value, units = "components of its fields (ours `field-<name>`)", "-"
+        lines.append(f"| {name} | {code_text} | {value} | `{units}` | {spec.category} |")
+    return "\n".join(lines) + "\n"
+
+
+def _code_of(q: Quantity) -> str:
+    return f"LOINC {q.code}" if q.system == LOINC else f"ours `{q.code}`"

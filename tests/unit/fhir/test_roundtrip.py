@@ -111,3 +111,8 @@ def test_own_code_system_and_concept_map_are_valid_and_complete() -> None:
                 for coding in concept["coding"]:
                     if coding["system"] == codes.HC_SYSTEM:
                         assert coding["code"] in own, coding
+
+
+def test_the_mapping_table_in_the_docs_is_the_code() -> None:
+    docs = Path(__file__).resolve().parents[3] / "docs" / "fhir.md"
+    assert codes.mapping_markdown() in docs.read_text(encoding="utf-8")
