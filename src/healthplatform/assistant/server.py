@@ -55,6 +55,9 @@ async def _audited(
     except data.ToolInputError as exc:
         outcome, detail = "error", str(exc)
         raise ToolError(str(exc)) from exc
+    except Exception as exc:  # logged by the SDK; the person's log says it failed
+        outcome, detail = "error", f"internal error ({type(exc).__name__})"
+        raise
     finally:
         await audit.record(
             res,

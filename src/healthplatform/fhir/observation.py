@@ -124,7 +124,7 @@ def to_fhir(obs: Observation, patient_id: str) -> dict[str, Any]:
     spec = _spec(obs.record_type)
     resource: dict[str, Any] = {
         "resourceType": "Observation",
-        "id": resource_id(obs.record_type, obs.hc_id),
+        "id": resource_id(patient_id, obs.record_type, obs.hc_id),  # unique across people
         "meta": {"lastUpdated": fhir_time(obs.last_modified_ms, 0)},
         "identifier": [{"system": HC_ID_SYSTEM, "value": obs.hc_id}],
         "status": "final",
