@@ -33,6 +33,15 @@ INIT = {
 MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
 
 
+def status_codes(exc: BaseException) -> set[int]:
+    """HTTP statuses of the errors inside a (nested) exception group."""
+    if isinstance(exc, BaseExceptionGroup):
+        return set().union(*(status_codes(e) for e in exc.exceptions))
+    if isinstance(exc, httpx.HTTPStatusError):
+        return {exc.response.status_code}
+    return status_codes(exc.__cause__) if exc.__cause__ else set()
+
+
 async def test_tools_answer_from_the_persons_own_data_with_provenance_and_audit(
     settings: Settings, keys: services.KeySet, user: str, samples: list[Path]
 ) -> None:
@@ -181,9 +190,10 @@ async def test_another_persons_token_sees_nothing_and_bad_tokens_are_refused(
             )
             assert expired.json()["detail"] == "invalid token: expired"
         # the SDK's client fails on an expired token too
-        with pytest.raises(BaseException):  # noqa: B017 (an ExceptionGroup from its task group)
+        with pytest.raises(BaseException) as failed:  # a group from the client's task group
             async with assistant(base, refused["expired"] or "") as mcp:
                 await mcp.call("list_days")
+        assert 401 in status_codes(failed.value), failed.value
         # a read-only scoped token is enough
         async with assistant(base, keys.mint(user, scope="health:read")) as mcp:
             assert (await mcp.call("list_days"))["count"] == len(mine)
