@@ -87,6 +87,18 @@ async def test_tools_answer_from_the_persons_own_data_with_provenance_and_audit(
             assert series["value"] == max(p["value"] for p in series["points"] if p["value"])
             assert all(p["provenance"]["source_upload_ids"] for p in series["points"])
 
+            # a journal claim's metric: its series carries that claim, value for value
+            claim = next(c for c in claims if c["metric"].split(".")[0] in day["metrics"])
+            claimed = await mcp.call(
+                "query_series",
+                metric=claim["metric"],
+                from_date="2025-09-20",
+                to_date="2025-09-20",
+            )
+            [point] = claimed["points"]
+            assert claim in point["claims"] and point["value"] == claim["value"]
+            assert all(c["metric"] == claim["metric"] for c in point["claims"])
+
             explained = await mcp.call("explain_metric", metric="glucose.tir_70_180_pct")
             assert "Battelino" in explained["citation"] and explained["unit"] == "% of readings"
 
@@ -124,6 +136,7 @@ async def test_tools_answer_from_the_persons_own_data_with_provenance_and_audit(
             "get_day",
             "get_narratives",
             "query_series",
+            "query_series",
             "explain_metric",
             "get_day",
             "get_day",
@@ -132,7 +145,7 @@ async def test_tools_answer_from_the_persons_own_data_with_provenance_and_audit(
             "query_series",
             "explain_metric",
         ]
-        assert log["total"] == 11
+        assert log["total"] == 12
         assert [e["outcome"] for e in log["entries"][:6]] == ["error"] * 6
         assert log["entries"][-1]["arguments"] == {"limit": 366}
         assert all(e["client"] == "mcp-test-client" and e["token_id"] for e in log["entries"])

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from healthplatform.db.models import DailyMetrics, Narrative
 from healthplatform.etl.metrics import DEFINITIONS, DEFINITIONS_VERSION
@@ -181,6 +182,7 @@ async def query_series(
                 .order_by(DailyMetrics.local_date)
             )
         ).scalars()
+        claims = await _claims_of(session, user, first, last, metric)
         points: list[dict[str, Any]] = []
         for row in rows:
             value = metric_value(row.metrics or {}, metric)
@@ -190,6 +192,8 @@ async def query_series(
                     "date": row.local_date.isoformat(),
                     "value": value if numeric else None,
                     "provenance": _provenance(row),
+                    # the verified journal's claims about this metric (text as published)
+                    "claims": claims.get(row.local_date, []),
                 }
             )
     values: list[float] = [p["value"] for p in points if p["value"] is not None]
@@ -206,6 +210,26 @@ async def query_series(
     }
     if reduce is not None:
         out["value"] = reduce(values) if values else None
+    return out
+
+
+async def _claims_of(
+    session: AsyncSession, user: str, first: date, last: date, metric: str
+) -> dict[date, list[dict[str, Any]]]:
+    rows = await session.execute(
+        select(Narrative.local_date, Narrative.claims).where(
+            Narrative.user_id == user,
+            Narrative.kind == "daily",
+            Narrative.status == "published",
+            Narrative.local_date >= first,
+            Narrative.local_date <= last,
+        )
+    )
+    out: dict[date, list[dict[str, Any]]] = {}
+    for day, claims in rows:
+        about = [c for c in claims or [] if c.get("metric") == metric]
+        if day is not None and about:
+            out[day] = about
     return out
 
 
