@@ -161,9 +161,9 @@ TYPES: dict[str, TypeMap] = {
         (_l("levelInMilligramsPerDeciliter", GLUCOSE_DEFAULT[0], "Glucose", "mg/dL"),),
     ),
     "ActiveCaloriesBurnedRecord": TypeMap(
-        (LOINC, "41981-2", "Calories burned"),
+        (LOINC, "55424-6", "Calories burned in unspecified time Pedometer"),
         ACTIVITY,
-        (_l("energyInKilocalories", "41981-2", "Calories burned", "kcal"),),
+        (_l("energyInKilocalories", "55424-6", "Calories burned", "kcal"),),
     ),
     "DistanceRecord": TypeMap(
         _own("DistanceRecord", "Distance"),
