@@ -196,6 +196,19 @@ async def test_another_persons_token_sees_nothing_and_bad_tokens_are_refused(
                 expected = 403 if reason == "write-only scope" else 401
                 assert response.status_code == expected, (reason, response.text)
                 assert "www-authenticate" in response.headers
+            big = await raw.post(
+                f"{base}/mcp",
+                content=b" " * (2 << 20),
+                headers={**MCP_HEADERS, "Authorization": f"Bearer {keys.mint(user)}"},
+            )
+            assert big.status_code == 413 and "at most" in big.json()["detail"]
+            garbage = await raw.post(
+                f"{base}/mcp",
+                content=b"{not json",
+                headers={**MCP_HEADERS, "Authorization": f"Bearer {keys.mint(user)}",
+                         "Content-Type": "application/json"},
+            )  # fmt: skip
+            assert 400 <= garbage.status_code < 500, garbage.text
             expired = await raw.post(
                 f"{base}/mcp",
                 json=INIT,

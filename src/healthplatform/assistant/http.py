@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Query
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.datastructures import Headers
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from healthplatform.api.deps import CurrentUser, ResourcesDep
 from healthplatform.assistant import audit
@@ -23,13 +23,19 @@ from healthplatform.assistant.server import (
     session_manager,
 )
 from healthplatform.core import metrics
-from healthplatform.core.errors import PlatformError, TooManyRequests, Unauthorized
+from healthplatform.core.errors import (
+    PayloadTooLarge,
+    PlatformError,
+    TooManyRequests,
+    Unauthorized,
+)
 from healthplatform.core.tokens import Principal
 from healthplatform.runtime import Resources
 from healthplatform.uploads.service import user_key
 
 READ_SCOPE = "health:read"
 PATH = "/mcp"
+MAX_BODY = 1 << 20  # bytes of one JSON-RPC request
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
 
@@ -69,9 +75,13 @@ class McpEndpoint:
         except PlatformError as exc:
             await _error(send, exc)
             return
+        body = await _bounded_body(receive)
+        if body is None:
+            await _error(send, PayloadTooLarge(f"a request holds at most {MAX_BODY} bytes"))
+            return
         scope[PRINCIPAL_KEY] = principal
         scope[RESOURCES_KEY] = res
-        await self.manager.handle_request(scope, receive, send)
+        await self.manager.handle_request(scope, _replay(body, receive), send)
 
     @staticmethod
     async def _authenticate(res: Resources, headers: Headers) -> Principal:
@@ -91,6 +101,37 @@ class McpEndpoint:
             metrics.RATE_LIMITED.inc()
             raise TooManyRequests(decision.retry_after)
         return principal
+
+
+async def _bounded_body(receive: Receive) -> bytes | None:
+    """The request body, or None past ``MAX_BODY`` (JSON-RPC calls are small; the SDK would
+    read any size)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)  # disconnected: the SDK sees an empty body
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # then the client's disconnect, when it comes
+
+    return replayed
 
 
 async def _error(send: Send, exc: PlatformError) -> None:
