@@ -103,7 +103,7 @@ async def test_tools_answer_from_the_persons_own_data_with_provenance_and_audit(
             assert "Battelino" in explained["citation"] and explained["unit"] == "% of readings"
 
             for bad in (
-                mcp.call("get_day", day="20-09-2025"),
+                mcp.call("get_day", day="20-09-2025" * 50),
                 mcp.call("get_day", day="2031-01-01"),
                 mcp.call(
                     "query_series",
@@ -147,6 +147,7 @@ async def test_tools_answer_from_the_persons_own_data_with_provenance_and_audit(
         ]
         assert log["total"] == 12
         assert [e["outcome"] for e in log["entries"][:6]] == ["error"] * 6
+        assert log["entries"][5]["arguments"]["day"] == "20-09-2025" * 20 + "..."  # kept short
         assert log["entries"][-1]["arguments"] == {"limit": 366}
         assert all(e["client"] == "mcp-test-client" and e["token_id"] for e in log["entries"])
         paged = await api.http.get("/v1/me/assistant-audit?limit=4", headers=api.auth(user))

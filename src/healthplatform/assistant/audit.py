@@ -29,7 +29,7 @@ async def record(
                 user_id=user,
                 at=datetime.now(UTC),
                 tool=tool,
-                arguments=arguments,
+                arguments={k: _short(v) for k, v in arguments.items()},
                 outcome=outcome,
                 detail=None if detail is None else detail[:2000],
                 token_id=None if token_id is None else token_id[:64],
@@ -37,6 +37,11 @@ async def record(
                 duration_ms=duration_ms,
             )
         )
+
+
+def _short(value: Any) -> Any:
+    """Arguments are the assistant's: a long string is kept to its first 200 characters."""
+    return value[:200] + "..." if isinstance(value, str) and len(value) > 200 else value
 
 
 async def entries(res: Resources, user: str, limit: int, before: int | None) -> dict[str, Any]:
