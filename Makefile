@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit test-integration test-deploy test-e2e lint format bench bench-api bench-etl bench-year lock docs
+.PHONY: help install run test test-unit test-integration test-deploy test-e2e lint format bench bench-api bench-etl bench-year bench-fhir lock docs
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ bench-etl: install ## ETL records/s vs bare fastavro decoding (production backen
 
 bench-year: install ## A person's dense year: process, rederive, day view, narratives, export
 	$(BIN)/python scripts/bench_year.py
+
+bench-fhir: install ## Peak memory growth while a year is exported as FHIR (PostgreSQL)
+	$(BIN)/python scripts/bench_fhir.py
 
 docs: install ## Regenerate the generated tables in docs/ (settings, metric definitions)
 	$(BIN)/python scripts/gen_config_doc.py

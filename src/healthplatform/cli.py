@@ -21,6 +21,7 @@ from rich.console import Console
 
 from healthplatform.auth.cli import auth_cli
 from healthplatform.auth.settings import AuthSettings
+from healthplatform.fhir.cli import export
 from healthplatform.me.cli import timezone
 from healthplatform.ops.backups.cli import backup_cli, reprocess
 from healthplatform.ops.secrets_cli import secrets_cli
@@ -47,6 +48,7 @@ app.command("reprocess")(reprocess)
 app.command("rederive")(rederive)
 app.command("verify")(verify)
 app.command("timezone")(timezone)
+app.command("export")(export)
 console = Console(stderr=True)
 
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]
@@ -121,6 +123,27 @@ def api_factory() -> object:
     app = create_app(settings)
     tune_for_service()
     return app
+
+
+def mcp_factory() -> object:
+    """Uvicorn factory of `serve mcp`."""
+    from healthplatform.assistant.app import create_mcp_app
+
+    settings = Settings()
+    _logging(settings, "mcp")
+    return create_mcp_app(settings)
+
+
+@serve.command("mcp")
+def serve_mcp(
+    host: HostOpt = "0.0.0.0",  # noqa: S104 (a container listens on every interface)
+    port: PortOpt = 8010,
+) -> None:
+    """The MCP server for AI assistants (/mcp, streamable HTTP; the API's tokens)."""
+    from healthplatform.core.serving import serve as serve_app
+
+    _settings()
+    serve_app("healthplatform.cli:mcp_factory", host, port, 1)
 
 
 @serve.command("api")

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.auth.conftest import AuthClient
+from tests.integration.auth.conftest import NEW_CLIENT, AuthClient
 from tests.integration.auth.softauthn import SoftAuthenticator
 from tests.integration.test_up import start, stop
 from tests.support.services import free_port
@@ -29,7 +29,7 @@ async def test_up_logout_and_reuse_reach_the_api(tmp_path: Path) -> None:
     env["HP_DATA_DIR"] = str(tmp_path / "data")
     proc, _ = start(env, port)
     try:
-        async with httpx.AsyncClient(base_url=origin, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=origin, timeout=10, headers=NEW_CLIENT) as http:
             auth = AuthClient(http, None, None)  # type: ignore[arg-type]
             device = await auth.register("alice", SoftAuthenticator(origin=origin))
             laptop = await auth.login(device)
@@ -53,7 +53,7 @@ async def test_up_logout_and_reuse_reach_the_api(tmp_path: Path) -> None:
         assert stop(proc) == 0
     proc, _ = start(env, port)
     try:
-        async with httpx.AsyncClient(base_url=origin, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=origin, timeout=10, headers=NEW_CLIENT) as http:
             for token in (laptop["access_token"], rotated):
                 response = await read(http, token)
                 assert response.status_code == 401, response.text

@@ -52,6 +52,9 @@ PER_USER_API = {
     ("GET", "/v1/me/consent/ai-training"),
     ("PUT", "/v1/me/consent/ai-training"),
     ("DELETE", "/v1/me/data"),
+    ("GET", "/v1/me/fhir"),
+    ("GET", "/v1/me/assistant-audit"),
+    ("POST", "/mcp"),  # the MCP endpoint (docs/assistant.md): the API's tokens
 }
 PUBLIC_AUTH = {
     ("POST", "/register/start"),
@@ -104,7 +107,7 @@ def test_every_route_is_covered(tmp_path: Path) -> None:
     auth = routes(create_auth_app(AuthSettings(data_dir=tmp_path)))
     assert auth == PUBLIC_AUTH | PER_USER_AUTH, auth ^ (PUBLIC_AUTH | PER_USER_AUTH)
     for method, path in PER_USER_API:  # no per-user route is reachable without a token
-        assert path.startswith("/v1/"), (method, path)
+        assert path.startswith("/v1/") or path == "/mcp", (method, path)
 
 
 # --------------------------------------------------------------------------------------
@@ -276,6 +279,53 @@ async def upload_same_file(api: ApiClient, owner: Owner, mallory: str) -> None:
     assert body.get("duplicate") is False
 
 
+async def fhir(api: ApiClient, owner: Owner, mallory: str) -> None:
+    theirs = await api.http.get("/v1/me/fhir", headers=api.auth(mallory))
+    assert theirs.status_code == 200
+    no_leak(theirs, owner)
+    kinds = [e["resource"]["resourceType"] for e in theirs.json()["entry"]]
+    assert kinds == ["Patient", "CodeSystem", "ConceptMap"], kinds
+    mine = await api.http.get("/v1/me/fhir", headers=api.auth(owner.sub))
+    assert len(mine.json()["entry"]) > 3
+    assert theirs.json()["entry"][0] != mine.json()["entry"][0]  # another Patient
+
+
+async def mcp_call(api: ApiClient, sub: str, tool: str, arguments: dict[str, Any]) -> Any:
+    """One JSON-RPC tools/call (the server is stateless: no session to open first)."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments}}  # fmt: skip
+    headers = {**api.auth(sub), "Accept": "application/json, text/event-stream",
+               "MCP-Protocol-Version": "2025-06-18"}  # fmt: skip
+    response = await api.http.post("/mcp", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()["result"]
+
+
+async def mcp(api: ApiClient, owner: Owner, mallory: str) -> None:
+    listed = await mcp_call(api, mallory, "list_days", {})
+    assert json.loads(listed["content"][0]["text"])["days"] == []
+    mine = await mcp_call(api, owner.sub, "list_days", {})
+    assert len(json.loads(mine["content"][0]["text"])["days"]) == len(owner.days)
+    for day in owner.days:
+        theirs = await mcp_call(api, mallory, "get_day", {"day": day})
+        assert theirs["isError"] and "no data" in theirs["content"][0]["text"], theirs
+    series = await mcp_call(api, mallory, "query_series", {
+        "metric": "activity.steps.total", "from_date": min(owner.days),
+        "to_date": max(owner.days), "aggregation": "sum"})  # fmt: skip
+    assert json.loads(series["content"][0]["text"])["points"] == []
+
+
+async def assistant_audit(api: ApiClient, owner: Owner, mallory: str) -> None:
+    await mcp_call(api, owner.sub, "list_days", {})
+    theirs = await api.http.get("/v1/me/assistant-audit", headers=api.auth(mallory))
+    mine = await api.http.get("/v1/me/assistant-audit", headers=api.auth(owner.sub))
+    assert theirs.status_code == mine.status_code == 200
+    assert mine.json()["total"] >= 1
+    assert all(e["token_id"] for e in mine.json()["entries"])
+    owners_tokens = {e["token_id"] for e in mine.json()["entries"]}
+    assert not owners_tokens & {e["token_id"] for e in theirs.json()["entries"]}
+
+
 CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/upload/status/{correlation_id}"): status_of_anothers_upload,
     ("GET", "/v1/upload/history"): history,
@@ -289,6 +339,9 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("DELETE", "/v1/me/timezone"): clear_zone,
     ("GET", "/v1/me/consent/ai-training"): read_consent,
     ("PUT", "/v1/me/consent/ai-training"): set_consent,
+    ("GET", "/v1/me/fhir"): fhir,
+    ("POST", "/mcp"): mcp,
+    ("GET", "/v1/me/assistant-audit"): assistant_audit,
     ("DELETE", "/v1/me/data"): delete,  # last: it erases mallory's own data
 }
 

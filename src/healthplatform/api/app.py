@@ -12,8 +12,10 @@ from healthplatform import __version__, web
 from healthplatform.api import health
 from healthplatform.api.errors import install_error_handlers
 from healthplatform.api.observability import ObservabilityMiddleware
+from healthplatform.assistant import http as assistant
 from healthplatform.core.cors import CorsMiddleware
 from healthplatform.days import endpoints as day_endpoints
+from healthplatform.fhir import endpoints as fhir_endpoints
 from healthplatform.me import endpoints as me_endpoints
 from healthplatform.narratives import endpoints as narrative_endpoints
 from healthplatform.runtime import Resources, open_resources
@@ -33,9 +35,10 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if resources is not None:
             app.state.resources = resources
-            yield
+            async with run_mcp():
+                yield
             return
-        async with open_resources(settings, "api") as res:
+        async with open_resources(settings, "api") as res, run_mcp():
             app.state.resources = res
             yield
 
@@ -56,6 +59,8 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
     app.include_router(me_endpoints.router)
     app.include_router(narrative_endpoints.router)
     app.include_router(day_endpoints.router)
+    app.include_router(fhir_endpoints.router)
+    run_mcp = assistant.mount(app)  # /mcp and /v1/me/assistant-audit
     app.include_router(web.router)
     app.add_middleware(CorsMiddleware, origins=settings.cors_origins)
     app.add_middleware(ObservabilityMiddleware, service="api")

@@ -268,3 +268,22 @@ class Narrative(Base):
     superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     definitions_version: Mapped[str] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AssistantAudit(Base):
+    """Every call an AI assistant made on a person's data through MCP (docs/assistant.md):
+    the person reads it at /v1/me/assistant-audit."""
+
+    __tablename__ = "assistant_audit"
+    __table_args__ = (Index("ix_assistant_audit_user", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    tool: Mapped[str] = mapped_column(String(64))
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSON)
+    outcome: Mapped[str] = mapped_column(String(16))  # ok | error
+    detail: Mapped[str | None] = mapped_column(Text)
+    token_id: Mapped[str | None] = mapped_column(String(64))
+    client: Mapped[str | None] = mapped_column(String(255))
+    duration_ms: Mapped[int] = mapped_column(Integer)

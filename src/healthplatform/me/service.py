@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from healthplatform.db.models import OutboxEvent
+from healthplatform.db.models import AssistantAudit, OutboxEvent
 from healthplatform.etl import repository as etl_repository
 from healthplatform.etl.training import TRAINING_PREFIX
 from healthplatform.runtime import Resources
@@ -40,6 +40,8 @@ async def erase_user_data(res: Resources, subject: str) -> Erased:
     async with res.engine.begin() as conn:
         await etl_repository.lock_user(conn, user)  # waits for in-flight processing
         derived = await etl_repository.delete_user(conn, user)
+        audit = await conn.execute(delete(AssistantAudit).where(AssistantAudit.user_id == user))
+        derived += int(getattr(audit, "rowcount", 0) or 0)  # the assistant's log goes too
         uploads = await UploadRepository.delete_for_user_conn(conn, user)
         events = await delete_outbox_events(conn, user)
     objects = 0

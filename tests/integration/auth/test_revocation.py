@@ -30,7 +30,7 @@ from healthplatform.core.revocation import RedisRevocationList
 from healthplatform.core.tokens import JwksCache, TokenVerifier
 from healthplatform.db.migrate import upgrade
 from healthplatform.settings import Settings
-from tests.integration.auth.conftest import ORIGIN, AuthClient
+from tests.integration.auth.conftest import NEW_CLIENT, ORIGIN, AuthClient
 from tests.integration.auth.servers import serve
 from tests.integration.auth.softauthn import SoftAuthenticator
 from tests.support import services
@@ -182,7 +182,7 @@ async def clients(
         transport = httpx.ASGITransport(app=app)
         async with (
             httpx.AsyncClient(transport=transport, base_url="http://api") as api,
-            httpx.AsyncClient(base_url=auth_url, timeout=10) as http,
+            httpx.AsyncClient(base_url=auth_url, timeout=10, headers=NEW_CLIENT) as http,
         ):
             yield AuthClient(http, None, None), api  # type: ignore[arg-type]
 
