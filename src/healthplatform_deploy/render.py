@@ -117,8 +117,17 @@ _Loader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yam
 
 
 def parse_documents(text: str) -> list[Doc]:
-    docs = yaml.load_all(text, Loader=_Loader)
-    return [d for d in docs if isinstance(d, dict) and d.get("kind")]
+    """The objects of a multi-document YAML stream; a `kind: List` is unwrapped, as Argo CD
+    and kubectl apply its items."""
+    out: list[Doc] = []
+    for doc in yaml.load_all(text, Loader=_Loader):
+        if not isinstance(doc, dict) or not doc.get("kind"):
+            continue
+        if str(doc["kind"]).endswith("List") and isinstance(doc.get("items"), list):
+            out += [i for i in doc["items"] if isinstance(i, dict) and i.get("kind")]
+        else:
+            out.append(doc)
+    return out
 
 
 def _run(command: Sequence[str], what: str, cwd: Path | None = None) -> str:
