@@ -51,6 +51,14 @@ ARGOCD_MANIFEST = re.compile(
     r"core-install\.yaml$"
 )
 ARGOCD_CORE_INSTALL = "argo-cd-v3.5.1-core-install.yaml"
+# Remote kustomize resources of this repository -> their copy in the upstream charts folder.
+REMOTE_COPIES: dict[re.Pattern[str], str] = {
+    ARGOCD_MANIFEST: ARGOCD_CORE_INSTALL,
+    re.compile(
+        r"^https://raw\.githubusercontent\.com/projectcalico/calico/v3\.32\.1/manifests/"
+        r"calico-policy-only\.yaml$"
+    ): "calico-v3.32.1-policy-only.yaml",
+}
 # CRD API versions an earlier sync wave installs (Helm's `.Capabilities.APIVersions`).
 # tests/deploy/test_render.py checks that each is served by a CRD of the rendered path.
 API_VERSIONS = (
@@ -268,13 +276,14 @@ def kustomize(folder: Path) -> list[Doc]:
             if "://" not in str(entry):
                 resources.append(entry)
                 continue
-            if not ARGOCD_MANIFEST.match(str(entry)):
+            name = next((f for p, f in REMOTE_COPIES.items() if p.match(str(entry))), None)
+            if name is None:
                 raise RenderError(f"{folder}: no local copy of the remote resource {entry}")
-            local = require_upstream_dir() / ARGOCD_CORE_INSTALL
+            local = require_upstream_dir() / name
             if not local.is_file():
                 raise ChartsMissingError(f"{local} missing ({CHARTS_ENV})")
-            shutil.copy(local, copy / ARGOCD_CORE_INSTALL)
-            resources.append(ARGOCD_CORE_INSTALL)
+            shutil.copy(local, copy / name)
+            resources.append(name)
         kustomization["resources"] = resources
         (copy / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
         return parse_documents(_run([kubectl(), "kustomize", str(copy)], f"kustomize {folder}"))

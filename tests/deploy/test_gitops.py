@@ -44,6 +44,7 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 from healthplatform.ops import capacity
 from healthplatform.ops import manifests as m
+from healthplatform_deploy import render
 from tests.deploy.test_charts import crd_problems, helm, is_custom, leaf_paths, tools
 
 pytestmark = pytest.mark.deploy
@@ -104,6 +105,7 @@ ARGOCD_RESERVATIONS = {
     "argocd-repo-server": "argo-cd repo server",
     "argocd-redis": "argo-cd redis",
 }
+CALICO_FILE = "calico-v3.32.1-policy-only.yaml"
 ARGOCD_MANIFEST = re.compile(
     r"^https://raw\.githubusercontent\.com/argoproj/argo-cd/([0-9a-f]{40})/manifests/"
     r"core-install\.yaml$"
@@ -158,7 +160,16 @@ def argocd_core_stub() -> list[Doc]:
     return docs
 
 
-REMOTE_STUBS: dict[re.Pattern[str], Callable[[], list[Doc]]] = {ARGOCD_MANIFEST: argocd_core_stub}
+def calico_policy_only() -> list[Doc]:
+    """Calico's policy-only manifest (deploy/argocd/system/calico/install) from the upstream
+    charts folder (HP_UPSTREAM_CHARTS), the file the kustomization pins."""
+    return render.parse_documents((render.require_upstream_dir() / CALICO_FILE).read_text())
+
+
+REMOTE_STUBS: dict[re.Pattern[str], Callable[[], list[Doc]]] = {
+    ARGOCD_MANIFEST: argocd_core_stub,
+    **{p: calico_policy_only for p, f in render.REMOTE_COPIES.items() if f == CALICO_FILE},
+}
 
 
 def kustomize_offline(folder: Path) -> list[Doc]:

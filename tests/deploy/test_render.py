@@ -206,3 +206,25 @@ def test_a_metric_nothing_scrapes_is_found(
         "hp_x_total",
         "up",
     }
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_calico_enforces_policies_before_any_is_applied(
+    env: str, renders: dict[str, tuple[r.SourceRender, ...]]
+) -> None:
+    """Calico (policy only, on flannel) syncs before every Application that renders a
+    NetworkPolicy; only the Argo CD bootstrap, applied by hand first, comes earlier."""
+    done = renders[env]
+    calico = [x for x in done if x.app == "calico"]
+    assert calico, "no Application installs Calico"
+    kinds = {(d["kind"], r.name_of(d)) for d in calico[0].docs}
+    assert {("DaemonSet", "calico-node"), ("Deployment", "calico-kube-controllers")} <= kinds
+    node = next(d for d in calico[0].docs if d["kind"] == "DaemonSet")
+    (felix,) = node["spec"]["template"]["spec"]["containers"]
+    assert felix["resources"]["requests"]["cpu"] == "25m"  # not the manifest's 250m
+    with_policies = {
+        x.app: x.wave for x in done if any(d["kind"] == "NetworkPolicy" for d in x.docs)
+    }
+    assert "hp-data" in with_policies
+    early = {a: w for a, w in with_policies.items() if w <= calico[0].wave and a != "argocd"}
+    assert not early, f"NetworkPolicies synced before Calico (wave {calico[0].wave}): {early}"
