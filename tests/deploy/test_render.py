@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -228,3 +229,64 @@ def test_calico_enforces_policies_before_any_is_applied(
     assert "hp-data" in with_policies
     early = {a: w for a, w in with_policies.items() if w <= calico[0].wave and a != "argocd"}
     assert not early, f"NetworkPolicies synced before Calico (wave {calico[0].wave}): {early}"
+
+
+def _peak_rss_mib(command: list[str]) -> float:
+    """Peak resident memory of a command, measured with GNU time (`/usr/bin/time -v`)."""
+    if not Path("/usr/bin/time").is_file():
+        pytest.fail("/usr/bin/time missing (Debian package `time`): needed to measure peak RSS")
+    result = subprocess.run(
+        ["/usr/bin/time", "-v", *command], capture_output=True, text=True, timeout=300, check=True
+    )
+    line = next(x for x in result.stderr.splitlines() if "Maximum resident set size" in x)
+    return int(line.rsplit(":", 1)[1]) / 1024
+
+
+def _quantity_mib(value: str) -> float:
+    units = {"Mi": 1.0, "Gi": 1024.0, "MiB": 1.0, "GiB": 1024.0}
+    number = value.rstrip("MGiB")
+    return float(number) * units[value[len(number) :]]
+
+
+def test_argocd_repo_server_memory_fits_the_largest_render(
+    renders: dict[str, tuple[r.SourceRender, ...]], tmp_path: Path
+) -> None:
+    """The repo server's memory limit holds its own heap (GOMEMLIMIT) plus the peak RSS of
+    the largest manifest generation it runs (one at a time: reposerver.parallelism.limit),
+    with 10 % to spare: `helm template` of the largest chart with our values and `kustomize
+    build` of the bootstrap (the core install)."""
+    done = renders["always-free"]
+    charts = [x for x in done if x.kind == "upstream"]
+    largest = max(charts, key=lambda x: sum(len(str(d)) for d in x.docs))
+    assert largest.app == "kube-prometheus-stack"
+    helm_peak = _peak_rss_mib([*largest.command[:-2]])  # without the temporary inline file
+    folder = r.ARGOCD_DIR / "bootstrap" / "argocd"
+    copy = tmp_path / "bootstrap"
+    shutil.copytree(folder, copy)
+    text = (copy / "kustomization.yaml").read_text()
+    remote = next(
+        line for line in text.splitlines() if "core-install.yaml" in line and "://" in line
+    )
+    shutil.copy(r.require_upstream_dir() / r.ARGOCD_CORE_INSTALL, copy / r.ARGOCD_CORE_INSTALL)
+    (copy / "kustomization.yaml").write_text(text.replace(remote, f"  - {r.ARGOCD_CORE_INSTALL}"))
+    kustomize_peak = _peak_rss_mib([r.kubectl(), "kustomize", str(copy)])
+    bootstrap = next(x for x in done if x.app == "argocd")
+    server = next(
+        d
+        for d in bootstrap.docs
+        if d["kind"] == "Deployment" and r.name_of(d) == "argocd-repo-server"
+    )
+    (container,) = [
+        c
+        for c in server["spec"]["template"]["spec"]["containers"]
+        if c["name"] == "argocd-repo-server"
+    ]
+    env = {e["name"]: e.get("value") for e in container.get("env") or []}
+    heap = _quantity_mib(str(env["GOMEMLIMIT"]))
+    limit = _quantity_mib(container["resources"]["limits"]["memory"])
+    peak = max(helm_peak, kustomize_peak)
+    assert helm_peak > 60 and kustomize_peak > 60, (helm_peak, kustomize_peak)
+    assert heap + 1.1 * peak <= limit, (
+        f"repo server limit {limit:.0f} MiB < GOMEMLIMIT {heap:.0f} MiB + 110 % of the peak "
+        f"child RSS (helm template {helm_peak:.0f} MiB, kustomize {kustomize_peak:.0f} MiB)"
+    )

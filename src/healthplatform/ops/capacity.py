@@ -94,7 +94,7 @@ RESERVATIONS: tuple[Reservation, ...] = (
     _r("calico-node (policy only)", "security (#9)", (25, 96, 250, 256), per_node=True),
     _r("calico-kube-controllers", "security (#9)", (5, 32, 50, 96)),
     _r("argo-cd application controller", "gitops (#10)", (25, 192, 500, 384)),
-    _r("argo-cd repo server", "gitops (#10)", (10, 96, 300, 256)),
+    _r("argo-cd repo server", "gitops (#10)", (10, 96, 300, 384)),
     _r("argo-cd redis", "gitops (#10)", (5, 24, 50, 64)),
     _r("velero", "backups (#11)", (10, 96, 200, 256)),
     _r("velero node-agent", "backups (#11)", (5, 64, 200, 256), per_node=True),
