@@ -245,8 +245,9 @@ def pressure_note(r: Report) -> str:
         "(100Mi), the kubelet evicts pods, those using the most above their requests first "
         "(pods without requests before all others), and they are rescheduled where requests "
         "fit. Limits above allocatable are safe only while pods stay near their requests. "
-        f"Containers without a memory limit can grow until eviction: {len(r.nodes[0].unbounded())}"
-        " such pod(s) per node."
+        "Pods with a container without a memory limit can grow until eviction: "
+        + ", ".join(f"node {i} {len(n.unbounded())}" for i, n in enumerate(r.nodes, 1))
+        + "."
     )
 
 
