@@ -4,8 +4,8 @@ plus the helpers the other observability tests share.
 * pinned chart versions, and every key of our values files exists in the pinned upstream
   chart (key lists extracted from its values.yaml: fixtures/observability/upstream-keys/);
 * requests and limits add up to at most the per-component BUDGETS below (the whole install
-  is counted from the renders by healthplatform_deploy.capacity), single replicas, no PVC (emptyDirs with size limits),
-  retention and the 60 s scrape interval;
+  is counted from the renders by healthplatform_deploy.capacity), single replicas, no PVC
+  (emptyDirs with size limits), retention and the 60 s scrape interval;
 * the Alloy, Jaeger v2 and Loki configurations: references resolve, in-cluster URLs reach a
   Service port of the stack, retention is on;
 * Alertmanager's configuration (amtool check-config) and its routing (amtool config routes).
