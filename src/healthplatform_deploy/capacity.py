@@ -241,6 +241,17 @@ def workload_pods(docs: Sequence[Doc], layer: str) -> list[Pod]:
     return pods
 
 
+def shutdown_manager(deployment: Doc) -> Doc:
+    """Resources of the shutdown-manager container: Envoy Gateway's default, or what a
+    StrategicMerge patch of the EnvoyProxy's deployment sets for it."""
+    patch = deployment.get("patch") or {}
+    template = ((patch.get("value") or {}).get("spec") or {}).get("template") or {}
+    for container in (template.get("spec") or {}).get("containers") or []:
+        if container.get("name") == "shutdown-manager" and container.get("resources"):
+            return dict(container["resources"])
+    return SHUTDOWN_MANAGER
+
+
 def operator_pods(docs: Sequence[Doc]) -> list[Pod]:
     """Pods controllers create from rendered custom resources (module docstring)."""
     layer = "operator-made"
@@ -259,7 +270,7 @@ def operator_pods(docs: Sequence[Doc]) -> list[Pod]:
     for proxy in _of_kind(docs, "EnvoyProxy"):
         deployment = proxy["spec"]["provider"]["kubernetes"].get("envoyDeployment") or {}
         envoy = {"resources": (deployment.get("container") or {}).get("resources") or {}}
-        resources = container_resources([envoy, {"resources": SHUTDOWN_MANAGER}])
+        resources = container_resources([envoy, {"resources": shutdown_manager(deployment)}])
         for index in range(int(deployment.get("replicas", 1))):
             pods.append(Pod(f"{_ref(proxy)}#{index + 1}", layer, *resources))
     if _of_kind(docs, "Certificate") or _of_kind(docs, "ClusterIssuer"):

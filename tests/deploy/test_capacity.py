@@ -60,6 +60,14 @@ def test_quantities_and_missing_limits() -> None:
     assert both == (60, 96, capacity.UNBOUNDED, capacity.UNBOUNDED)
 
 
+def test_shutdown_manager_default_or_patched() -> None:
+    assert capacity.shutdown_manager({}) == capacity.SHUTDOWN_MANAGER  # Envoy Gateway's own
+    patched = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}}
+    container = {"name": "shutdown-manager", "resources": patched}
+    deployment = {"patch": {"value": {"spec": {"template": {"spec": {"containers": [container]}}}}}}
+    assert capacity.shutdown_manager(deployment) == patched
+
+
 def test_node_reserve_estimate() -> None:
     assert capacity.node_reserved(1000, 6144) == (60, 1534)
 
@@ -87,7 +95,9 @@ def test_always_free_counts_every_layer_from_the_renders() -> None:
     assert "Deployment/healthplatform-api#2" in names  # autoscaler maximum at peak
     assert "Job/healthplatform-migrate-health" in names
     proxy = next(p for p in report.pods if p.name.startswith("EnvoyProxy/"))
-    assert proxy.memory_limit == capacity.UNBOUNDED  # the real shutdown-manager has none
+    # Envoy 50m/128Mi (500m/256Mi) + the shutdown-manager as our EnvoyProxy patches it.
+    assert (proxy.cpu_request, proxy.memory_request) == (60, 160)
+    assert (proxy.cpu_limit, proxy.memory_limit) == (550, 320)
     calico = next(p for p in report.pods if p.name == "DaemonSet/calico-node")
     assert calico.per_node and calico.cpu_request == 25
     for node in report.nodes:
