@@ -452,16 +452,25 @@ def capacity(
     profile: Annotated[str, typer.Option(help="always-free, legacy-free or paid-small.")] = (
         "always-free"
     ),
-    charts_dir: Annotated[Path, typer.Option(help="Folder holding the Helm charts.")] = Path(
-        "deploy/charts"
+    chart: Annotated[Path, typer.Option(help="The platform chart folder.")] = Path(
+        "deploy/charts/healthplatform"
     ),
+    upstream_charts: Annotated[
+        Path | None,
+        typer.Option(help="Folder with the pinned upstream charts (HP_UPSTREAM_CHARTS)."),
+    ] = None,
 ) -> None:
-    """Check that a deployment profile fits its budget (CPU, memory, storage).
+    """Check that the whole install fits its budget, counted from the rendered charts.
 
-    Renders the charts for the profile; exits 1 when it does not fit, 2 on error."""
-    from healthplatform.ops import capacity as planner
+    Same as `healthplatform-deploy capacity` (package healthplatform_deploy, a development
+    tool: imported here only when this command runs). Exits 1 when it does not fit, 2 when
+    it cannot render (the message says how to get the upstream charts)."""
+    from healthplatform_deploy.capacity_report import cli as deploy_cli
 
-    raise typer.Exit(planner.main(profile, charts_dir))
+    args = ["capacity", "--profile", profile, "--chart", str(chart)]
+    if upstream_charts is not None:
+        args += ["--upstream-charts", str(upstream_charts)]
+    raise typer.Exit(deploy_cli(args))
 
 
 @app.command()

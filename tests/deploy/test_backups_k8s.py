@@ -31,10 +31,11 @@ import yaml
 from typer.testing import CliRunner
 
 from healthplatform.cli import app
-from healthplatform.ops import capacity, reachability
 from healthplatform.ops import manifests as m
 from healthplatform.ops import manifests_backups as b
+from healthplatform.ops import reachability
 from healthplatform.ops.backups.settings import BackupSettings
+from healthplatform_deploy import capacity, capacity_report
 from tests.deploy import test_gitops as g
 from tests.deploy.test_charts import (
     ALL_FEATURES,
@@ -527,30 +528,32 @@ def test_database_volumes_are_labelled_out_of_velero() -> None:
 # --------------------------------------------------------------------------------------
 
 
-def reservation(component: str) -> tuple[int, int, int, int]:
-    (r,) = [r for r in capacity.RESERVATIONS if r.component == component]
-    assert r.owner == capacity.BACKUP_OWNER
-    return r.cpu_request, r.memory_request, r.cpu_limit, r.memory_limit
+# Per-component budgets the backup values were sized to (cpu m, memory Mi requests/limits);
+# the whole install is counted from the renders (healthplatform_deploy.capacity).
+BACKUP_BUDGETS = {
+    "velero": (10, 96, 200, 256),
+    "barman-cloud plugin": (5, 32, 100, 96),
+}
 
 
 def numbers(resources: dict[str, Any]) -> tuple[int, int, int, int]:
-    return capacity._container_resources([{"resources": resources}])
+    return capacity.container_resources([{"resources": resources}])
 
 
-def test_backup_components_fit_their_reservations() -> None:
+def test_backup_components_fit_their_budgets() -> None:
     velero = yaml.safe_load((VELERO / "values.yaml").read_text())
-    assert numbers(velero["resources"]) == reservation("velero")
-    assert numbers(velero["nodeAgent"]["resources"]) == reservation("velero node-agent")
+    assert numbers(velero["resources"]) == BACKUP_BUDGETS["velero"]
     barman = yaml.safe_load((BARMAN / "values.yaml").read_text())
-    assert numbers(barman["resources"]) == reservation("barman-cloud plugin")
+    assert numbers(barman["resources"]) == BACKUP_BUDGETS["barman-cloud plugin"]
 
 
 def test_capacity_counts_the_backup_pods_and_sidecars() -> None:
-    report = capacity.report_for("always-free", m.CHARTS_DIR)
+    report = capacity_report.report_for("always-free")
     assert report.fits, report.problems
-    owned = {p.name for p in report.pods if p.owner == capacity.BACKUP_OWNER}
-    assert {f"CronJob/{n}" for n in CRONJOBS.values()} <= owned
-    docs, _ = capacity.render_profile("always-free", m.CHARTS_DIR)
+    names = {p.name for p in report.pods if p.layer == "platform chart"}
+    assert {f"CronJob/{n}" for n in CRONJOBS.values()} <= names
+    layers, _ = capacity_report.layered_docs("always-free")
+    docs = layers["platform chart"]
     for cluster in m.of_kind(docs, "Cluster"):
         pod = next(p for p in report.pods if p.name == f"{m.ref(cluster)}#1")
         sidecar = capacity.barman_sidecar(docs, cluster)

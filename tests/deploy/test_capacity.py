@@ -1,15 +1,19 @@
-"""The capacity check (healthplatform.ops.capacity): every profile fits its budget with the
-later components reserved, and a profile that does not fit makes it exit non-zero."""
+"""Capacity counted from the renders (healthplatform_deploy.capacity, capacity_report): every
+layer of the GitOps path is rendered with the real upstream charts, placed on the nodes and
+compared with the profile's budget; a profile that does not fit exits 1, a missing charts
+folder exits 2 and says how to get the charts."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from healthplatform.ops import capacity, manifests
-from tests.deploy.test_charts import tools
+from healthplatform_deploy import capacity, capacity_report, render
 
 pytestmark = pytest.mark.deploy
 
@@ -17,9 +21,20 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "charts"
 PROFILES = ("always-free", "legacy-free", "paid-small")
 
 
-@pytest.fixture(autouse=True)
-def _helm(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HP_HELM4", tools()["HELM4"])
+@pytest.fixture(autouse=True, scope="module")
+def _tools() -> None:
+    result = subprocess.run(
+        ["bash", str(render.REPO_ROOT / "scripts" / "ensure-k8s-tools.sh")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"scripts/ensure-k8s-tools.sh failed:\n{result.stderr}")
+    found = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    os.environ.setdefault("HP_HELM4", found["HELM4"])
+    os.environ.setdefault("HP_KUBECTL", found["KUBECTL"])
 
 
 @pytest.mark.parametrize(
@@ -30,75 +45,111 @@ def test_volumes_are_billed_in_whole_gb_of_at_least_50(size: str, billed: int) -
     assert capacity.billed_volume_gb(size, 50) == billed
 
 
-def test_quantities() -> None:
+def test_quantities_and_missing_limits() -> None:
     assert capacity.cpu_millicores("50m") == 50
-    assert capacity.cpu_millicores("1") == 1000
     assert capacity.cpu_millicores("0.25") == 250
-    assert capacity.memory_mib("256Mi") == 256
     assert capacity.memory_mib("1Gi") == 1024
     assert capacity.memory_mib("512M") == 489
     with pytest.raises(ValueError, match="quantity"):
         capacity.quantity_bytes("lots")
+    # Envoy's proxy container with limits + the shutdown-manager without: no memory limit.
+    envoy = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+    both = capacity.container_resources(
+        [{"resources": envoy}, {"resources": capacity.SHUTDOWN_MANAGER}]
+    )
+    assert both == (60, 96, capacity.UNBOUNDED, capacity.UNBOUNDED)
+
+
+def test_shutdown_manager_default_or_patched() -> None:
+    assert capacity.shutdown_manager({}) == capacity.SHUTDOWN_MANAGER  # Envoy Gateway's own
+    patched = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}}
+    container = {"name": "shutdown-manager", "resources": patched}
+    deployment = {"patch": {"value": {"spec": {"template": {"spec": {"containers": [container]}}}}}}
+    assert capacity.shutdown_manager(deployment) == patched
 
 
 def test_node_reserve_estimate() -> None:
     assert capacity.node_reserved(1000, 6144) == (60, 1534)
-    cpu_small, mem_small = capacity.node_reserved(1000, 6144)
-    cpu_big, mem_big = capacity.node_reserved(2000, 16384)
-    assert cpu_big > cpu_small and mem_big > mem_small
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_profile_fits(profile: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert capacity.main(profile, manifests.CHARTS_DIR) == 0
+    assert capacity_report.main(profile) == 0, capsys.readouterr().out
     out = capsys.readouterr().out
     assert f"FITS: profile {profile!r}" in out
-    assert "OKE" in out and "observability (#8)" in out and "platform" in out
+    for layer in ("kube-system (estimate)", "upstream charts", "bootstrap", "platform chart"):
+        assert layer in out
+    assert "Under memory pressure" in out
 
 
-def test_always_free_budget_in_detail() -> None:
-    report = capacity.report_for("always-free", manifests.CHARTS_DIR)
+def test_always_free_counts_every_layer_from_the_renders() -> None:
+    report = capacity_report.report_for("always-free")
     assert report.fits, report.problems
-    assert len(report.nodes) == 2
-    assert report.boot_gb == 100
+    assert len(report.nodes) == 2 and report.boot_gb == 100
     assert sorted(v.billed_gb for v in report.volumes) == [50, 50]  # the two databases only
-    assert report.boot_gb + sum(v.billed_gb for v in report.volumes) <= 200
-    assert report.load_balancers == 1 and report.bandwidth_mbps == 10
-    assert sum(report.object_storage.values()) <= 20
-    owners = {p.owner for p in report.pods}
-    assert {"OKE", "operators (#6)", "observability (#8)", "security (#9)"} <= owners
-    assert {"gitops (#10)", "backups (#11)", "platform"} <= owners
-    # Peak: both autoscalers at their maximum, hooks running.
+    assert report.quota_pvcs == 2
     names = {p.name for p in report.pods}
-    assert "Deployment/healthplatform-api#2" in names
-    assert "Deployment/healthplatform-etl-worker#2" in names
+    # Rendered, not listed: upstream workloads, the bootstrap, Calico, operator-made pods.
+    assert {"Deployment/kps-grafana", "DaemonSet/calico-node", "StatefulSet/loki"} <= names
+    assert "StatefulSet/argocd-application-controller" in names
+    assert "Deployment/healthplatform-api#2" in names  # autoscaler maximum at peak
     assert "Job/healthplatform-migrate-health" in names
-    # Headroom stays free on every node.
+    proxy = next(p for p in report.pods if p.name.startswith("EnvoyProxy/"))
+    # Envoy 50m/128Mi (500m/256Mi) + the shutdown-manager as our EnvoyProxy patches it.
+    assert (proxy.cpu_request, proxy.memory_request) == (60, 160)
+    assert (proxy.cpu_limit, proxy.memory_limit) == (550, 320)
+    calico = next(p for p in report.pods if p.name == "DaemonSet/calico-node")
+    assert calico.per_node and calico.cpu_request == 25
     for node in report.nodes:
         assert node.used("cpu_request") <= node.cpu
         assert node.used("memory_request") <= node.memory
+        assert any(p.name == "DaemonSet/calico-node" for p in node.pods)
+    # Requests counted from the renders equal the sum of the rendered containers.
+    layers, _ = capacity_report.layered_docs("always-free")
+    grafana = next(
+        d
+        for d in layers["upstream charts"]
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == "kps-grafana"
+    )
+    pod = next(p for p in report.pods if p.name == "Deployment/kps-grafana")
+    spec = grafana["spec"]["template"]["spec"]
+    assert (pod.cpu_request, pod.memory_request) == capacity.pod_resources(spec)[:2]
 
 
 def test_profile_over_budget_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    charts = tmp_path / "charts"
-    shutil.copytree(manifests.CHARTS_DIR, charts)
-    (tmp_path / "profiles").mkdir()
-    shutil.copy(FIXTURES / "profile-over-budget.yaml", tmp_path / "profiles" / "over-budget.yaml")
-    assert capacity.main("over-budget", charts) == 1
+    shutil.copy(FIXTURES / "profile-over-budget.yaml", tmp_path / "over-budget.yaml")
+    assert capacity_report.main("over-budget", profiles=tmp_path) == 1
     out = capsys.readouterr().out
     assert "DOES NOT FIT" in out
-    assert "block storage 100 GB boot + 150 GB volumes = 250 GB > 200 GB" in out
+    assert "block storage 100 + 150 GB > 200 GB" in out
+    assert "the quota admits 2 PVCs, the platform renders 3" in out
     assert "object storage budgets 24 GB > 20 GB" in out
-    assert "load balancer bandwidth 100 Mbps > 10 Mbps" in out
+    assert "load balancer 100 Mbps > 10 Mbps" in out
     assert "fits on no node" in out
 
 
-def test_unknown_profile_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert capacity.main("no-such-profile", manifests.CHARTS_DIR) == 2
+def test_unknown_profile_and_missing_charts_are_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert capacity_report.main("no-such-profile") == 2
     assert "no profile 'no-such-profile'" in capsys.readouterr().err
+    env = {**os.environ, render.CHARTS_ENV: str(tmp_path / "nothing-here")}
+    result = subprocess.run(
+        [sys.executable, "-c", "from healthplatform.cli import main; main()", "capacity"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+        cwd=render.REPO_ROOT,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "nothing-here" in result.stderr and "helm pull" in result.stderr
 
 
-def test_reservations_are_documented() -> None:
-    text = (manifests.REPO_ROOT / "docs" / "deploy.md").read_text()
-    for reservation in capacity.RESERVATIONS:
-        assert reservation.component in text, reservation.component
+def test_runtime_package_does_not_import_the_deploy_package() -> None:
+    code = (
+        "import sys, healthplatform.cli, healthplatform.api; "
+        "assert not [m for m in sys.modules if m.startswith('healthplatform_deploy')]"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -42,8 +42,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
-from healthplatform.ops import capacity
 from healthplatform.ops import manifests as m
+from healthplatform_deploy import capacity, render
 from tests.deploy.test_charts import crd_problems, helm, is_custom, leaf_paths, tools
 
 pytestmark = pytest.mark.deploy
@@ -99,11 +99,14 @@ ARGOCD_CORE_WORKLOADS = {
     ("Deployment", "argocd-redis"): (("secret-init",), ("redis",)),
     ("Deployment", "argocd-applicationset-controller"): ((), ("argocd-applicationset-controller",)),
 }
-ARGOCD_RESERVATIONS = {
-    "argocd-application-controller": "argo-cd application controller",
-    "argocd-repo-server": "argo-cd repo server",
-    "argocd-redis": "argo-cd redis",
+# (cpu m, memory Mi) requests and limits of the core install's workloads (docs/gitops.md,
+# "Size"; the repo server's limit is checked against measured peak RSS in test_render.py).
+ARGOCD_SIZES = {
+    "argocd-application-controller": (25, 192, 500, 384),
+    "argocd-repo-server": (10, 96, 300, 384),
+    "argocd-redis": (5, 24, 50, 64),
 }
+CALICO_FILE = "calico-v3.32.1-policy-only.yaml"
 ARGOCD_MANIFEST = re.compile(
     r"^https://raw\.githubusercontent\.com/argoproj/argo-cd/([0-9a-f]{40})/manifests/"
     r"core-install\.yaml$"
@@ -158,7 +161,16 @@ def argocd_core_stub() -> list[Doc]:
     return docs
 
 
-REMOTE_STUBS: dict[re.Pattern[str], Callable[[], list[Doc]]] = {ARGOCD_MANIFEST: argocd_core_stub}
+def calico_policy_only() -> list[Doc]:
+    """Calico's policy-only manifest (deploy/argocd/system/calico/install) from the upstream
+    charts folder (HP_UPSTREAM_CHARTS), the file the kustomization pins."""
+    return render.parse_documents((render.require_upstream_dir() / CALICO_FILE).read_text())
+
+
+REMOTE_STUBS: dict[re.Pattern[str], Callable[[], list[Doc]]] = {
+    ARGOCD_MANIFEST: argocd_core_stub,
+    **{p: calico_policy_only for p, f in render.REMOTE_COPIES.items() if f == CALICO_FILE},
+}
 
 
 def kustomize_offline(folder: Path) -> list[Doc]:
@@ -676,13 +688,11 @@ def check_argocd_bootstrap(folder: Path) -> list[str]:
         docs = kustomize_offline(folder)
     except RuntimeError as error:
         return [*problems, str(error)[-1500:]]
-    reservations = {r.component: r for r in capacity.RESERVATIONS}
-    for workload, component in ARGOCD_RESERVATIONS.items():
+    for workload, wanted in ARGOCD_SIZES.items():
         doc = next((d for d in docs if m.name_of(d) == workload), None)
         if doc is None:
             problems.append(f"{workload} is not rendered")
             continue
-        want = reservations[component]
         pt = m.pod_templates([doc])[0]
         main = {"requests": {"cpu": 0, "memory": 0}, "limits": {"cpu": 0, "memory": 0}}
         for container in pt.containers(init=False):
@@ -700,11 +710,8 @@ def check_argocd_bootstrap(folder: Path) -> list[str]:
             main["limits"]["cpu"],
             main["limits"]["memory"],
         )
-        wanted = (want.cpu_request, want.memory_request, want.cpu_limit, want.memory_limit)
         if got != wanted:
-            problems.append(
-                f"{workload}: requests/limits {got} are not the reservation {component!r} {wanted}"
-            )
+            problems.append(f"{workload}: requests/limits {got} are not the documented {wanted}")
         for container in pt.spec.get("initContainers") or []:
             res = container.get("resources") or {}
             req, lim = res.get("requests") or {}, res.get("limits") or {}

@@ -124,7 +124,7 @@ def test_argocd_over_its_reservation_fails() -> None:
     problems = "\n".join(g.check_argocd_bootstrap(FIXTURES / "argocd-over-reservation"))
     for substring in (
         "argocd-application-controller: requests/limits (250, 512, 1000, 1024) are not the "
-        "reservation 'argo-cd application controller' (25, 192, 500, 384)",
+        "documented (25, 192, 500, 384)",
         "argocd-redis/redis: no limits",
         "argocd-repo-server/argocd-repo-server: no requests",
         "argocd-applicationset-controller is not scaled to 0",

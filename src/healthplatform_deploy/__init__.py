@@ -1,0 +1,1 @@
+"""Deployment checks and capacity planning (never imported by the runtime packages)."""
