@@ -23,7 +23,6 @@ from healthplatform.auth.cli import auth_cli
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.me.cli import timezone
 from healthplatform.ops.backups.cli import backup_cli, reprocess
-from healthplatform.ops.secrets_cli import secrets_cli
 from healthplatform.settings import EventsBackend, Settings, reference_table
 from healthplatform.verify.cli import rederive, verify
 
@@ -42,7 +41,6 @@ serve = typer.Typer(help="Start one service (production: one per pod).", no_args
 app.add_typer(serve, name="serve")
 app.add_typer(auth_cli, name="auth")
 app.add_typer(backup_cli, name="backup")
-app.add_typer(secrets_cli, name="secrets")
 app.command("reprocess")(reprocess)
 app.command("rederive")(rederive)
 app.command("verify")(verify)
@@ -405,23 +403,6 @@ def demo(
         f"{new} new uploads, {len(accepted) - new} already there; open "
         f"{settings.public_url}/#/history (the ETL in `healthplatform up` runs them)"
     )
-
-
-@app.command()
-def capacity(
-    profile: Annotated[str, typer.Option(help="always-free, legacy-free or paid-small.")] = (
-        "always-free"
-    ),
-    charts_dir: Annotated[Path, typer.Option(help="Folder holding the Helm charts.")] = Path(
-        "deploy/charts"
-    ),
-) -> None:
-    """Check that a deployment profile fits its budget (CPU, memory, storage).
-
-    Renders the charts for the profile; exits 1 when it does not fit, 2 on error."""
-    from healthplatform.ops import capacity as planner
-
-    raise typer.Exit(planner.main(profile, charts_dir))
 
 
 @app.command()

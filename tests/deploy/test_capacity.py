@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from healthplatform.ops import capacity, manifests
+from healthplatform.ops import capacity
+from healthplatform_deploy import kube
 from tests.deploy.test_charts import tools
 
 pytestmark = pytest.mark.deploy
@@ -50,14 +51,14 @@ def test_node_reserve_estimate() -> None:
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_profile_fits(profile: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert capacity.main(profile, manifests.CHARTS_DIR) == 0
+    assert capacity.main(profile, kube.CHARTS_DIR) == 0
     out = capsys.readouterr().out
     assert f"FITS: profile {profile!r}" in out
     assert "OKE" in out and "observability (#8)" in out and "platform" in out
 
 
 def test_always_free_budget_in_detail() -> None:
-    report = capacity.report_for("always-free", manifests.CHARTS_DIR)
+    report = capacity.report_for("always-free", kube.CHARTS_DIR)
     assert report.fits, report.problems
     assert len(report.nodes) == 2
     assert report.boot_gb == 100
@@ -81,7 +82,7 @@ def test_always_free_budget_in_detail() -> None:
 
 def test_profile_over_budget_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     charts = tmp_path / "charts"
-    shutil.copytree(manifests.CHARTS_DIR, charts)
+    shutil.copytree(kube.CHARTS_DIR, charts)
     (tmp_path / "profiles").mkdir()
     shutil.copy(FIXTURES / "profile-over-budget.yaml", tmp_path / "profiles" / "over-budget.yaml")
     assert capacity.main("over-budget", charts) == 1
@@ -94,11 +95,11 @@ def test_profile_over_budget_fails(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_unknown_profile_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert capacity.main("no-such-profile", manifests.CHARTS_DIR) == 2
+    assert capacity.main("no-such-profile", kube.CHARTS_DIR) == 2
     assert "no profile 'no-such-profile'" in capsys.readouterr().err
 
 
 def test_reservations_are_documented() -> None:
-    text = (manifests.REPO_ROOT / "docs" / "deploy.md").read_text()
+    text = (kube.REPO_ROOT / "docs" / "deploy.md").read_text()
     for reservation in capacity.RESERVATIONS:
         assert reservation.component in text, reservation.component
