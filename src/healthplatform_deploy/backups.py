@@ -1,8 +1,8 @@
 """Offline rules for the backup side of the render (docs/backup.md).
 
-The same shape as the rules of :mod:`healthplatform.ops.manifests` (each ``check_*`` takes
-the rendered documents and a :class:`~healthplatform.ops.manifests.Context` and returns
-problems; :func:`healthplatform.ops.manifests.run_all` runs them on every render), plus
+The same shape as the rules of :mod:`healthplatform_deploy.rules` (each ``check_*`` takes
+the rendered documents and a :class:`~healthplatform_deploy.context.Context` and returns
+problems; :func:`healthplatform_deploy.rules.run_all` runs them on every render), plus
 :func:`check_velero` for the Velero values in deploy/argocd (a chart that cannot be rendered
 offline: :func:`velero_objects` builds its Schedules and ConfigMaps the way its templates
 do). tests/deploy/test_backups_k8s.py shows every rule failing on a broken fixture in

@@ -1,7 +1,7 @@
 """Credentials for the Secrets the chart expects, and sealing them for Sealed Secrets.
 
 The list of user-provided Secrets and their keys is the chart's values ``secrets.*`` (the
-same list :func:`healthplatform.ops.manifests.external_secrets` reads): each entry has a
+same list :func:`healthplatform_deploy.context.external_secrets` reads): each entry has a
 ``name`` and ``<something>Key`` fields naming the keys. The field name says what the value
 is, so it says how to generate it (:data:`GENERATORS`); a new field without a generator is
 an error, not a silently empty Secret.

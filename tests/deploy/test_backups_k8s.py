@@ -4,8 +4,8 @@
   ObjectStore and one ScheduledBackup per CloudNativePG cluster, the WAL archiver and
   `archive_timeout` of each Cluster) renders in every profile, with and without the optional
   features, in the layer that owns it, and validates against its schema (kubernetes-validate,
-  the CRD schemas of ../shared/crd-schemas);
-* the backup rules of healthplatform.ops.manifests_backups pass on every render: schedules,
+  the pinned CRD schemas, tests/artifacts.lock.json);
+* the backup rules of healthplatform_deploy.backups pass on every render: schedules,
   CLI commands, no restore on apply, the jobs (no overlap, Forbid, deadlines), point in time;
 * the commands the CronJobs run exist in the CLI (`healthplatform backup --help` through
   typer's CliRunner, and the CLI's own parser), their env vars are settings

@@ -4,9 +4,9 @@
   Helm majors, identical output;
 * strict schema validation of every rendered object: built-in kinds with
   kubernetes-validate, custom resources with jsonschema against the CRD schemas
-  (HP_CRD_SCHEMAS, default ../shared/crd-schemas);
+  (pinned in tests/artifacts.lock.json, read through tests/support/artifacts.py);
 * the cross-reference, Pod Security, image and label rules of
-  healthplatform.ops.manifests on each render (test_charts_rules.py shows each rule failing
+  healthplatform_deploy.rules on each render (test_charts_rules.py shows each rule failing
   on a broken fixture);
 * the layered install (data, apps, gateway as three releases) renders the same objects;
 * values: documented (`## @param`) = schema = values.yaml, Terraform's generated file is
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -35,6 +34,7 @@ from healthplatform_deploy import endpoints as endpoint_rules
 from healthplatform_deploy import helm as helm_chart
 from healthplatform_deploy import rules as deploy_rules
 from healthplatform_deploy import workloads as workload_rules
+from tests.support.artifacts import artifact_dir
 
 pytestmark = pytest.mark.deploy
 
@@ -125,14 +125,14 @@ def test_chart_is_helm_v2_api_and_pinned_versions() -> None:
 
 
 def crd_schema_dir() -> Path:
-    return Path(os.environ.get("HP_CRD_SCHEMAS", REPO.parent / "shared" / "crd-schemas"))
+    return artifact_dir("crd-schemas")
 
 
 @functools.cache
 def crd_validator(group: str, kind: str, version: str) -> Draft202012Validator:
     path = crd_schema_dir() / group / f"{kind.lower()}_{version}.json"
     if not path.is_file():
-        pytest.fail(f"no CRD schema {path} (set HP_CRD_SCHEMAS to a CRDs-catalog folder)")
+        pytest.fail(f"no CRD schema {path} (not in tests/artifacts.lock.json)")
     return Draft202012Validator(json.loads(path.read_text()))
 
 
@@ -193,7 +193,7 @@ def test_every_rendered_object_is_schema_valid(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# The rules of healthplatform.ops.manifests on every render
+# The rules of healthplatform_deploy.rules on every render
 # --------------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Every rule of healthplatform.ops.manifests fails on a deliberately broken fixture.
+"""Every rule of healthplatform_deploy.rules fails on a deliberately broken fixture.
 
 tests/deploy/test_charts.py runs the same rules on the real renders, where they must pass;
 here each fixture in tests/deploy/fixtures/charts/ breaks one rule and the rule must name

@@ -4,10 +4,10 @@ Each environment (deploy/argocd/envs/<env>) is rendered with `kubectl kustomize`
 root Application renders it, and then:
 
 * every Application, ApplicationSet and AppProject is validated against the Argo CD CRD
-  schemas (HP_CRD_SCHEMAS, default ../shared/crd-schemas);
+  schemas (tests/artifacts.lock.json, through tests/support/artifacts.py);
 * every source is pinned (external charts to an exact version), every repository path and
   values file exists, sources from this repository render (Helm through the render helpers
-  of healthplatform.ops.manifests with the Application's own valueFiles/valuesObject,
+  of healthplatform_deploy.rules with the Application's own valueFiles/valuesObject,
   kustomize, plain directories) and the values they set exist in the chart's
   values.schema.json; the platform's three layer releases together pass the chart rules;
 * each AppProject allows exactly the namespaces, source repositories and cluster-scoped

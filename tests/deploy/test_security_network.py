@@ -1,7 +1,7 @@
 """Reachability of the rendered chart: NetworkPolicies against the flow matrix.
 
 For every profile (with and without the optional features) the chart is rendered and put
-into a model of the cluster it runs in (healthplatform.ops.reachability.platform_world):
+into a model of the cluster it runs in (healthplatform_deploy.network_world.platform_world):
 rendered pods, CloudNativePG instances, the HTTP-01 solver, Envoy Gateway's proxies, the
 peers of values security.peers, kube-dns, strangers and addresses outside the cluster.
 Then:

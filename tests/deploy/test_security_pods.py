@@ -1,6 +1,6 @@
 """Pod Security "restricted" on every workload kind, and the namespace that enforces it.
 
-healthplatform.ops.manifests.check_pod_security runs on every pod template of every render
+healthplatform_deploy.pod_security.check_pod_security runs on every pod template of every render
 (tests/deploy/test_charts.py). Here: it reaches every kind (Deployment, StatefulSet, Job,
 CronJob, DaemonSet) and init containers, the restricted fields it does not look at are
 checked too (sysctls, SELinux, procMount, AppArmor, ephemeral containers), and the

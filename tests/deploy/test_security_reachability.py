@@ -1,4 +1,4 @@
-"""The NetworkPolicy engine of healthplatform.ops.reachability on tiny hand-written clusters.
+"""The NetworkPolicy engine of healthplatform_deploy.network_policy on tiny hand-written clusters.
 
 Each case is one rule of the NetworkPolicy API that a policy author gets wrong: isolation
 per direction, both ends must allow, peers (pod, namespace, both, ipBlock), named ports,
