@@ -21,8 +21,10 @@ def _ensure(prefix: str) -> Path:
     try:
         fetcher.ensure(select(load_lock(), [prefix]))
     except ArtifactError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    return fetcher.cache / prefix
+        problem = str(exc)
+    else:
+        return fetcher.cache / prefix
+    pytest.fail(problem, pytrace=False)
 
 
 def artifact(path: str) -> Path:

@@ -27,6 +27,7 @@ def test_the_real_samples_are_there() -> None:
 
 @cache
 def observations() -> tuple[Observation, ...]:
+    test_the_real_samples_are_there()  # every test here fails with the reason when absent
     by_id: dict[str, Observation] = {}
     for path in FILES:
         record_type = path.name.split("_")[0]
