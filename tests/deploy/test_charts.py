@@ -4,7 +4,7 @@
   Helm majors, identical output;
 * strict schema validation of every rendered object: built-in kinds with
   kubernetes-validate, custom resources with jsonschema against the CRD schemas
-  (pinned in tests/artifacts.lock.json, read through tests/support/artifacts.py);
+  (derived from the CRDs inside the pinned charts, tests/support/artifacts.py);
 * the cross-reference, Pod Security, image and label rules of
   healthplatform_deploy.rules on each render (test_charts_rules.py shows each rule failing
   on a broken fixture);
@@ -34,7 +34,7 @@ from healthplatform_deploy import endpoints as endpoint_rules
 from healthplatform_deploy import helm as helm_chart
 from healthplatform_deploy import rules as deploy_rules
 from healthplatform_deploy import workloads as workload_rules
-from tests.support.artifacts import artifact_dir
+from tests.support.artifacts import crd_schema_dir as derived_crd_schema_dir
 
 pytestmark = pytest.mark.deploy
 
@@ -125,7 +125,7 @@ def test_chart_is_helm_v2_api_and_pinned_versions() -> None:
 
 
 def crd_schema_dir() -> Path:
-    return artifact_dir("crd-schemas")
+    return derived_crd_schema_dir()
 
 
 @functools.cache

@@ -27,7 +27,6 @@ def test_the_lock_pins_every_artifact_with_a_checksum_and_a_source() -> None:
     assert prefixes == {
         "upstream-charts",
         "provider-schemas",
-        "crd-schemas",
         "samples",
         "contracts",
     }

@@ -1,5 +1,5 @@
 """The backup documentation: its Kubernetes snippets are valid custom resources (strict CRD
-schemas pinned in tests/artifacts.lock.json), and every runbook gives commands,
+schemas derived from the pinned charts' CRDs), and every runbook gives commands,
 times and the RPO/RTO targets."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from tests.support.artifacts import artifact_dir
+from tests.support.artifacts import crd_schema_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "docs/backup.md", *sorted((ROOT / "docs/runbooks").glob("*.md"))]
@@ -30,7 +30,7 @@ _FENCE = re.compile(r"^```yaml\n(.*?)^```", re.M | re.S)
 
 
 def _schemas() -> Path:
-    return artifact_dir("crd-schemas")
+    return crd_schema_dir()
 
 
 def _resources() -> list[tuple[str, dict[str, Any]]]:
