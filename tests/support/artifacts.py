@@ -72,8 +72,13 @@ def crd_schema_dir() -> Path:
     once per set of inputs: the folder's name is a digest of the charts' sha256 and the
     converter's source."""
     sources = [a for a in load_lock() if a.path in derive_crd_schemas.SOURCES]
-    for source in sources:
-        artifact(source.path)
+    problem = None
+    try:
+        fetcher_from_env().ensure(sources)  # one message naming every missing chart
+    except ArtifactError as exc:
+        problem = str(exc)
+    if problem:
+        pytest.fail(problem, pytrace=False)
     digest = hashlib.sha256(Path(derive_crd_schemas.__file__).read_bytes())
     for source in sorted(sources, key=lambda a: a.path):
         digest.update(source.sha256.encode())
