@@ -25,6 +25,7 @@ test: install ## Every test tier (unit, integration, deploy checks, browser); sk
 	bash scripts/ensure-services.sh
 	bash scripts/ensure-browser.sh
 	bash scripts/ensure-promtool.sh >/dev/null
+	$(BIN)/python scripts/fetch_test_artifacts.py >/dev/null  # see README, "External test artifacts"
 	HP_TEST_STRICT=1 $(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-unit: install ## Unit tests only (no servers needed)

@@ -17,9 +17,13 @@ from healthplatform.api.app import create_app
 from healthplatform.db.migrate import upgrade
 from healthplatform.settings import Settings
 from tests.support import services
+from tests.support.artifacts import samples_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = Path(os.environ.get("HP_SAMPLES_DIR", ROOT.parent / "shared/samples/health-connect"))
+# The real Health Connect files (pinned in tests/artifacts.lock.json): fetched into the cache
+# before any test module is collected; when they cannot be found the tests that use them fail
+# with SAMPLES_ERROR (never a skip).
+SAMPLES, SAMPLES_ERROR = samples_dir()
 RUN_ID = uuid.uuid4().hex[:8]
 
 
@@ -38,7 +42,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(scope="session")
 def samples() -> list[Path]:
     files = sorted(SAMPLES.glob("*.avro"))
-    assert files, f"no sample files in {SAMPLES} (set HP_SAMPLES_DIR)"
+    assert files, SAMPLES_ERROR or f"no sample files in {SAMPLES}"
     return files
 
 

@@ -24,7 +24,6 @@ from healthplatform.auth.settings import AuthSettings
 from healthplatform.fhir.cli import export
 from healthplatform.me.cli import timezone
 from healthplatform.ops.backups.cli import backup_cli, reprocess
-from healthplatform.ops.secrets_cli import secrets_cli
 from healthplatform.settings import EventsBackend, Settings, reference_table
 from healthplatform.verify.cli import rederive, verify
 
@@ -43,7 +42,6 @@ serve = typer.Typer(help="Start one service (production: one per pod).", no_args
 app.add_typer(serve, name="serve")
 app.add_typer(auth_cli, name="auth")
 app.add_typer(backup_cli, name="backup")
-app.add_typer(secrets_cli, name="secrets")
 app.command("reprocess")(reprocess)
 app.command("rederive")(rederive)
 app.command("verify")(verify)
@@ -445,32 +443,6 @@ def demo(
         f"{new} new uploads, {len(accepted) - new} already there; open "
         f"{settings.public_url}/#/history (the ETL in `healthplatform up` runs them)"
     )
-
-
-@app.command()
-def capacity(
-    profile: Annotated[str, typer.Option(help="always-free, legacy-free or paid-small.")] = (
-        "always-free"
-    ),
-    chart: Annotated[Path, typer.Option(help="The platform chart folder.")] = Path(
-        "deploy/charts/healthplatform"
-    ),
-    upstream_charts: Annotated[
-        Path | None,
-        typer.Option(help="Folder with the pinned upstream charts (HP_UPSTREAM_CHARTS)."),
-    ] = None,
-) -> None:
-    """Check that the whole install fits its budget, counted from the rendered charts.
-
-    Same as `healthplatform-deploy capacity` (package healthplatform_deploy, a development
-    tool: imported here only when this command runs). Exits 1 when it does not fit, 2 when
-    it cannot render (the message says how to get the upstream charts)."""
-    from healthplatform_deploy.capacity_report import cli as deploy_cli
-
-    args = ["capacity", "--profile", profile, "--chart", str(chart)]
-    if upstream_charts is not None:
-        args += ["--upstream-charts", str(upstream_charts)]
-    raise typer.Exit(deploy_cli(args))
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""`healthplatform-deploy capacity` (and `healthplatform capacity`): the capacity report.
+"""`healthplatform-deploy capacity`: the capacity report.
 
 Renders the GitOps path (:mod:`healthplatform_deploy.render`; the upstream charts from
 HP_UPSTREAM_CHARTS), counts the pods of every layer (:mod:`healthplatform_deploy.capacity`),
@@ -9,7 +9,6 @@ when it fits, 1 when not, 2 when it cannot render (the message says how to get t
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -314,25 +313,3 @@ def main(profile: str, chart: Path = CHART, profiles: Path = PROFILES) -> int:
         return 2
     print_report(report)
     return 0 if report.fits else 1
-
-
-def cli(argv: list[str] | None = None) -> int:
-    """Console script `healthplatform-deploy capacity [--profile P] [--upstream-charts DIR]`."""
-    parser = argparse.ArgumentParser(prog="healthplatform-deploy")
-    sub = parser.add_subparsers(dest="command", required=True)
-    command = sub.add_parser("capacity", help="Does the install fit its budget? (from renders)")
-    command.add_argument("--profile", default="always-free")
-    command.add_argument("--chart", type=Path, default=CHART, help="the platform chart folder")
-    command.add_argument(
-        "--upstream-charts", type=Path, help=f"pinned upstream charts ({render.CHARTS_ENV})"
-    )
-    args = parser.parse_args(argv)
-    if args.upstream_charts is not None:
-        import os
-
-        os.environ[render.CHARTS_ENV] = str(args.upstream_charts)
-    return main(args.profile, args.chart)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(cli())

@@ -6,7 +6,6 @@ gold answers) for measuring an AI assistant later."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,8 +18,6 @@ from tests.assistant_eval.people import sample_records, synthetic_week, week_day
 
 Answer = Any
 Extract = Callable[[dict[str, Any]], Answer]
-SAMPLES = Path(os.environ.get("HP_SAMPLES_DIR", Path(__file__).resolve().parents[3]
-                              / "shared/samples/health-connect"))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -108,7 +105,7 @@ def _week(p: Person, key: str, text: str, metric: str, agg: str, gold: Answer) -
                     gold, "query_series", args, _path("value"))  # fmt: skip
 
 
-def questions(samples: Path = SAMPLES) -> list[Question]:
+def questions(samples: Path) -> list[Question]:
     out: list[Question] = []
     week = Person(synthetic_week())
     days = week_days()
@@ -155,8 +152,13 @@ def questions(samples: Path = SAMPLES) -> list[Question]:
 
 
 def main() -> None:
+    from tests.support.artifacts import samples_dir
+
+    samples, problem = samples_dir()
+    if problem:
+        raise SystemExit(problem)
     rows = [{"id": q.id, "person": q.person, "question": q.text, "gold": q.gold,
-             "tool": q.tool, "arguments": q.arguments} for q in questions()]  # fmt: skip
+             "tool": q.tool, "arguments": q.arguments} for q in questions(samples)]  # fmt: skip
     json.dump(rows, sys.stdout, indent=1)
 
 

@@ -4,8 +4,8 @@
   ObjectStore and one ScheduledBackup per CloudNativePG cluster, the WAL archiver and
   `archive_timeout` of each Cluster) renders in every profile, with and without the optional
   features, in the layer that owns it, and validates against its schema (kubernetes-validate,
-  the CRD schemas of ../shared/crd-schemas);
-* the backup rules of healthplatform.ops.manifests_backups pass on every render: schedules,
+  the pinned CRD schemas, tests/artifacts.lock.json);
+* the backup rules of healthplatform_deploy.backups pass on every render: schedules,
   CLI commands, no restore on apply, the jobs (no overlap, Forbid, deadlines), point in time;
 * the commands the CronJobs run exist in the CLI (`healthplatform backup --help` through
   typer's CliRunner, and the CLI's own parser), their env vars are settings
@@ -31,11 +31,24 @@ import yaml
 from typer.testing import CliRunner
 
 from healthplatform.cli import app
-from healthplatform.ops import manifests as m
-from healthplatform.ops import manifests_backups as b
-from healthplatform.ops import reachability
 from healthplatform.ops.backups.settings import BackupSettings
-from healthplatform_deploy import capacity, capacity_report
+from healthplatform_deploy import (
+    app_settings,
+    backup_schedules,
+    capacity,
+    capacity_report,
+    kube,
+    network_policy,
+    network_world,
+    pod_security,
+    reachability,
+)
+from healthplatform_deploy import backups as backup_rules
+from healthplatform_deploy import context as render_context
+from healthplatform_deploy import helm as helm_chart
+from healthplatform_deploy import rules as deploy_rules
+from healthplatform_deploy import velero as velero_rules
+from healthplatform_deploy import workloads as workload_rules
 from tests.deploy import test_gitops as g
 from tests.deploy.test_charts import (
     ALL_FEATURES,
@@ -54,7 +67,7 @@ pytestmark = pytest.mark.deploy
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "backups"
 FEATURES: dict[str, dict[str, str]] = {"profile": {}, "all-features": ALL_FEATURES}
 CASES = [(p, f) for p in PROFILES for f in FEATURES]
-NS = m.RENDER_NAMESPACE
+NS = kube.RENDER_NAMESPACE
 CRONJOBS = {
     "daily": "healthplatform-backup-daily",
     "weekly": "healthplatform-backup-weekly",
@@ -85,18 +98,18 @@ RECOVERY = {
 }
 
 
-def identities(docs: list[m.Doc]) -> set[tuple[str, str]]:
-    return {(str(d["kind"]), m.name_of(d)) for d in docs}
+def identities(docs: list[kube.Doc]) -> set[tuple[str, str]]:
+    return {(str(d["kind"]), kube.name_of(d)) for d in docs}
 
 
-def cronjob(docs: list[m.Doc], kind: str) -> m.Doc:
-    found = m.find(docs, "CronJob", CRONJOBS[kind])
+def cronjob(docs: list[kube.Doc], kind: str) -> kube.Doc:
+    found = kube.find(docs, "CronJob", CRONJOBS[kind])
     assert found is not None, kind
     return found
 
 
-def container_of(cron: m.Doc) -> m.Doc:
-    pod: m.Doc = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+def container_of(cron: kube.Doc) -> kube.Doc:
+    pod: kube.Doc = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     return dict(container)
 
@@ -118,20 +131,20 @@ def test_every_new_object_renders_in_every_profile(profile: str, features: str) 
     for cluster in CLUSTERS:
         assert ("ObjectStore", cluster) in names
         assert ("ScheduledBackup", f"{cluster}-base-backup") in names
-        doc = m.find(docs, "Cluster", cluster)
+        doc = kube.find(docs, "Cluster", cluster)
         assert doc is not None
         (plugin,) = doc["spec"]["plugins"]
-        assert plugin["name"] == b.BARMAN_PLUGIN and plugin["isWALArchiver"] is True
+        assert plugin["name"] == backup_rules.BARMAN_PLUGIN and plugin["isWALArchiver"] is True
         assert plugin["parameters"] == {"barmanObjectName": cluster, "serverName": cluster}
         assert doc["spec"]["postgresql"]["parameters"]["archive_timeout"] == "5min"
-    new = [d for d in docs if (d["kind"], m.name_of(d)) in _new_objects(docs)]
-    assert not m.check_pod_security(new), "restricted Pod Security on every new pod"
-    assert not m.check_service_accounts(new)
-    assert not m.check_resources(new)
-    assert not m.check_labels(new)
+    new = [d for d in docs if (d["kind"], kube.name_of(d)) in _new_objects(docs)]
+    assert not pod_security.check_pod_security(new), "restricted Pod Security on every new pod"
+    assert not pod_security.check_service_accounts(new)
+    assert not pod_security.check_resources(new)
+    assert not workload_rules.check_labels(new)
 
 
-def _new_objects(docs: list[m.Doc]) -> set[tuple[str, str]]:
+def _new_objects(docs: list[kube.Doc]) -> set[tuple[str, str]]:
     found = {("CronJob", n) for n in CRONJOBS.values()} | {
         ("ServiceAccount", n) for n in CRONJOBS.values()
     }
@@ -162,18 +175,18 @@ def test_backup_objects_belong_to_their_layers(profile: str) -> None:
 def test_the_relay_reads_the_backups_bucket() -> None:
     docs = render("always-free")
     ctx = context("always-free", docs)
-    apps, _ = m.app_containers(docs, ctx)
+    apps, _ = app_settings.app_containers(docs, ctx)
     buckets = {a.role: a.env["HP_BACKUP_BUCKET"].value for a in apps if "HP_BACKUP_BUCKET" in a.env}
     assert buckets == {"relay": "hp-backups", "backup": "hp-backups", "backup-verify": "hp-backups"}
 
 
 def test_new_objects_are_schema_valid(tmp_path: Path) -> None:
-    docs: list[m.Doc] = []
+    docs: list[kube.Doc] = []
     for profile, features in CASES:
         rendered = render(profile, **FEATURES[features])
-        docs += [d for d in rendered if (d["kind"], m.name_of(d)) in _new_objects(rendered)]
+        docs += [d for d in rendered if (d["kind"], kube.name_of(d)) in _new_objects(rendered)]
     recovered = render("always-free", **RECOVERY)
-    docs += m.of_kind(recovered, "Cluster")
+    docs += kube.of_kind(recovered, "Cluster")
     kinds = {d["kind"] for d in docs}
     assert kinds == {"CronJob", "ServiceAccount", "ObjectStore", "ScheduledBackup", "Cluster"}
     assert not crd_problems(docs)
@@ -199,10 +212,10 @@ VARIANTS: dict[str, dict[str, str]] = {
 @pytest.mark.parametrize("profile", PROFILES)
 def test_backup_rules_pass_on_every_render(profile: str, variant: str) -> None:
     docs = render(profile, **VARIANTS[variant])
-    results = b.run_all(docs, context(profile, docs))
+    results = backup_rules.run_all(docs, context(profile, docs))
     assert not {k: v for k, v in results.items() if v}, results
     if not variant.endswith("-layer"):  # one layer alone references the others' objects
-        general = m.run_all(docs, context(profile, docs))
+        general = deploy_rules.run_all(docs, context(profile, docs))
         assert not {k: v for k, v in general.items() if v}, general
 
 
@@ -211,15 +224,15 @@ def test_switches_remove_what_they_say() -> None:
     assert not {n for k, n in off if k == "CronJob" and "backup" in n}
     assert ("NetworkPolicy", "healthplatform-allow-backup") not in off
     pit_off = render("always-free", **{"backups.pointInTime.enabled": "false"})
-    assert not m.of_kind(pit_off, "ObjectStore", "ScheduledBackup")
-    for cluster in m.of_kind(pit_off, "Cluster"):
+    assert not kube.of_kind(pit_off, "ObjectStore", "ScheduledBackup")
+    for cluster in kube.of_kind(pit_off, "Cluster"):
         assert "plugins" not in cluster["spec"]
         assert "archive_timeout" not in cluster["spec"]["postgresql"]["parameters"]
 
 
 def test_cronjob_schedules_are_valid_and_never_overlap() -> None:
     docs = render("always-free")
-    values = m.merged_values(CHART, [m.profile_path("always-free")])
+    values = helm_chart.merged_values(CHART, [helm_chart.profile_path("always-free")])
     jobs = values["backups"]["jobs"]
     fires = {}
     for kind in CRONJOBS:
@@ -231,26 +244,30 @@ def test_cronjob_schedules_are_valid_and_never_overlap() -> None:
         job = spec["jobTemplate"]["spec"]
         assert job["backoffLimit"] == 1 and job["activeDeadlineSeconds"] == 3600
         assert job["template"]["spec"]["restartPolicy"] == "Never"
-        weekly = b.parse_cron(spec["schedule"]).weekly_minutes()
+        weekly = backup_schedules.parse_cron(spec["schedule"]).weekly_minutes()
         assert weekly is not None
         fires[kind] = weekly
     monday = 1440
     assert monday + 2 * 60 + 15 in fires["daily"] and 2 * 60 + 15 not in fires["daily"]
     assert fires["weekly"] == {2 * 60 + 15}, "Sunday 02:15"
     assert len(fires["verify"]) == 7 and 3 * 60 + 45 in fires["verify"]
-    assert not b.check_backup_jobs(docs, context("always-free", docs))
-    for scheduled in m.of_kind(docs, "ScheduledBackup"):
-        assert b.parse_cron(scheduled["spec"]["schedule"], seconds=True).fields[0] == {0}
+    assert not backup_rules.check_backup_jobs(docs, context("always-free", docs))
+    for scheduled in kube.of_kind(docs, "ScheduledBackup"):
+        assert backup_schedules.parse_cron(scheduled["spec"]["schedule"], seconds=True).fields[
+            0
+        ] == {0}
 
 
 def test_cron_parser_follows_robfig() -> None:
-    assert b.parse_cron("*/15 2 * * MON-FRI").fields[0] == {0, 15, 30, 45}
-    assert b.parse_cron("@daily").weekly_minutes() == {d * 1440 for d in range(7)}
-    assert b.parse_cron("0 0 1 * *").weekly_minutes() is None
+    assert backup_schedules.parse_cron("*/15 2 * * MON-FRI").fields[0] == {0, 15, 30, 45}
+    assert backup_schedules.parse_cron("@daily").weekly_minutes() == {d * 1440 for d in range(7)}
+    assert backup_schedules.parse_cron("0 0 1 * *").weekly_minutes() is None
     for bad in ("15 2 * * 7", "60 * * * *", "* * *", "5-1 * * * *", "TZ=UTC 0 0 * * *"):
         with pytest.raises(ValueError):
-            b.parse_cron(bad)
-    assert [set(f) for f in b.parse_cron("0 30 1 * * 0", seconds=True).fields[:3]] == [
+            backup_schedules.parse_cron(bad)
+    assert [
+        set(f) for f in backup_schedules.parse_cron("0 30 1 * * 0", seconds=True).fields[:3]
+    ] == [
         {0},
         {30},
         {1},
@@ -280,9 +297,9 @@ def test_commands_exist_in_the_cli() -> None:
             assert flag in text, (flag, text)
             choices = re.search(re.escape(flag) + r"\s+\S*<([\w|]+)>", text)
             assert choices and value in choices.group(1).split("|"), (flag, value, text)
-        assert b.cli_problem(args) is None
-    assert b.cli_problem(["backup", "create", "--kind", "monthly"])
-    assert "has no command 'snapshot'" in str(b.cli_problem(["backup", "snapshot"]))
+        assert backup_schedules.cli_problem(args) is None
+    assert backup_schedules.cli_problem(["backup", "create", "--kind", "monthly"])
+    assert "has no command 'snapshot'" in str(backup_schedules.cli_problem(["backup", "snapshot"]))
 
 
 def test_env_vars_are_real_settings() -> None:
@@ -290,15 +307,15 @@ def test_env_vars_are_real_settings() -> None:
     is a field of Settings, AuthSettings or BackupSettings, and the env loads into them."""
     docs = render("always-free")
     ctx = context("always-free", docs)
-    apps, _ = m.app_containers(docs, ctx)
+    apps, _ = app_settings.app_containers(docs, ctx)
     roles = {a.where.split()[0]: a.role for a in apps}
     assert {roles[f"CronJob/{n}"] for n in CRONJOBS.values()} == {"backup", "backup-verify"}
-    assert not m.check_settings(docs, ctx)
+    assert not app_settings.check_settings(docs, ctx)
     from healthplatform.auth.settings import AuthSettings
     from healthplatform.settings import Settings
 
     for app_container in apps:
-        if app_container.role not in m.BACKUP_ROLES:
+        if app_container.role not in app_settings.BACKUP_ROLES:
             continue
         for name in app_container.env:
             if name.startswith("HP_BACKUP_"):
@@ -321,15 +338,15 @@ def test_env_vars_are_real_settings() -> None:
 
 
 @functools.cache
-def world(profile: str, features: str) -> reachability.Cluster:
-    values = m.merged_values(CHART, [m.profile_path(profile)])
+def world(profile: str, features: str) -> network_policy.Cluster:
+    values = helm_chart.merged_values(CHART, [helm_chart.profile_path(profile)])
     for key, value in FEATURES[features].items():
         node = values
         *parents, leaf = key.split(".")
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = {"true": True, "false": False}.get(value, value)
-    return reachability.platform_world(render(profile, **FEATURES[features]), values, NS)
+    return network_world.platform_world(render(profile, **FEATURES[features]), values, NS)
 
 
 @pytest.mark.parametrize(("profile", "features"), CASES)
@@ -354,7 +371,7 @@ def test_backup_pods_reach_exactly_their_flows(profile: str, features: str) -> N
         expected |= {("kube-dns", "53/UDP"), ("kube-dns", "53/TCP")}
         expected |= {("s3", "8333/TCP")} if store == "s3" else {("outside", "443/TCP")}
         assert reached == expected, (party, reached ^ expected)
-        metadata = [ep for ep in cluster.endpoints if str(ep.ip) == reachability.METADATA_PROBE]
+        metadata = [ep for ep in cluster.endpoints if str(ep.ip) == network_world.METADATA_PROBE]
         assert not reachability.connections_between(cluster, pods, metadata)
 
 
@@ -365,19 +382,21 @@ def test_backup_pods_reach_exactly_their_flows(profile: str, features: str) -> N
 
 @pytest.mark.parametrize(("profile", "features"), CASES)
 def test_recovery_is_off_by_default(profile: str, features: str) -> None:
-    values = m.merged_values(CHART, [m.profile_path(profile)])
+    values = helm_chart.merged_values(CHART, [helm_chart.profile_path(profile)])
     for db in ("health", "auth"):
         assert values["data"]["postgres"][db]["recovery"]["enabled"] is False
     docs = render(profile, **FEATURES[features])
-    for cluster in m.of_kind(docs, "Cluster"):
-        assert set(cluster["spec"]["bootstrap"]) == {"initdb"}, m.ref(cluster)
+    for cluster in kube.of_kind(docs, "Cluster"):
+        assert set(cluster["spec"]["bootstrap"]) == {"initdb"}, kube.ref(cluster)
         assert "externalClusters" not in cluster["spec"]
-    assert not b.check_no_restore(docs, context(profile, docs))
-    workloads = [pt for pt in m.pod_templates(docs) if pt.owner["kind"] in ("Job", "CronJob")]
+    assert not backup_schedules.check_no_restore(docs, context(profile, docs))
+    workloads = [pt for pt in kube.pod_templates(docs) if pt.owner["kind"] in ("Job", "CronJob")]
     assert len(workloads) >= 5
     for pt in workloads:
         for container in pt.containers():
-            assert "restore" not in " ".join(b._command_line(container)).lower(), pt.ref
+            assert "restore" not in " ".join(backup_schedules._command_line(container)).lower(), (
+                pt.ref
+            )
 
 
 def test_recovery_is_only_a_cluster_bootstrap() -> None:
@@ -386,13 +405,13 @@ def test_recovery_is_only_a_cluster_bootstrap() -> None:
     default, recovered = render("always-free"), render("always-free", **RECOVERY)
     assert identities(default) == identities(recovered)
     changed = {
-        (d["kind"], m.name_of(d))
+        (d["kind"], kube.name_of(d))
         for d in recovered
-        if d != m.find(default, str(d["kind"]), m.name_of(d))
+        if d != kube.find(default, str(d["kind"]), kube.name_of(d))
     }
     assert changed == {("Cluster", c) for c in CLUSTERS}
-    assert not b.check_no_restore(recovered, context("always-free", recovered))
-    health = m.find(recovered, "Cluster", "healthplatform-health-db")
+    assert not backup_schedules.check_no_restore(recovered, context("always-free", recovered))
+    health = kube.find(recovered, "Cluster", "healthplatform-health-db")
     assert health is not None
     spec = health["spec"]
     assert spec["bootstrap"] == {
@@ -407,7 +426,7 @@ def test_recovery_is_only_a_cluster_bootstrap() -> None:
         {
             "name": "health-origin",
             "plugin": {
-                "name": b.BARMAN_PLUGIN,
+                "name": backup_rules.BARMAN_PLUGIN,
                 "parameters": {
                     "barmanObjectName": "healthplatform-health-db",
                     "serverName": "healthplatform-health-db",
@@ -416,7 +435,7 @@ def test_recovery_is_only_a_cluster_bootstrap() -> None:
         }
     ]
     assert spec["plugins"][0]["parameters"]["serverName"] == "healthplatform-health-db-r1"
-    auth = m.find(recovered, "Cluster", "healthplatform-auth-db")
+    auth = kube.find(recovered, "Cluster", "healthplatform-auth-db")
     assert auth is not None and "recoveryTarget" not in auth["spec"]["bootstrap"]["recovery"]
 
 
@@ -436,15 +455,19 @@ def test_the_runbooks_values_render_the_recovery_cluster(tmp_path: Path) -> None
     for name, values in blocks:
         path = tmp_path / "runbook.yaml"
         path.write_text(yaml.safe_dump(values))
-        docs = m.render(CHART, [m.profile_path("always-free"), path], helm=helm("helm4"))
-        recovering = [c for c in m.of_kind(docs, "Cluster") if "recovery" in c["spec"]["bootstrap"]]
+        docs = helm_chart.render(
+            CHART, [helm_chart.profile_path("always-free"), path], helm=helm("helm4")
+        )
+        recovering = [
+            c for c in kube.of_kind(docs, "Cluster") if "recovery" in c["spec"]["bootstrap"]
+        ]
         assert recovering, name
         for cluster in recovering:
             archive = cluster["spec"]["plugins"][0]["parameters"]["serverName"]
             source = cluster["spec"]["externalClusters"][0]["plugin"]["parameters"]["serverName"]
             assert archive != source and archive.endswith("-r1"), name
-        assert not crd_problems(m.of_kind(docs, "Cluster")), name
-        results = b.run_all(docs, context("always-free", docs))
+        assert not crd_problems(kube.of_kind(docs, "Cluster")), name
+        results = backup_rules.run_all(docs, context("always-free", docs))
         assert not {k: v for k, v in results.items() if v}, name
 
 
@@ -484,7 +507,9 @@ REFUSED: dict[str, tuple[dict[str, str], str]] = {
 def test_the_chart_refuses_unsafe_backup_values(case: str) -> None:
     sets, message = REFUSED[case]
     with pytest.raises(RuntimeError, match=message):
-        m.render(CHART, [m.profile_path("always-free")], sets=sets, helm=helm("helm4"))
+        helm_chart.render(
+            CHART, [helm_chart.profile_path("always-free")], sets=sets, helm=helm("helm4")
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -495,20 +520,20 @@ def test_the_chart_refuses_unsafe_backup_values(case: str) -> None:
 def velero_values(env: str) -> dict[str, Any]:
     values = yaml.safe_load((VELERO / "values.yaml").read_text())
     env_file = REPO / "deploy" / "argocd" / "envs" / env / "velero.yaml"
-    return m.deep_merge(values, yaml.safe_load(env_file.read_text()))
+    return helm_chart.deep_merge(values, yaml.safe_load(env_file.read_text()))
 
 
 @pytest.mark.parametrize("env", g.ENVS)
 def test_velero_schedules_back_up_with_the_node_agent(env: str, tmp_path: Path) -> None:
     values = velero_values(env)
-    assert not b.check_velero(values, VELERO_NAMESPACES)
-    objects = b.velero_objects(values)
-    (schedule,) = m.of_kind(objects, "Schedule")
-    assert m.name_of(schedule) == "velero-daily"
+    assert not velero_rules.check_velero(values, VELERO_NAMESPACES)
+    objects = velero_rules.velero_objects(values)
+    (schedule,) = kube.of_kind(objects, "Schedule")
+    assert kube.name_of(schedule) == "velero-daily"
     assert schedule["spec"]["template"]["resourcePolicy"]["name"] == "velero-volume-policy"
-    assert m.find(objects, "ConfigMap", "velero-volume-policy") is not None
-    assert not crd_problems(m.of_kind(objects, "Schedule"))
-    assert not builtin_problems(m.of_kind(objects, "ConfigMap"), tmp_path)
+    assert kube.find(objects, "ConfigMap", "velero-volume-policy") is not None
+    assert not crd_problems(kube.of_kind(objects, "Schedule"))
+    assert not builtin_problems(kube.of_kind(objects, "ConfigMap"), tmp_path)
     # every namespace it copies is one the environment deploys into (no typos)
     destinations = {str(a["spec"]["destination"].get("namespace")) for a in g.environment(env).apps}
     included = set(schedule["spec"]["template"]["includedNamespaces"])
@@ -518,9 +543,9 @@ def test_velero_schedules_back_up_with_the_node_agent(env: str, tmp_path: Path) 
 
 def test_database_volumes_are_labelled_out_of_velero() -> None:
     for profile in PROFILES:
-        for cluster in m.of_kind(render(profile), "Cluster"):
+        for cluster in kube.of_kind(render(profile), "Cluster"):
             labels = cluster["spec"]["inheritedMetadata"]["labels"]
-            assert labels[b.VELERO_EXCLUDE] == "true", m.ref(cluster)
+            assert labels[backup_rules.VELERO_EXCLUDE] == "true", kube.ref(cluster)
 
 
 # --------------------------------------------------------------------------------------
@@ -554,8 +579,8 @@ def test_capacity_counts_the_backup_pods_and_sidecars() -> None:
     assert {f"CronJob/{n}" for n in CRONJOBS.values()} <= names
     layers, _ = capacity_report.layered_docs("always-free")
     docs = layers["platform chart"]
-    for cluster in m.of_kind(docs, "Cluster"):
-        pod = next(p for p in report.pods if p.name == f"{m.ref(cluster)}#1")
+    for cluster in kube.of_kind(docs, "Cluster"):
+        pod = next(p for p in report.pods if p.name == f"{kube.ref(cluster)}#1")
         sidecar = capacity.barman_sidecar(docs, cluster)
         assert sidecar is not None
         expected = [
@@ -572,21 +597,21 @@ def test_capacity_counts_the_backup_pods_and_sidecars() -> None:
 # --------------------------------------------------------------------------------------
 
 
-def load(name: str) -> list[m.Doc]:
-    return m.parse_documents((FIXTURES / f"{name}.yaml").read_text())
+def load(name: str) -> list[kube.Doc]:
+    return helm_chart.parse_documents((FIXTURES / f"{name}.yaml").read_text())
 
 
 def fixture_problems(rule: str, name: str) -> list[str]:
     if rule == "velero":
         values = yaml.safe_load((FIXTURES / f"{name}.yaml").read_text())
-        return b.check_velero(values, VELERO_NAMESPACES)
+        return velero_rules.check_velero(values, VELERO_NAMESPACES)
     docs = load(name)
-    ctx = m.Context(docs, {"auth-keys": {"kek"}})
+    ctx = render_context.Context(docs, {"auth-keys": {"kek"}})
     if rule == "settings":
-        return m.check_settings(docs, ctx)
+        return app_settings.check_settings(docs, ctx)
     if rule == "crd-schemas":
         return crd_problems(docs)
-    return b.CHECKS[rule](docs, ctx)
+    return backup_rules.CHECKS[rule](docs, ctx)
 
 
 FIXTURE_CASES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -704,7 +729,7 @@ def test_rule_fails_on_broken_fixture(fixture: str) -> None:
 
 def test_every_backup_rule_has_a_broken_fixture() -> None:
     rules = {rule for rule, _ in FIXTURE_CASES.values()}
-    assert set(b.CHECKS) | {"settings", "velero", "crd-schemas"} == rules
+    assert set(backup_rules.CHECKS) | {"settings", "velero", "crd-schemas"} == rules
     assert {p.stem for p in FIXTURES.glob("*.yaml")} == set(FIXTURE_CASES)
 
 

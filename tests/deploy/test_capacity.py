@@ -135,7 +135,7 @@ def test_unknown_profile_and_missing_charts_are_errors(
     assert "no profile 'no-such-profile'" in capsys.readouterr().err
     env = {**os.environ, render.CHARTS_ENV: str(tmp_path / "nothing-here")}
     result = subprocess.run(
-        [sys.executable, "-c", "from healthplatform.cli import main; main()", "capacity"],
+        [sys.executable, "-c", "from healthplatform_deploy.cli import main; main()", "capacity"],
         capture_output=True,
         text=True,
         env=env,

@@ -4,9 +4,9 @@
   Helm majors, identical output;
 * strict schema validation of every rendered object: built-in kinds with
   kubernetes-validate, custom resources with jsonschema against the CRD schemas
-  (HP_CRD_SCHEMAS, default ../shared/crd-schemas);
+  (derived from the CRDs inside the pinned charts, tests/support/artifacts.py);
 * the cross-reference, Pod Security, image and label rules of
-  healthplatform.ops.manifests on each render (test_charts_rules.py shows each rule failing
+  healthplatform_deploy.rules on each render (test_charts_rules.py shows each rule failing
   on a broken fixture);
 * the layered install (data, apps, gateway as three releases) renders the same objects;
 * values: documented (`## @param`) = schema = values.yaml, Terraform's generated file is
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -29,12 +28,18 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from healthplatform.ops import manifests as m
+from healthplatform_deploy import app_settings, kube, pod_security
+from healthplatform_deploy import context as render_context
+from healthplatform_deploy import endpoints as endpoint_rules
+from healthplatform_deploy import helm as helm_chart
+from healthplatform_deploy import rules as deploy_rules
+from healthplatform_deploy import workloads as workload_rules
+from tests.support.artifacts import crd_schema_dir as derived_crd_schema_dir
 
 pytestmark = pytest.mark.deploy
 
-REPO = m.REPO_ROOT
-CHART = m.CHARTS_DIR / m.CHART_NAME
+REPO = kube.REPO_ROOT
+CHART = kube.CHARTS_DIR / kube.CHART_NAME
 PROFILES = ("always-free", "legacy-free", "paid-small")
 HELMS = ("helm3", "helm4")
 ENSURE_TOOLS = REPO / "scripts" / "ensure-k8s-tools.sh"
@@ -64,23 +69,23 @@ def helm(which: str) -> str:
 
 
 def values_files(profile: str | None) -> tuple[Path, ...]:
-    return () if profile is None else (m.profile_path(profile),)
+    return () if profile is None else (helm_chart.profile_path(profile),)
 
 
 @functools.cache
 def render_text(
     profile: str | None, which: str = "helm4", sets: tuple[tuple[str, str], ...] = ()
 ) -> str:
-    return m.render_text(CHART, values_files(profile), sets=dict(sets), helm=helm(which))
+    return helm_chart.render_text(CHART, values_files(profile), sets=dict(sets), helm=helm(which))
 
 
-def render(profile: str | None, which: str = "helm4", **sets: str) -> list[m.Doc]:
-    return m.parse_documents(render_text(profile, which, tuple(sorted(sets.items()))))
+def render(profile: str | None, which: str = "helm4", **sets: str) -> list[kube.Doc]:
+    return helm_chart.parse_documents(render_text(profile, which, tuple(sorted(sets.items()))))
 
 
-def context(profile: str | None, docs: list[m.Doc]) -> m.Context:
-    values = m.merged_values(CHART, values_files(profile))
-    return m.Context(docs, m.external_secrets(values))
+def context(profile: str | None, docs: list[kube.Doc]) -> render_context.Context:
+    values = helm_chart.merged_values(CHART, values_files(profile))
+    return render_context.Context(docs, render_context.external_secrets(values))
 
 
 # --------------------------------------------------------------------------------------
@@ -91,7 +96,7 @@ def context(profile: str | None, docs: list[m.Doc]) -> m.Context:
 @pytest.mark.parametrize("which", HELMS)
 @pytest.mark.parametrize("profile", [None, *PROFILES])
 def test_helm_lint_strict(which: str, profile: str | None) -> None:
-    command = [helm(which), "lint", "--strict", str(CHART), "--kube-version", m.KUBE_VERSION]
+    command = [helm(which), "lint", "--strict", str(CHART), "--kube-version", kube.KUBE_VERSION]
     for path in values_files(profile):
         command += ["--values", str(path)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
@@ -120,23 +125,23 @@ def test_chart_is_helm_v2_api_and_pinned_versions() -> None:
 
 
 def crd_schema_dir() -> Path:
-    return Path(os.environ.get("HP_CRD_SCHEMAS", REPO.parent / "shared" / "crd-schemas"))
+    return derived_crd_schema_dir()
 
 
 @functools.cache
 def crd_validator(group: str, kind: str, version: str) -> Draft202012Validator:
     path = crd_schema_dir() / group / f"{kind.lower()}_{version}.json"
     if not path.is_file():
-        pytest.fail(f"no CRD schema {path} (set HP_CRD_SCHEMAS to a CRDs-catalog folder)")
+        pytest.fail(f"no CRD schema {path} (not in tests/artifacts.lock.json)")
     return Draft202012Validator(json.loads(path.read_text()))
 
 
-def is_custom(doc: m.Doc) -> bool:
+def is_custom(doc: kube.Doc) -> bool:
     group = str(doc["apiVersion"]).rpartition("/")[0]
     return ("." in group and not group.endswith(".k8s.io")) or group.startswith("gateway.")
 
 
-def crd_problems(docs: list[m.Doc]) -> list[str]:
+def crd_problems(docs: list[kube.Doc]) -> list[str]:
     problems = []
     for doc in docs:
         if not is_custom(doc):
@@ -144,11 +149,11 @@ def crd_problems(docs: list[m.Doc]) -> list[str]:
         group, _, version = str(doc["apiVersion"]).rpartition("/")
         for error in crd_validator(group, doc["kind"], version).iter_errors(doc):
             path = "/".join(map(str, error.absolute_path))
-            problems.append(f"{m.ref(doc)} {path}: {error.message[:300]}")
+            problems.append(f"{kube.ref(doc)} {path}: {error.message[:300]}")
     return problems
 
 
-def builtin_problems(docs: list[m.Doc], tmp_path: Path) -> list[str]:
+def builtin_problems(docs: list[kube.Doc], tmp_path: Path) -> list[str]:
     builtin = [doc for doc in docs if not is_custom(doc)]
     path = tmp_path / "builtin.yaml"
     path.write_text(yaml.safe_dump_all(builtin, sort_keys=False))
@@ -175,7 +180,7 @@ def builtin_problems(docs: list[m.Doc], tmp_path: Path) -> list[str]:
 
 def test_every_rendered_object_is_schema_valid(tmp_path: Path) -> None:
     """All profiles plus all optional features, built-in and custom kinds, in one go."""
-    docs: list[m.Doc] = []
+    docs: list[kube.Doc] = []
     for profile in PROFILES:
         docs += render(profile)
         docs += render(profile, **ALL_FEATURES)
@@ -188,7 +193,7 @@ def test_every_rendered_object_is_schema_valid(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# The rules of healthplatform.ops.manifests on every render
+# The rules of healthplatform_deploy.rules on every render
 # --------------------------------------------------------------------------------------
 
 
@@ -196,7 +201,7 @@ def test_every_rendered_object_is_schema_valid(tmp_path: Path) -> None:
 @pytest.mark.parametrize("profile", PROFILES)
 def test_rendered_platform_passes_every_rule(profile: str, features: str) -> None:
     docs = render(profile, **(ALL_FEATURES if features == "all-features" else {}))
-    results = m.run_all(docs, context(profile, docs))
+    results = deploy_rules.run_all(docs, context(profile, docs))
     failed = {rule: problems for rule, problems in results.items() if problems}
     assert not failed, json.dumps(failed, indent=2)
 
@@ -205,9 +210,9 @@ def test_the_rules_see_every_app_container() -> None:
     """Guard against rules passing because they found nothing to check."""
     docs = render("always-free")
     ctx = context("always-free", docs)
-    apps, _ = m.app_containers(docs, ctx)
-    assert {a.role for a in apps} == set(m.APP_ROLES.values())
-    endpoints, _ = m.in_cluster_urls(docs, ctx)
+    apps, _ = app_settings.app_containers(docs, ctx)
+    assert {a.role for a in apps} == set(app_settings.APP_ROLES.values())
+    endpoints, _ = endpoint_rules.in_cluster_urls(docs, ctx)
     assert {e.service for e in endpoints} >= {
         "healthplatform-health-db-rw",
         "healthplatform-auth-db-rw",
@@ -216,12 +221,12 @@ def test_the_rules_see_every_app_container() -> None:
         "healthplatform-valkey-auth",
         "healthplatform-auth",
     }
-    assert len(m.pod_templates(docs)) >= 10
+    assert len(kube.pod_templates(docs)) >= 10
 
 
 def test_image_digests_are_reported() -> None:
     """Tags are pinned (a rule); images still without a digest are listed in docs/deploy.md."""
-    unpinned = m.unpinned_digests(render("always-free"))
+    unpinned = pod_security.unpinned_digests(render("always-free"))
     documented = (REPO / "docs" / "deploy.md").read_text()
     for image in unpinned:
         assert image.rsplit("/", 1)[-1].split(":")[0] in documented, image
@@ -238,8 +243,8 @@ def layer_sets(layer: str) -> dict[str, str]:
     return {f"layers.{name}": str(name == layer).lower() for name in LAYERS}
 
 
-def identity(doc: m.Doc) -> tuple[str, str]:
-    return doc["kind"], m.name_of(doc)
+def identity(doc: kube.Doc) -> tuple[str, str]:
+    return doc["kind"], kube.name_of(doc)
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -250,14 +255,14 @@ def test_layer_releases_partition_the_platform(profile: str) -> None:
     assert sum(len(p) for p in parts) == len(whole), "an object is rendered by two layers"
     for layer, part in zip(LAYERS, parts, strict=True):
         docs = render(profile, **layer_sets(layer))
-        assert all(m.labels_of(d)["healthplatform.io/layer"] == layer for d in docs), layer
+        assert all(kube.labels_of(d)["healthplatform.io/layer"] == layer for d in docs), layer
         assert part
 
 
-def hook_phase(docs: list[m.Doc], name: str) -> str:
-    job = m.find(docs, "Job", name)
+def hook_phase(docs: list[kube.Doc], name: str) -> str:
+    job = kube.find(docs, "Job", name)
     assert job is not None
-    return m.annotations_of(job)["helm.sh/hook"]
+    return kube.annotations_of(job)["helm.sh/hook"]
 
 
 def test_migrations_run_before_the_apps_when_the_data_layer_is_installed_first() -> None:
@@ -268,7 +273,7 @@ def test_migrations_run_before_the_apps_when_the_data_layer_is_installed_first()
         # In one release the database does not exist before install: run after it.
         assert hook_phase(all_in_one, name) == "post-install,pre-upgrade"
     ctx = context("always-free", apps_only)
-    assert not m.check_hooks(apps_only, ctx)
+    assert not workload_rules.check_hooks(apps_only, ctx)
 
 
 # --------------------------------------------------------------------------------------
@@ -401,13 +406,13 @@ def terraform_generated_values(tmp_path: Path) -> Path:
 
 def test_terraform_generated_values_feed_the_chart(tmp_path: Path) -> None:
     generated = terraform_generated_values(tmp_path)
-    docs = m.render(
+    docs = helm_chart.render(
         CHART,
-        [m.profile_path("always-free"), generated],
+        [helm_chart.profile_path("always-free"), generated],
         helm=helm("helm4"),
         sets={"publicHost": "health.example.org"},
     )
-    proxy = m.find(docs, "EnvoyProxy", "healthplatform")
+    proxy = kube.find(docs, "EnvoyProxy", "healthplatform")
     assert proxy is not None
     annotations = proxy["spec"]["provider"]["kubernetes"]["envoyService"]["annotations"]
     assert annotations["oci.oraclecloud.com/oci-network-security-groups"] == (
@@ -419,18 +424,18 @@ def test_terraform_generated_values_feed_the_chart(tmp_path: Path) -> None:
     )
     assert annotations["service.beta.kubernetes.io/oci-load-balancer-shape-flex-max"] == "10"
     assert annotations["oci.oraclecloud.com/load-balancer-type"] == "lb"
-    config = m.find(docs, "ConfigMap", "healthplatform-config")
+    config = kube.find(docs, "ConfigMap", "healthplatform-config")
     assert config is not None
     assert config["data"]["HP_S3_ENDPOINT_URL"].startswith("https://axaxnpcrorw5.compat.")
     assert config["data"]["HP_S3_BUCKET"] == "hp-datalake"
-    assert not m.check_gateway(docs, m.Context(docs))
+    assert not workload_rules.check_gateway(docs, render_context.Context(docs))
 
 
 def test_one_values_key_feeds_every_jwt_issuer_and_audience() -> None:
     docs = render("always-free", **{"jwt.issuer": "https://id.example.org", "jwt.audience": "hp-x"})
     ctx = context("always-free", docs)
-    assert not m.check_jwt(docs, ctx)
-    apps, _ = m.app_containers(docs, ctx)
+    assert not app_settings.check_jwt(docs, ctx)
+    apps, _ = app_settings.app_containers(docs, ctx)
     issuers = {
         a.env[var].value
         for a in apps
@@ -438,7 +443,7 @@ def test_one_values_key_feeds_every_jwt_issuer_and_audience() -> None:
         if var in a.env
     }
     assert issuers == {"https://id.example.org"}
-    policy = m.of_kind(docs, "SecurityPolicy")[0]
+    policy = kube.of_kind(docs, "SecurityPolicy")[0]
     provider = policy["spec"]["jwt"]["providers"][0]
     assert provider["issuer"] == "https://id.example.org"
     assert provider["audiences"] == ["hp-x"]
@@ -446,14 +451,14 @@ def test_one_values_key_feeds_every_jwt_issuer_and_audience() -> None:
 
 def test_jwt_only_on_the_api_routes() -> None:
     docs = render("always-free")
-    policy = m.of_kind(docs, "SecurityPolicy")[0]
+    policy = kube.of_kind(docs, "SecurityPolicy")[0]
     targets = [t["name"] for t in policy["spec"]["targetRefs"]]
     assert targets == ["healthplatform-api-routes"]
-    api_routes = m.find(docs, "HTTPRoute", "healthplatform-api-routes")
+    api_routes = kube.find(docs, "HTTPRoute", "healthplatform-api-routes")
     assert api_routes is not None
     prefixes = {mt["path"]["value"] for r in api_routes["spec"]["rules"] for mt in r["matches"]}
     assert prefixes == {"/v1"}
-    auth_routes = m.find(docs, "HTTPRoute", "healthplatform-auth-routes")
+    auth_routes = kube.find(docs, "HTTPRoute", "healthplatform-auth-routes")
     assert auth_routes is not None
     public = {mt["path"]["value"] for r in auth_routes["spec"]["rules"] for mt in r["matches"]}
     assert public == {
@@ -469,8 +474,8 @@ def test_jwt_only_on_the_api_routes() -> None:
 
 def test_keda_watches_the_queue_the_app_consumes() -> None:
     docs = render("always-free", **{"apps.rabbitmqQueue": "etl.other"})
-    scaled = m.of_kind(docs, "ScaledObject")[0]
+    scaled = kube.of_kind(docs, "ScaledObject")[0]
     rabbit = next(t for t in scaled["spec"]["triggers"] if t["type"] == "rabbitmq")
     assert rabbit["metadata"]["queueName"] == "etl.other"
     assert {t["type"] for t in scaled["spec"]["triggers"]} == {"rabbitmq", "cpu"}
-    assert not m.check_autoscaling(docs, context("always-free", docs))
+    assert not workload_rules.check_autoscaling(docs, context("always-free", docs))

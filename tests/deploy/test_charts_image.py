@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from healthplatform.ops.manifests import REPO_ROOT
+from healthplatform_deploy.kube import REPO_ROOT
 from tests.deploy.test_charts import tools
 
 pytestmark = pytest.mark.deploy

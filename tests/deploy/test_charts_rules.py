@@ -1,4 +1,4 @@
-"""Every rule of healthplatform.ops.manifests fails on a deliberately broken fixture.
+"""Every rule of healthplatform_deploy.rules fails on a deliberately broken fixture.
 
 tests/deploy/test_charts.py runs the same rules on the real renders, where they must pass;
 here each fixture in tests/deploy/fixtures/charts/ breaks one rule and the rule must name
@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from healthplatform.ops import manifests as m
+from healthplatform_deploy import context as render_context
+from healthplatform_deploy import helm as helm_chart
+from healthplatform_deploy import kube
+from healthplatform_deploy import rules as deploy_rules
 from tests.deploy.test_charts import builtin_problems, crd_problems
 
 pytestmark = pytest.mark.deploy
@@ -125,15 +128,15 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def load(name: str) -> list[m.Doc]:
-    return m.parse_documents((FIXTURES / f"{name}.yaml").read_text())
+def load(name: str) -> list[kube.Doc]:
+    return helm_chart.parse_documents((FIXTURES / f"{name}.yaml").read_text())
 
 
-def run(rule: str, docs: list[m.Doc]) -> list[str]:
-    ctx = m.Context(docs, EXTERNAL)
-    if rule in m.CROSS_REFERENCE_CHECKS:
-        return m.CROSS_REFERENCE_CHECKS[rule](docs, ctx)
-    return m.POD_CHECKS[rule](docs)
+def run(rule: str, docs: list[kube.Doc]) -> list[str]:
+    ctx = render_context.Context(docs, EXTERNAL)
+    if rule in deploy_rules.CROSS_REFERENCE_CHECKS:
+        return deploy_rules.CROSS_REFERENCE_CHECKS[rule](docs, ctx)
+    return deploy_rules.POD_CHECKS[rule](docs)
 
 
 @pytest.mark.parametrize("fixture", sorted(CASES))
@@ -146,7 +149,7 @@ def test_rule_fails_on_broken_fixture(fixture: str) -> None:
 
 
 def test_every_rule_has_a_broken_fixture() -> None:
-    rules = set(m.CROSS_REFERENCE_CHECKS) | set(m.POD_CHECKS)
+    rules = set(deploy_rules.CROSS_REFERENCE_CHECKS) | set(deploy_rules.POD_CHECKS)
     assert rules == {rule for rule, _ in CASES.values()}
     on_disk = {p.stem for p in FIXTURES.glob("*.yaml")}
     assert set(CASES) <= on_disk
@@ -174,14 +177,14 @@ def test_cnpg_and_cert_manager_objects_are_derived() -> None:
             "spec": {"secretName": "tls"},
         },
     ]
-    made = {m.ref(d) for d in m.operator_objects(docs)}
+    made = {kube.ref(d) for d in render_context.operator_objects(docs)}
     assert {"Service/db-rw", "Service/db-ro", "Service/db-r", "Secret/db-app", "Secret/tls"} <= made
-    ctx = m.Context(docs)
-    assert ctx.secret_keys("db-app") == set(m.CNPG_APP_KEYS)
+    ctx = render_context.Context(docs)
+    assert ctx.secret_keys("db-app") == set(kube.CNPG_APP_KEYS)
 
 
 def test_env_expansion_follows_kubernetes() -> None:
-    ctx = m.Context([])
+    ctx = render_context.Context([])
     container = {
         "name": "c",
         "env": [
@@ -191,7 +194,7 @@ def test_env_expansion_follows_kubernetes() -> None:
         ],
         "args": ["$(B)", "$(MISSING)"],
     }
-    env, problems = m.container_env(container, ctx)
+    env, problems = render_context.container_env(container, ctx)
     assert env["B"].value == "x-$(A)-$(C)"
     assert env["A"].used
     assert not env["C"].used

@@ -4,10 +4,10 @@ Each environment (deploy/argocd/envs/<env>) is rendered with `kubectl kustomize`
 root Application renders it, and then:
 
 * every Application, ApplicationSet and AppProject is validated against the Argo CD CRD
-  schemas (HP_CRD_SCHEMAS, default ../shared/crd-schemas);
+  schemas (tests/artifacts.lock.json, through tests/support/artifacts.py);
 * every source is pinned (external charts to an exact version), every repository path and
   values file exists, sources from this repository render (Helm through the render helpers
-  of healthplatform.ops.manifests with the Application's own valueFiles/valuesObject,
+  of healthplatform_deploy.rules with the Application's own valueFiles/valuesObject,
   kustomize, plain directories) and the values they set exist in the chart's
   values.schema.json; the platform's three layer releases together pass the chart rules;
 * each AppProject allows exactly the namespaces, source repositories and cluster-scoped
@@ -42,14 +42,14 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
-from healthplatform.ops import manifests as m
-from healthplatform_deploy import capacity, render
+from healthplatform_deploy import capacity, kube, render
+from healthplatform_deploy import helm as helm_chart
 from tests.deploy.test_charts import crd_problems, helm, is_custom, leaf_paths, tools
 
 pytestmark = pytest.mark.deploy
 
-Doc = m.Doc
-REPO = m.REPO_ROOT
+Doc = kube.Doc
+REPO = kube.REPO_ROOT
 ARGOCD = REPO / "deploy" / "argocd"
 BOOTSTRAP = ARGOCD / "bootstrap" / "argocd"
 ENVS = tuple(sorted(p.name for p in (ARGOCD / "envs").iterdir() if p.is_dir()))
@@ -132,7 +132,7 @@ def kustomize(folder: Path) -> list[Doc]:
     )
     if result.returncode != 0:
         raise RuntimeError(f"kubectl kustomize {folder} failed:\n{result.stderr}")
-    return m.parse_documents(result.stdout)
+    return helm_chart.parse_documents(result.stdout)
 
 
 def argocd_core_stub() -> list[Doc]:
@@ -207,15 +207,15 @@ def in_repo(source: Doc) -> bool:
 
 
 def app_name(app: Doc) -> str:
-    return m.name_of(app)
+    return kube.name_of(app)
 
 
 def annotation_words(doc: Doc, key: str) -> list[str]:
-    return str(m.annotations_of(doc).get(ANNOTATION + key, "")).split()
+    return str(kube.annotations_of(doc).get(ANNOTATION + key, "")).split()
 
 
 def wave(doc: Doc) -> int | None:
-    value = m.annotations_of(doc).get(WAVE)
+    value = kube.annotations_of(doc).get(WAVE)
     return int(value) if value is not None and re.fullmatch(r"-?\d+", str(value)) else None
 
 
@@ -272,11 +272,11 @@ def render_helm(app: Doc, source: Doc, chart: Path) -> Render:
         extra.write_text(yaml.safe_dump(inline or {}))
         sets = {str(p["name"]): str(p["value"]) for p in helm_spec.get("parameters") or []}
         namespace = app["spec"]["destination"].get("namespace", "default")
-        out.values = m.merged_values(chart, [*files, extra])
+        out.values = helm_chart.merged_values(chart, [*files, extra])
         for key, value in sets.items():
-            out.values = m.deep_merge(out.values, _nested(key.split("."), value))
+            out.values = helm_chart.deep_merge(out.values, _nested(key.split("."), value))
         try:
-            out.docs = m.render(
+            out.docs = helm_chart.render(
                 chart,
                 [*files, extra],
                 sets=sets,
@@ -300,7 +300,7 @@ def render_directory(source: Doc, folder: Path) -> Render:
     docs: list[Doc] = []
     for path in sorted(files):
         if path.is_file() and any(fnmatch.fnmatch(path.name, p.strip()) for p in patterns):
-            docs += m.parse_documents(path.read_text())
+            docs += helm_chart.parse_documents(path.read_text())
     return Render(docs=docs)
 
 
@@ -344,11 +344,11 @@ class GitOps:
 
     @property
     def apps(self) -> list[Doc]:
-        return m.of_kind(self.docs, "Application")
+        return kube.of_kind(self.docs, "Application")
 
     @property
     def projects(self) -> dict[str, Doc]:
-        return {m.name_of(p): p for p in m.of_kind(self.docs, "AppProject")}
+        return {kube.name_of(p): p for p in kube.of_kind(self.docs, "AppProject")}
 
 
 @functools.cache
@@ -386,10 +386,10 @@ def sync_options(app: Doc) -> set[str]:
 
 def check_schemas(g: GitOps) -> list[str]:
     """Application/ApplicationSet/AppProject against the Argo CD CRD schemas."""
-    docs = m.of_kind(g.docs, "Application", "ApplicationSet", "AppProject")
+    docs = kube.of_kind(g.docs, "Application", "ApplicationSet", "AppProject")
     problems = crd_problems(docs)
     problems += [
-        f"{m.ref(d)}: not in namespace argocd"
+        f"{kube.ref(d)}: not in namespace argocd"
         for d in docs
         if d["metadata"].get("namespace") != "argocd"
     ]
@@ -551,7 +551,7 @@ def check_projects(g: GitOps) -> list[str]:
                 for doc in rendered(app):
                     if (group_of(doc), doc["kind"]) not in allowed_ns_kinds | CLUSTER_SCOPED:
                         problems.append(
-                            f"AppProject/{name}: {app_name(app)} renders {m.ref(doc)}, "
+                            f"AppProject/{name}: {app_name(app)} renders {kube.ref(doc)}, "
                             "not in namespaceResourceWhitelist"
                         )
     return problems
@@ -587,9 +587,9 @@ def check_waves(g: GitOps) -> list[str]:
                     f"{name} (wave {mine}) uses {group}, provided by {provider[0]} in wave "
                     f"{provider[1]}: the provider must sync first"
                 )
-    layers = [a for a in g.apps if m.labels_of(a).get("healthplatform.io/layer")]
+    layers = [a for a in g.apps if kube.labels_of(a).get("healthplatform.io/layer")]
     order = {"data": 0, "apps": 1, "gateway": 2}
-    ordered = sorted(layers, key=lambda a: order[m.labels_of(a)["healthplatform.io/layer"]])
+    ordered = sorted(layers, key=lambda a: order[kube.labels_of(a)["healthplatform.io/layer"]])
     waves = [wave(a) or 0 for a in ordered]
     if waves != sorted(waves) or len(set(waves)) != len(waves):
         problems.append(
@@ -642,16 +642,19 @@ def check_ignore_differences(g: GitOps) -> list[str]:
             for i in app["spec"].get("ignoreDifferences") or []
             if "/spec/replicas" in (i.get("jsonPointers") or [])
         }
-        for scaler in m.of_kind(docs, "HorizontalPodAutoscaler", "ScaledObject"):
+        for scaler in kube.of_kind(docs, "HorizontalPodAutoscaler", "ScaledObject"):
             target = scaler["spec"]["scaleTargetRef"]
             key = (str(target.get("kind", "Deployment")), str(target["name"]))
             if key not in ignored:
                 problems.append(
-                    f"{app_name(app)}: {key[0]}/{key[1]} is scaled by {m.ref(scaler)} "
+                    f"{app_name(app)}: {key[0]}/{key[1]} is scaled by {kube.ref(scaler)} "
                     "but its replicas are not ignored"
                 )
         for entry in app["spec"].get("ignoreDifferences") or []:
-            if entry.get("name") and m.find(docs, str(entry["kind"]), str(entry["name"])) is None:
+            if (
+                entry.get("name")
+                and kube.find(docs, str(entry["kind"]), str(entry["name"])) is None
+            ):
                 problems.append(
                     f"{app_name(app)}: ignoreDifferences names {entry['kind']}/{entry['name']}, "
                     "which is not rendered"
@@ -689,11 +692,11 @@ def check_argocd_bootstrap(folder: Path) -> list[str]:
     except RuntimeError as error:
         return [*problems, str(error)[-1500:]]
     for workload, wanted in ARGOCD_SIZES.items():
-        doc = next((d for d in docs if m.name_of(d) == workload), None)
+        doc = next((d for d in docs if kube.name_of(d) == workload), None)
         if doc is None:
             problems.append(f"{workload} is not rendered")
             continue
-        pt = m.pod_templates([doc])[0]
+        pt = kube.pod_templates([doc])[0]
         main = {"requests": {"cpu": 0, "memory": 0}, "limits": {"cpu": 0, "memory": 0}}
         for container in pt.containers(init=False):
             res = container.get("resources") or {}
@@ -729,12 +732,12 @@ def check_argocd_bootstrap(folder: Path) -> list[str]:
                     f"{workload}/{container['name']}: init container exceeds "
                     f"the reservation {wanted}"
                 )
-    appset = m.find(docs, "Deployment", "argocd-applicationset-controller")
+    appset = kube.find(docs, "Deployment", "argocd-applicationset-controller")
     if appset is None or appset["spec"].get("replicas") != 0:
         problems.append(
             "argocd-applicationset-controller is not scaled to 0 (no reservation for it)"
         )
-    cm = m.find(docs, "ConfigMap", "argocd-cm") or {}
+    cm = kube.find(docs, "ConfigMap", "argocd-cm") or {}
     if "resource.customizations.health.argoproj.io_Application" not in (cm.get("data") or {}):
         problems.append("argocd-cm has no health check for Applications: sync waves would not wait")
     return problems
@@ -820,7 +823,7 @@ def test_environment_passes(env: str, check: str) -> None:
 def test_environment_files_are_its_own(env: str) -> None:
     g = environment(env)
     assert not check_environment(g, env)
-    root = m.find(g.apps, "Application", "root")
+    root = kube.find(g.apps, "Application", "root")
     assert root is not None and root["spec"]["source"]["path"] == f"deploy/argocd/envs/{env}"
     assert (ARGOCD / "envs" / env / "root.yaml").is_file()
 
@@ -837,8 +840,8 @@ def test_platform_layers_are_the_whole_platform_with_the_environments_values(env
     """The three layer Applications of an environment render, together, exactly what one
     release of the chart renders with the same values files, and those values reach it."""
     g = environment(env)
-    layers = [a for a in g.apps if m.labels_of(a).get("healthplatform.io/layer")]
-    assert sorted(m.labels_of(a)["healthplatform.io/layer"] for a in layers) == [
+    layers = [a for a in g.apps if kube.labels_of(a).get("healthplatform.io/layer")]
+    assert sorted(kube.labels_of(a)["healthplatform.io/layer"] for a in layers) == [
         "apps",
         "data",
         "gateway",
@@ -853,21 +856,21 @@ def test_platform_layers_are_the_whole_platform_with_the_environments_values(env
     assert all(isinstance(f, Path) for f in files)
     chart = REPO / source["path"]
     namespace = layers[0]["spec"]["destination"]["namespace"]
-    whole = m.render(
+    whole = helm_chart.render(
         chart, [f for f in files if isinstance(f, Path)], helm=helm("helm4"), namespace=namespace
     )
-    identity = sorted((d["kind"], m.name_of(d)) for d in docs)
-    assert identity == sorted((d["kind"], m.name_of(d)) for d in whole)
+    identity = sorted((d["kind"], kube.name_of(d)) for d in docs)
+    assert identity == sorted((d["kind"], kube.name_of(d)) for d in whole)
     assert {"Namespace", "Cluster", "Deployment", "Gateway", "ScaledObject", "ServiceMonitor"} <= {
         d["kind"] for d in docs
     }
-    config = m.find(docs, "ConfigMap", "healthplatform-config")
+    config = kube.find(docs, "ConfigMap", "healthplatform-config")
     assert config is not None
     expected = yaml.safe_load((ARGOCD / "envs" / env / "values.yaml").read_text())
     assert config["data"]["HP_PUBLIC_URL"] == f"https://{expected['publicHost']}"
     assert config["data"]["HP_ENVIRONMENT"] == expected["environment"]
     image = yaml.safe_load((ARGOCD / "envs" / env / "image.yaml").read_text())["image"]
-    api = m.find(docs, "Deployment", "healthplatform-api")
+    api = kube.find(docs, "Deployment", "healthplatform-api")
     assert api is not None
     assert image["repository"] in api["spec"]["template"]["spec"]["containers"][0]["image"]
 

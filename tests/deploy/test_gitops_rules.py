@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from healthplatform.ops import manifests as m
+from healthplatform_deploy import helm as helm_chart
 from tests.deploy import test_gitops as g
 
 pytestmark = pytest.mark.deploy
@@ -92,7 +92,7 @@ CASES: dict[str, tuple[Callable[[g.GitOps], list[str]], tuple[str, ...]]] = {
 
 
 def load(name: str) -> g.GitOps:
-    return g.GitOps(m.parse_documents((FIXTURES / f"{name}.yaml").read_text()))
+    return g.GitOps(helm_chart.parse_documents((FIXTURES / f"{name}.yaml").read_text()))
 
 
 @pytest.mark.parametrize("fixture", sorted(CASES))

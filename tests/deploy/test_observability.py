@@ -26,17 +26,17 @@ from typing import Any
 import pytest
 import yaml
 
-from healthplatform.ops import manifests as m
-from healthplatform_deploy import capacity
+from healthplatform_deploy import capacity, kube
+from healthplatform_deploy import helm as helm_chart
 
 pytestmark = pytest.mark.deploy
 
-OBS = m.REPO_ROOT / "deploy" / "observability"
+OBS = kube.REPO_ROOT / "deploy" / "observability"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "observability"
 VERSIONS = yaml.safe_load((OBS / "versions.yaml").read_text())
 NAMESPACE: str = VERSIONS["namespace"]
 STACK = ("kube-prometheus-stack", "loki", "alloy", "jaeger")
-ENSURE_PROMTOOL = m.REPO_ROOT / "scripts" / "ensure-promtool.sh"
+ENSURE_PROMTOOL = kube.REPO_ROOT / "scripts" / "ensure-promtool.sh"
 
 # Service ports of the stack's releases (fixed by the upstream charts at the pinned versions).
 STACK_SERVICES: dict[str, set[int]] = {
@@ -296,7 +296,7 @@ def test_budget_check_fails_over_budget() -> None:
     values = copy.deepcopy(all_stack_values())
     broken = yaml.safe_load((FIXTURES / "values-over-budget.yaml").read_text())
     for component, override in broken.items():
-        values[component] = m.deep_merge(values[component], override)
+        values[component] = helm_chart.deep_merge(values[component], override)
     problems = budget_problems(values)
     assert any("grafana: memory request (Mi) 208 > reserved 128" in p for p in problems), problems
     assert any("configReloader.enabled must be False" in p for p in problems), problems
@@ -356,7 +356,7 @@ def test_storage_check_fails_on_a_pvc() -> None:
     values = copy.deepcopy(all_stack_values())
     broken = yaml.safe_load((FIXTURES / "values-with-pvc.yaml").read_text())
     for component, override in broken.items():
-        values[component] = m.deep_merge(values[component], override)
+        values[component] = helm_chart.deep_merge(values[component], override)
     problems = storage_problems(values)
     assert (
         "kube-prometheus-stack prometheus.prometheusSpec.storageSpec: not a size-limited emptyDir"
@@ -538,7 +538,7 @@ def test_grafana_datasources_reach_the_stack() -> None:
 def alertmanager_config(tmp_path: Path, *extra: Path) -> Path:
     values = stack_values("kube-prometheus-stack")
     for path in extra:
-        values = m.deep_merge(values, yaml.safe_load(path.read_text()))
+        values = helm_chart.deep_merge(values, yaml.safe_load(path.read_text()))
     config = tmp_path / "alertmanager.yaml"
     config.write_text(yaml.safe_dump(values["alertmanager"]["config"], sort_keys=False))
     return config

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from healthplatform.ops import manifests as m
+from healthplatform_deploy import helm as helm_chart
+from healthplatform_deploy import kube
 from tests.deploy.test_charts import ALL_FEATURES, PROFILES, render
 from tests.deploy.test_observability import FIXTURES, OBS
 
@@ -36,21 +37,21 @@ UNMONITORED = {
 
 
 def operator_pods(
-    docs: list[m.Doc], namespace: str
+    docs: list[kube.Doc], namespace: str
 ) -> list[tuple[str, dict[str, str], dict[str, int]]]:
     """(namespace, labels, named container ports) of pods operators create."""
     pods = []
-    for cluster in m.of_kind(docs, "Cluster"):
-        name = m.name_of(cluster)
+    for cluster in kube.of_kind(docs, "Cluster"):
+        name = kube.name_of(cluster)
         labels = {"cnpg.io/cluster": name, "cnpg.io/podRole": "instance", "role": "primary"}
         labels |= (cluster["spec"].get("inheritedMetadata") or {}).get("labels") or {}
         pods.append((namespace, labels, {"postgresql": 5432, "metrics": 9187, "status": 8000}))
-    for gateway in m.of_kind(docs, "Gateway"):
+    for gateway in kube.of_kind(docs, "Gateway"):
         labels = {
             "app.kubernetes.io/name": "envoy",
             "app.kubernetes.io/component": "proxy",
             "app.kubernetes.io/managed-by": "envoy-gateway",
-            "gateway.envoyproxy.io/owning-gateway-name": m.name_of(gateway),
+            "gateway.envoyproxy.io/owning-gateway-name": kube.name_of(gateway),
             "gateway.envoyproxy.io/owning-gateway-namespace": namespace,
         }
         pods.append((ENVOY_NAMESPACE, labels, {"metrics": 19001, "readiness": 19003}))
@@ -58,11 +59,11 @@ def operator_pods(
 
 
 def all_pods(
-    docs: list[m.Doc], namespace: str
+    docs: list[kube.Doc], namespace: str
 ) -> list[tuple[str, dict[str, str], dict[str, int], str]]:
     """(namespace, labels, named ports, owner) of rendered and operator-made pods."""
     pods = []
-    for pt in m.pod_templates(docs):
+    for pt in kube.pod_templates(docs):
         ports = {
             p["name"]: int(p["containerPort"])
             for c in pt.containers(init=False)
@@ -76,7 +77,7 @@ def all_pods(
     return pods
 
 
-def namespaces_of(monitor: m.Doc, namespace: str) -> set[str] | None:
+def namespaces_of(monitor: kube.Doc, namespace: str) -> set[str] | None:
     """Namespaces a monitor selects in (None: any)."""
     selector = monitor["spec"].get("namespaceSelector") or {}
     if selector.get("any"):
@@ -84,40 +85,42 @@ def namespaces_of(monitor: m.Doc, namespace: str) -> set[str] | None:
     return set(selector.get("matchNames") or [namespace])
 
 
-def monitor_problems(docs: list[m.Doc], namespace: str = m.RENDER_NAMESPACE) -> list[str]:
+def monitor_problems(docs: list[kube.Doc], namespace: str = kube.RENDER_NAMESPACE) -> list[str]:
     problems: list[str] = []
     pods = all_pods(docs, namespace)
-    services = [s for s in m.of_kind(docs, "Service")]
-    for sm in m.of_kind(docs, "ServiceMonitor"):
-        where = m.ref(sm)
+    services = [s for s in kube.of_kind(docs, "Service")]
+    for sm in kube.of_kind(docs, "ServiceMonitor"):
+        where = kube.ref(sm)
         if namespaces_of(sm, namespace) not in (None, {namespace}):
             problems.append(
                 f"{where}: looks in {namespaces_of(sm, namespace)}, Services are in {namespace}"
             )
-        selected = [s for s in services if m.matches(sm["spec"]["selector"], m.labels_of(s))]
+        selected = [s for s in services if kube.matches(sm["spec"]["selector"], kube.labels_of(s))]
         if not selected:
             problems.append(f"{where}: selects no Service")
         for svc in selected:
             ports = {p.get("name"): p for p in svc["spec"].get("ports") or []}
             behind = [
-                p for p in pods if p[0] == namespace and m.matches(svc["spec"]["selector"], p[1])
+                p for p in pods if p[0] == namespace and kube.matches(svc["spec"]["selector"], p[1])
             ]
             for endpoint in sm["spec"].get("endpoints") or []:
                 port = ports.get(endpoint.get("port"))
                 if port is None:
-                    problems.append(f"{where}: {m.ref(svc)} has no port {endpoint.get('port')!r}")
+                    problems.append(
+                        f"{where}: {kube.ref(svc)} has no port {endpoint.get('port')!r}"
+                    )
                     continue
                 target = port.get("targetPort", port["port"])
                 for pod in behind:
                     if target not in pod[2] and target not in pod[2].values():
                         problems.append(f"{where}: targetPort {target!r} is not a port of {pod[3]}")
-    for pm in m.of_kind(docs, "PodMonitor"):
-        where = m.ref(pm)
+    for pm in kube.of_kind(docs, "PodMonitor"):
+        where = kube.ref(pm)
         allowed = namespaces_of(pm, namespace)
         chosen = [
             p
             for p in pods
-            if (allowed is None or p[0] in allowed) and m.matches(pm["spec"]["selector"], p[1])
+            if (allowed is None or p[0] in allowed) and kube.matches(pm["spec"]["selector"], p[1])
         ]
         if not chosen:
             problems.append(f"{where}: selects no pod in {sorted(allowed or ['any namespace'])}")
@@ -130,43 +133,43 @@ def monitor_problems(docs: list[m.Doc], namespace: str = m.RENDER_NAMESPACE) -> 
     return problems
 
 
-def scraped_components(docs: list[m.Doc], namespace: str = m.RENDER_NAMESPACE) -> set[str]:
+def scraped_components(docs: list[kube.Doc], namespace: str = kube.RENDER_NAMESPACE) -> set[str]:
     """app.kubernetes.io/name of every workload some monitor scrapes."""
     pods = all_pods(docs, namespace)
     found: set[str] = set()
-    for sm in m.of_kind(docs, "ServiceMonitor"):
-        for svc in m.of_kind(docs, "Service"):
-            if m.matches(sm["spec"]["selector"], m.labels_of(svc)):
+    for sm in kube.of_kind(docs, "ServiceMonitor"):
+        for svc in kube.of_kind(docs, "Service"):
+            if kube.matches(sm["spec"]["selector"], kube.labels_of(svc)):
                 found |= {
                     p[1].get("app.kubernetes.io/name", "")
                     for p in pods
-                    if m.matches(svc["spec"]["selector"], p[1])
+                    if kube.matches(svc["spec"]["selector"], p[1])
                 }
-    for pm in m.of_kind(docs, "PodMonitor"):
+    for pm in kube.of_kind(docs, "PodMonitor"):
         found |= {
             p[1].get("app.kubernetes.io/name", "")
             for p in pods
-            if m.matches(pm["spec"]["selector"], p[1])
+            if kube.matches(pm["spec"]["selector"], p[1])
         }
     return found
 
 
-def jobs(docs: list[m.Doc], namespace: str = m.RENDER_NAMESPACE) -> set[str]:
+def jobs(docs: list[kube.Doc], namespace: str = kube.RENDER_NAMESPACE) -> set[str]:
     """The `job` label Prometheus Operator gives the targets of each monitor."""
     names = {
-        m.name_of(s)
-        for sm in m.of_kind(docs, "ServiceMonitor")
-        for s in m.of_kind(docs, "Service")
-        if m.matches(sm["spec"]["selector"], m.labels_of(s))
+        kube.name_of(s)
+        for sm in kube.of_kind(docs, "ServiceMonitor")
+        for s in kube.of_kind(docs, "Service")
+        if kube.matches(sm["spec"]["selector"], kube.labels_of(s))
     }
-    return names | {f"{namespace}/{m.name_of(pm)}" for pm in m.of_kind(docs, "PodMonitor")}
+    return names | {f"{namespace}/{kube.name_of(pm)}" for pm in kube.of_kind(docs, "PodMonitor")}
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_monitors_scrape_what_exists(profile: str) -> None:
     docs = render(profile, **ALL_FEATURES)
     assert not monitor_problems(docs)
-    assert {m.ref(d) for d in m.of_kind(docs, "PodMonitor")} == {
+    assert {kube.ref(d) for d in kube.of_kind(docs, "PodMonitor")} == {
         "PodMonitor/healthplatform-health-db",
         "PodMonitor/healthplatform-auth-db",
         "PodMonitor/healthplatform-envoy-proxy",
@@ -177,7 +180,7 @@ def test_every_workload_is_scraped() -> None:
     docs = render("always-free", **ALL_FEATURES)
     workloads = {
         pt.labels["app.kubernetes.io/name"]
-        for pt in m.pod_templates(docs)
+        for pt in kube.pod_templates(docs)
         if pt.owner["kind"] in ("Deployment", "StatefulSet")
     } | {"health-db", "auth-db", "envoy"}
     missing = workloads - scraped_components(docs) - set(UNMONITORED)
@@ -196,12 +199,12 @@ def test_every_workload_is_scraped() -> None:
 
 def test_app_monitors_keep_the_apps_service_label() -> None:
     docs = render("always-free", **ALL_FEATURES)
-    for sm in m.of_kind(docs, "ServiceMonitor"):
+    for sm in kube.of_kind(docs, "ServiceMonitor"):
         endpoints = sm["spec"]["endpoints"]
         assert all(e["interval"] == "60s" for e in endpoints)
-        if m.labels_of(sm)["healthplatform.io/layer"] == "apps":
-            assert all(e.get("honorLabels") is True for e in endpoints), m.ref(sm)
-    rabbit = m.find(docs, "ServiceMonitor", "healthplatform-rabbitmq")
+        if kube.labels_of(sm)["healthplatform.io/layer"] == "apps":
+            assert all(e.get("honorLabels") is True for e in endpoints), kube.ref(sm)
+    rabbit = kube.find(docs, "ServiceMonitor", "healthplatform-rabbitmq")
     assert rabbit is not None and rabbit["spec"]["endpoints"][0]["path"] == "/metrics/per-object"
 
 
@@ -223,11 +226,11 @@ def test_target_down_alert_covers_every_job() -> None:
 
 def test_monitor_checks_fail_on_broken_fixture() -> None:
     docs = render("always-free", **ALL_FEATURES)
-    broken: list[dict[str, Any]] = m.parse_documents(
+    broken: list[dict[str, Any]] = helm_chart.parse_documents(
         (FIXTURES / "monitors-broken.yaml").read_text()
     )
-    names = {m.ref(d) for d in broken}
-    kept = [d for d in docs if m.ref(d) not in names]
+    names = {kube.ref(d) for d in broken}
+    kept = [d for d in docs if kube.ref(d) not in names]
     problems = monitor_problems(kept + broken)
     assert "PodMonitor/healthplatform-health-db: selects no pod in ['hp-render-check']" in problems
     assert any(

@@ -27,7 +27,9 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
-from healthplatform.ops import manifests as m
+from healthplatform_deploy import helm as helm_chart
+from healthplatform_deploy import kube
+from healthplatform_deploy import workloads as workload_rules
 from tests.deploy.test_charts import builtin_problems, crd_problems, tools
 from tests.deploy.test_observability import (
     FIXTURES,
@@ -40,7 +42,7 @@ from tests.deploy.test_observability import (
 pytestmark = pytest.mark.deploy
 
 CHART = OBS / "platform"
-DOCS = m.REPO_ROOT / "docs" / "observability.md"
+DOCS = kube.REPO_ROOT / "docs" / "observability.md"
 EXPORTER_METRICS = FIXTURES / "exporter-metrics.yaml"
 # Labels Prometheus attaches to every target of a ServiceMonitor/PodMonitor.
 TARGET_LABELS = frozenset(
@@ -63,22 +65,22 @@ PANEL_TYPES = frozenset({"row", "stat", "timeseries", "gauge", "table", "bargaug
 
 
 @functools.cache
-def rendered() -> list[m.Doc]:
-    return m.render(CHART, helm=tools()["HELM4"], namespace="monitoring")
+def rendered() -> list[kube.Doc]:
+    return helm_chart.render(CHART, helm=tools()["HELM4"], namespace="monitoring")
 
 
-def rule_groups(docs: Iterable[m.Doc]) -> list[dict[str, Any]]:
-    return [g for d in m.of_kind(docs, "PrometheusRule") for g in d["spec"]["groups"]]
+def rule_groups(docs: Iterable[kube.Doc]) -> list[dict[str, Any]]:
+    return [g for d in kube.of_kind(docs, "PrometheusRule") for g in d["spec"]["groups"]]
 
 
 def rules_of(groups: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for g in groups for r in g["rules"]]
 
 
-def dashboards_of(docs: Iterable[m.Doc]) -> dict[str, dict[str, Any]]:
+def dashboards_of(docs: Iterable[kube.Doc]) -> dict[str, dict[str, Any]]:
     found = {}
-    for cm in m.of_kind(docs, "ConfigMap"):
-        if m.labels_of(cm).get("grafana_dashboard") == "1":
+    for cm in kube.of_kind(docs, "ConfigMap"):
+        if kube.labels_of(cm).get("grafana_dashboard") == "1":
             for key, text in cm["data"].items():
                 found[key] = json.loads(text)
     return found
@@ -345,8 +347,8 @@ def test_dashboards_are_provisioned_for_the_sidecar() -> None:
         "capacity.json",
         "security.json",
     } <= set(files)
-    for cm in m.of_kind(docs, "ConfigMap"):
-        assert m.annotations_of(cm)["grafana_folder"] == "Health platform"
+    for cm in kube.of_kind(docs, "ConfigMap"):
+        assert kube.annotations_of(cm)["grafana_folder"] == "Health platform"
 
 
 def test_dashboards_are_valid(tmp_path: Path) -> None:
@@ -410,12 +412,12 @@ def test_rendered_objects_are_schema_valid(tmp_path: Path) -> None:
     docs = rendered()
     assert not builtin_problems(docs, tmp_path)
     assert not crd_problems(docs)
-    assert not m.check_labels(docs)
-    assert not m.check_namespaces(docs, "monitoring")
+    assert not workload_rules.check_labels(docs)
+    assert not workload_rules.check_namespaces(docs, "monitoring")
 
 
 def test_free_tier_limits_come_from_values() -> None:
-    docs = m.render(
+    docs = helm_chart.render(
         CHART, helm=tools()["HELM4"], namespace="monitoring", sets={"freeTier.cpuCores": "4"}
     )
     limits = {

@@ -1,7 +1,8 @@
 """The GitOps path rendered against the real upstream charts (healthplatform_deploy.render).
 
 Every Application of each environment is rendered as Argo CD renders it (upstream packages
-from HP_UPSTREAM_CHARTS, default ../shared/upstream-charts; the bootstrap kustomization
+from HP_UPSTREAM_CHARTS, which tests/deploy/conftest.py points at the checksummed test-artifact
+cache; the bootstrap kustomization
 with the real Argo CD core install), once per session, and then:
 
 * nothing fails to render, every external chart's package is there;

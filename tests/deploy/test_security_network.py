@@ -1,7 +1,7 @@
 """Reachability of the rendered chart: NetworkPolicies against the flow matrix.
 
 For every profile (with and without the optional features) the chart is rendered and put
-into a model of the cluster it runs in (healthplatform.ops.reachability.platform_world):
+into a model of the cluster it runs in (healthplatform_deploy.network_world.platform_world):
 rendered pods, CloudNativePG instances, the HTTP-01 solver, Envoy Gateway's proxies, the
 peers of values security.peers, kube-dns, strangers and addresses outside the cluster.
 Then:
@@ -26,13 +26,14 @@ from typing import Any
 import pytest
 import yaml
 
-from healthplatform.ops import manifests as m
-from healthplatform.ops import reachability as r
+from healthplatform_deploy import context as render_context
+from healthplatform_deploy import helm as helm_chart
+from healthplatform_deploy import kube, network_policy, network_world, reachability
 from tests.deploy.test_charts import ALL_FEATURES, CHART, PROFILES, REPO, render, values_files
 
 pytestmark = pytest.mark.deploy
 
-NS = m.RENDER_NAMESPACE
+NS = kube.RENDER_NAMESPACE
 FEATURES = ("profile", "all-features")
 HEALTH_SIDE = ("api", "etl-worker", "relay", "migrate-health")
 AUTH_SIDE = ("auth", "migrate-auth", "auth-maintain")
@@ -73,21 +74,23 @@ def set_path(values: dict[str, Any], dotted: str, value: str) -> None:
     node[leaf] = {"true": True, "false": False}.get(value, value)
 
 
-def render_values(profile: str, features: str) -> tuple[list[m.Doc], dict[str, Any]]:
+def render_values(profile: str, features: str) -> tuple[list[kube.Doc], dict[str, Any]]:
     sets = ALL_FEATURES if features == "all-features" else {}
-    values = m.merged_values(CHART, values_files(profile))
+    values = helm_chart.merged_values(CHART, values_files(profile))
     for key, value in sets.items():
         set_path(values, key, value)
     return render(profile, **sets), values
 
 
 @functools.cache
-def world(profile: str, features: str) -> tuple[list[m.Doc], dict[str, Any], r.Cluster]:
+def world(
+    profile: str, features: str
+) -> tuple[list[kube.Doc], dict[str, Any], network_policy.Cluster]:
     docs, values = render_values(profile, features)
-    return docs, values, r.platform_world(docs, values, NS)
+    return docs, values, network_world.platform_world(docs, values, NS)
 
 
-def party(cluster: r.Cluster, name: str) -> list[r.Endpoint]:
+def party(cluster: network_policy.Cluster, name: str) -> list[network_policy.Endpoint]:
     found = cluster.of_party(name)
     return found
 
@@ -98,10 +101,10 @@ CASES = [(p, f) for p in PROFILES for f in FEATURES]
 @pytest.mark.parametrize(("profile", "features"), CASES)
 def test_allowed_connections_are_exactly_the_flow_matrix(profile: str, features: str) -> None:
     _, values, cluster = world(profile, features)
-    wanted, problems = r.matrix_connections(cluster, values, NS)
+    wanted, problems = reachability.matrix_connections(cluster, values, NS)
     assert not problems
     assert len(wanted) > 60
-    missing, extra = r.compare(cluster, wanted, NS)
+    missing, extra = reachability.compare(cluster, wanted, NS)
     assert not missing, "flows of the matrix that the policies deny:\n" + "\n".join(missing)
     assert not extra, "connections the policies allow outside the matrix:\n" + "\n".join(extra)
 
@@ -109,10 +112,10 @@ def test_allowed_connections_are_exactly_the_flow_matrix(profile: str, features:
 @pytest.mark.parametrize(("profile", "features"), CASES)
 def test_every_connection_a_workload_makes_is_allowed(profile: str, features: str) -> None:
     docs, values, cluster = world(profile, features)
-    ctx = m.Context(docs, m.external_secrets(values))
-    wanted, _ = r.matrix_connections(cluster, values, NS)
+    ctx = render_context.Context(docs, render_context.external_secrets(values))
+    wanted, _ = reachability.matrix_connections(cluster, values, NS)
     problems, exempted = [], set()
-    for why, conn in r.usage_connections(docs, ctx, cluster, values):
+    for why, conn in reachability.usage_connections(docs, ctx, cluster, values):
         if conn.source == conn.target:
             continue
         variable = why.rsplit(" ", 1)[-1]
@@ -137,10 +140,12 @@ def test_health_and_auth_sides_never_reach_each_others_stores(profile: str, feat
     auth_stores = [ep for name in AUTH_STORES for ep in party(cluster, name)]
     health_stores = [ep for name in HEALTH_STORES for ep in party(cluster, name)]
     assert len(health) >= 4 and len(auth) >= 3 and len(auth_stores) >= 2
-    assert r.connections_between(cluster, health, auth_stores) == []
-    assert r.connections_between(cluster, auth, health_stores) == []
+    assert reachability.connections_between(cluster, health, auth_stores) == []
+    assert reachability.connections_between(cluster, auth, health_stores) == []
     outside = [ep for ep in cluster.endpoints if ep.namespace is None]
-    assert r.connections_between(cluster, auth, outside) == [], "auth has no business outside"
+    assert reachability.connections_between(cluster, auth, outside) == [], (
+        "auth has no business outside"
+    )
 
 
 @pytest.mark.parametrize(("profile", "features"), CASES)
@@ -152,8 +157,8 @@ def test_only_the_backup_jobs_reach_both_databases(profile: str, features: str) 
         for ep in cluster.endpoints
         if ep.namespace == NS
         and ep.party not in ("health-db", "auth-db")
-        and r.connections_between(cluster, [ep], health_db)
-        and r.connections_between(cluster, [ep], auth_db)
+        and reachability.connections_between(cluster, [ep], health_db)
+        and reachability.connections_between(cluster, [ep], auth_db)
     }
     assert both == {"backup", "backup-verify"}
 
@@ -181,19 +186,21 @@ def test_nothing_reaches_the_metadata_service_and_strangers_reach_nothing(
     profile: str, features: str
 ) -> None:
     _, _, cluster = world(profile, features)
-    metadata = [ep for ep in cluster.endpoints if str(ep.ip) == r.METADATA_PROBE]
+    metadata = [ep for ep in cluster.endpoints if str(ep.ip) == network_world.METADATA_PROBE]
     pods = [ep for ep in cluster.endpoints if ep.namespace == NS]
-    assert r.connections_between(cluster, pods, metadata) == []
+    assert reachability.connections_between(cluster, pods, metadata) == []
     platform = [ep for ep in cluster.endpoints if ep.namespace == NS and ep.party]
     strangers = [ep for ep in cluster.endpoints if ep.name in ("Pod/debug", "Pod/stranger")]
-    assert r.connections_between(cluster, strangers, platform) == []
-    assert r.connections_between(cluster, platform, strangers) == []
+    assert reachability.connections_between(cluster, strangers, platform) == []
+    assert reachability.connections_between(cluster, platform, strangers) == []
     vcn_and_services = ipaddress.ip_network("10.0.0.0/8")
     kube_api = [
         ep for ep in cluster.endpoints if ep.namespace is None and ep.ip in vcn_and_services
     ]
     assert kube_api
-    reaching_api = {s.party for s in pods if r.connections_between(cluster, [s], kube_api)}
+    reaching_api = {
+        s.party for s in pods if reachability.connections_between(cluster, [s], kube_api)
+    }
     assert reaching_api == {"health-db", "auth-db"}, "only the CloudNativePG instance manager"
 
 
@@ -221,25 +228,25 @@ def test_the_component_list_matches_the_render() -> None:
     # every party of every flow exists in some configuration
     for flow in values["security"]["flows"]:
         for name in (flow["from"], flow["to"]):
-            if name == r.ALL_PODS or name in values["security"]["peers"]:
+            if name == network_policy.ALL_PODS or name in values["security"]["peers"]:
                 continue
             assert name in rendered, flow
 
 
 def test_namespace_selectors_use_the_automatic_label() -> None:
     docs, _, _ = world("always-free", "all-features")
-    for policy in m.of_kind(docs, "NetworkPolicy"):
+    for policy in kube.of_kind(docs, "NetworkPolicy"):
         for rule in [*policy["spec"].get("ingress", []), *policy["spec"].get("egress", [])]:
             for peer in [*rule.get("from", []), *rule.get("to", [])]:
                 if "namespaceSelector" in peer:
                     keys = set(peer["namespaceSelector"]["matchLabels"])
-                    assert keys == {"kubernetes.io/metadata.name"}, m.ref(policy)
+                    assert keys == {"kubernetes.io/metadata.name"}, kube.ref(policy)
 
 
 def render_with_flows(tmp_path: Path, flows: list[dict[str, Any]]) -> str:
     path = tmp_path / "flows.yaml"
     path.write_text(yaml.safe_dump({"security": {"flows": flows}}))
-    return m.render_text(CHART, [path], helm=str(m.helm_binary()))
+    return helm_chart.render_text(CHART, [path], helm=str(helm_chart.helm_binary()))
 
 
 def test_the_chart_refuses_flows_naming_unknown_parties(tmp_path: Path) -> None:
@@ -253,9 +260,9 @@ def test_the_chart_refuses_flows_naming_unknown_parties(tmp_path: Path) -> None:
 
 def test_policies_can_be_switched_off() -> None:
     docs = render("always-free", **{"security.networkPolicies.enabled": "false"})
-    assert not m.of_kind(docs, "NetworkPolicy")
+    assert not kube.of_kind(docs, "NetworkPolicy")
     whole = render("always-free")
-    assert m.find(whole, "NetworkPolicy", "healthplatform-default-deny") is not None
+    assert kube.find(whole, "NetworkPolicy", "healthplatform-default-deny") is not None
 
 
 def doc_flow_rows() -> set[tuple[str, str, str]]:
@@ -270,7 +277,7 @@ def doc_flow_rows() -> set[tuple[str, str, str]]:
 
 
 def test_the_flow_matrix_is_documented() -> None:
-    values = m.merged_values(CHART)
+    values = helm_chart.merged_values(CHART)
     rows = doc_flow_rows()
     wanted = {
         (str(f["from"]), str(f["to"]), f"{f['port']}/{f.get('protocol', 'TCP')}")

@@ -1,6 +1,6 @@
 """Pod Security "restricted" on every workload kind, and the namespace that enforces it.
 
-healthplatform.ops.manifests.check_pod_security runs on every pod template of every render
+healthplatform_deploy.pod_security.check_pod_security runs on every pod template of every render
 (tests/deploy/test_charts.py). Here: it reaches every kind (Deployment, StatefulSet, Job,
 CronJob, DaemonSet) and init containers, the restricted fields it does not look at are
 checked too (sysctls, SELinux, procMount, AppArmor, ephemeral containers), and the
@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from healthplatform.ops import manifests as m
+from healthplatform_deploy import helm as helm_chart
+from healthplatform_deploy import kube, pod_security
+from healthplatform_deploy import workloads as workload_rules
 from tests.deploy.test_charts import ALL_FEATURES, CHART, PROFILES, builtin_problems, helm, render
 
 pytestmark = pytest.mark.deploy
@@ -33,7 +35,7 @@ SELINUX_TYPES = frozenset(
 )
 
 
-def restricted_extras(pt: m.PodTemplate) -> list[str]:
+def restricted_extras(pt: kube.PodTemplate) -> list[str]:
     """The restricted/baseline fields check_pod_security leaves out."""
     problems = []
     spec, where = pt.spec, pt.ref
@@ -60,8 +62,8 @@ def restricted_extras(pt: m.PodTemplate) -> list[str]:
     return problems
 
 
-def all_renders() -> list[m.Doc]:
-    docs: list[m.Doc] = []
+def all_renders() -> list[kube.Doc]:
+    docs: list[kube.Doc] = []
     for profile in PROFILES:
         docs += render(profile) + render(profile, **ALL_FEATURES)
     return docs
@@ -69,17 +71,17 @@ def all_renders() -> list[m.Doc]:
 
 def test_every_kind_and_init_container_is_checked() -> None:
     docs = all_renders()
-    kinds = {pt.owner["kind"] for pt in m.pod_templates(docs)}
+    kinds = {pt.owner["kind"] for pt in kube.pod_templates(docs)}
     assert kinds == {"Deployment", "StatefulSet", "Job", "CronJob"}
-    with_init = {pt.ref for pt in m.pod_templates(docs) if pt.spec.get("initContainers")}
+    with_init = {pt.ref for pt in kube.pod_templates(docs) if pt.spec.get("initContainers")}
     assert {"Job/healthplatform-migrate-auth", "StatefulSet/healthplatform-s3"} <= with_init
-    assert not m.check_pod_security(docs)
-    assert not [p for pt in m.pod_templates(docs) for p in restricted_extras(pt)]
+    assert not pod_security.check_pod_security(docs)
+    assert not [p for pt in kube.pod_templates(docs) for p in restricted_extras(pt)]
 
 
 def test_the_checks_fail_on_every_kind() -> None:
-    docs = m.parse_documents((FIXTURES / "pod-security-every-kind.yaml").read_text())
-    text = "\n".join(m.check_pod_security(docs))
+    docs = helm_chart.parse_documents((FIXTURES / "pod-security-every-kind.yaml").read_text())
+    text = "\n".join(pod_security.check_pod_security(docs))
     for expected in (
         "Job/migrate wait: runAsUser is 0",
         "Job/migrate wait: allowPrivilegeEscalation is not false",
@@ -91,7 +93,7 @@ def test_the_checks_fail_on_every_kind() -> None:
         "DaemonSet/agent: volume logs of type ['hostPath'] is not allowed",
     ):
         assert expected in text, text
-    extras = "\n".join(p for pt in m.pod_templates(docs) for p in restricted_extras(pt))
+    extras = "\n".join(p for pt in kube.pod_templates(docs) for p in restricted_extras(pt))
     for expected in (
         "CronJob/maintain: sysctl kernel.msgmax",
         "CronJob/maintain maintain: procMount Unmasked",
@@ -113,14 +115,16 @@ def namespace_values(tmp_path: Path, level: str) -> Path:
 @pytest.mark.parametrize("level", ["restricted", "baseline"])
 def test_the_namespace_object_enforces_pod_security(tmp_path: Path, level: str) -> None:
     path = namespace_values(tmp_path, level)
-    docs = m.render(CHART, [m.profile_path("always-free"), path], helm=helm("helm4"))
-    (namespace,) = m.of_kind(docs, "Namespace")
-    labels = m.labels_of(namespace)
-    assert m.name_of(namespace) == m.RENDER_NAMESPACE
+    docs = helm_chart.render(
+        CHART, [helm_chart.profile_path("always-free"), path], helm=helm("helm4")
+    )
+    (namespace,) = kube.of_kind(docs, "Namespace")
+    labels = kube.labels_of(namespace)
+    assert kube.name_of(namespace) == kube.RENDER_NAMESPACE
     assert labels["pod-security.kubernetes.io/enforce"] == level
     assert labels["pod-security.kubernetes.io/warn"] == "restricted"
     assert labels["pod-security.kubernetes.io/audit"] == "restricted"
     assert labels["healthplatform.io/layer"] == "data"
     assert not builtin_problems([namespace], tmp_path)
-    assert not m.check_namespaces(docs)
-    assert not m.of_kind(render("always-free"), "Namespace"), "off by default"
+    assert not workload_rules.check_namespaces(docs)
+    assert not kube.of_kind(render("always-free"), "Namespace"), "off by default"

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from healthplatform.ops import manifests as m
+from healthplatform_deploy import helm as helm_chart
+from healthplatform_deploy import kube
 from tests.deploy.test_charts import ALL_FEATURES, CHART, PROFILES, builtin_problems, helm, render
 
 pytestmark = pytest.mark.deploy
@@ -63,11 +64,11 @@ class Grant:
         return f"{self.subject} @{self.scope}: {self.role} {self.verb} {self.group}/{self.resource}"
 
 
-def role_rules(docs: list[m.Doc]) -> dict[tuple[str, str], list[tuple[str, str, str]]]:
+def role_rules(docs: list[kube.Doc]) -> dict[tuple[str, str], list[tuple[str, str, str]]]:
     """(kind, name) of each Role/ClusterRole -> (group, resource, verb) it grants."""
     rules: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
-    for role in m.of_kind(docs, "Role", "ClusterRole"):
-        found = rules.setdefault((role["kind"], m.name_of(role)), [])
+    for role in kube.of_kind(docs, "Role", "ClusterRole"):
+        found = rules.setdefault((role["kind"], kube.name_of(role)), [])
         for rule in role.get("rules") or []:
             for group in rule.get("apiGroups") or [""]:
                 for resource in rule.get("resources") or rule.get("nonResourceURLs") or []:
@@ -75,12 +76,12 @@ def role_rules(docs: list[m.Doc]) -> dict[tuple[str, str], list[tuple[str, str, 
     return rules
 
 
-def grants(docs: list[m.Doc], namespace: str = m.RENDER_NAMESPACE) -> list[Grant]:
+def grants(docs: list[kube.Doc], namespace: str = kube.RENDER_NAMESPACE) -> list[Grant]:
     """Every permission the render grants, by subject (roles without a binding too)."""
     rules = role_rules(docs)
     bound: set[tuple[str, str]] = set()
     found: list[Grant] = []
-    for binding in m.of_kind(docs, "RoleBinding", "ClusterRoleBinding"):
+    for binding in kube.of_kind(docs, "RoleBinding", "ClusterRoleBinding"):
         ref = binding["roleRef"]
         key = (ref["kind"], ref["name"])
         bound.add(key)
@@ -94,7 +95,7 @@ def grants(docs: list[m.Doc], namespace: str = m.RENDER_NAMESPACE) -> list[Grant
     return found
 
 
-def grant_problems(docs: list[m.Doc]) -> list[str]:
+def grant_problems(docs: list[kube.Doc]) -> list[str]:
     problems = []
     for grant in grants(docs):
         if (grant.role, grant.group, grant.resource, grant.verb) in ALLOWED_GRANTS:
@@ -107,7 +108,7 @@ def grant_problems(docs: list[m.Doc]) -> list[str]:
             problems.append(f"escalation: {grant}")
         if grant.scope == "cluster":
             problems.append(f"cluster-wide binding: {grant}")
-    service_accounts = {m.name_of(sa) for sa in m.of_kind(docs, "ServiceAccount")}
+    service_accounts = {kube.name_of(sa) for sa in kube.of_kind(docs, "ServiceAccount")}
     for grant in grants(docs):
         kind, _, name = grant.subject.partition("/")
         if kind == "ServiceAccount" and name in service_accounts:
@@ -119,7 +120,7 @@ def grant_problems(docs: list[m.Doc]) -> list[str]:
 def test_rbac_of_the_render_is_narrow(profile: str) -> None:
     docs = render(profile) + render(profile, **ALL_FEATURES)
     assert not grant_problems(docs), "\n".join(grant_problems(docs))
-    assert not m.of_kind(docs, "ClusterRoleBinding")
+    assert not kube.of_kind(docs, "ClusterRoleBinding")
     listing = {(g.role, g.group, g.resource, g.verb) for g in grants(docs)}
     developer = {x[1:] for x in listing if x[0] == "healthplatform-developer"}
     operator = {x[1:] for x in listing if x[0] == "healthplatform-operator"}
@@ -143,12 +144,14 @@ def test_people_are_bound_in_the_release_namespace_only(tmp_path: Path) -> None:
             "operators": [{"kind": "User", "name": "oncall@example.org"}],
         },
     )
-    docs = m.render(CHART, [m.profile_path("always-free"), path], helm=helm("helm4"))
+    docs = helm_chart.render(
+        CHART, [helm_chart.profile_path("always-free"), path], helm=helm("helm4")
+    )
     assert not grant_problems(docs)
     assert not builtin_problems(docs, tmp_path)
     by_subject: dict[str, set[str]] = {}
     for grant in grants(docs):
-        assert grant.scope == m.RENDER_NAMESPACE
+        assert grant.scope == kube.RENDER_NAMESPACE
         by_subject.setdefault(grant.subject, set()).add(grant.role)
     assert by_subject == {
         "Group/hp-developers": {"healthplatform-developer"},
@@ -158,12 +161,12 @@ def test_people_are_bound_in_the_release_namespace_only(tmp_path: Path) -> None:
 
 def test_roles_can_be_left_out(tmp_path: Path) -> None:
     path = values_file(tmp_path, {"create": False, "developers": [], "operators": []})
-    docs = m.render(CHART, [path], helm=helm("helm4"))
-    assert not m.of_kind(docs, "ClusterRole", "RoleBinding")
+    docs = helm_chart.render(CHART, [path], helm=helm("helm4"))
+    assert not kube.of_kind(docs, "ClusterRole", "RoleBinding")
 
 
 def test_the_listing_refuses_wide_grants() -> None:
-    docs = m.parse_documents((FIXTURES / "rbac-too-wide.yaml").read_text())
+    docs = helm_chart.parse_documents((FIXTURES / "rbac-too-wide.yaml").read_text())
     docs.append({"kind": "ServiceAccount", "metadata": {"name": "api"}})
     text = "\n".join(grant_problems(docs))
     for expected in (
@@ -179,9 +182,9 @@ def test_the_listing_refuses_wide_grants() -> None:
 
 def test_workloads_get_no_service_account_token() -> None:
     docs = render("paid-small", **ALL_FEATURES)
-    pods = m.pod_templates(docs)
+    pods = kube.pod_templates(docs)
     assert pods
     for pt in pods:
         assert pt.spec["automountServiceAccountToken"] is False, pt.ref
-    for sa in m.of_kind(docs, "ServiceAccount"):
-        assert sa["automountServiceAccountToken"] is False, m.ref(sa)
+    for sa in kube.of_kind(docs, "ServiceAccount"):
+        assert sa["automountServiceAccountToken"] is False, kube.ref(sa)

@@ -1,4 +1,4 @@
-"""The NetworkPolicy engine of healthplatform.ops.reachability on tiny hand-written clusters.
+"""The NetworkPolicy engine of healthplatform_deploy.network_policy on tiny hand-written clusters.
 
 Each case is one rule of the NetworkPolicy API that a policy author gets wrong: isolation
 per direction, both ends must allow, peers (pod, namespace, both, ipBlock), named ports,
@@ -12,37 +12,45 @@ from typing import Any
 
 import pytest
 
-from healthplatform.ops import reachability as r
+from healthplatform_deploy import network_policy, reachability
 
 pytestmark = pytest.mark.deploy
 
 NS = "app"
 
 
-def np(name: str, spec: dict[str, Any], namespace: str = NS) -> r.Policy:
-    return r.Policy.parse(
+def np(name: str, spec: dict[str, Any], namespace: str = NS) -> network_policy.Policy:
+    return network_policy.Policy.parse(
         {"kind": "NetworkPolicy", "metadata": {"name": name, "namespace": namespace}, "spec": spec},
         namespace,
     )
 
 
-def world(*policies: r.Policy) -> tuple[r.Cluster, dict[str, r.Endpoint]]:
-    cluster = r.Cluster()
+def world(
+    *policies: network_policy.Policy,
+) -> tuple[network_policy.Cluster, dict[str, network_policy.Endpoint]]:
+    cluster = network_policy.Cluster()
     eps = {
-        "web": r.endpoint("web", NS, {"app": "web"}, "10.244.0.2", [("http", 8000, "TCP")]),
-        "db": r.endpoint("db", NS, {"app": "db"}, "10.244.0.3", [("pg", 5432, "TCP")]),
-        "other": r.endpoint(
+        "web": network_policy.endpoint(
+            "web", NS, {"app": "web"}, "10.244.0.2", [("http", 8000, "TCP")]
+        ),
+        "db": network_policy.endpoint("db", NS, {"app": "db"}, "10.244.0.3", [("pg", 5432, "TCP")]),
+        "other": network_policy.endpoint(
             "other", "other", {"app": "web"}, "10.244.0.4", [("http", 8000, "TCP")]
         ),
-        "dns": r.endpoint(
+        "dns": network_policy.endpoint(
             "dns",
             "kube-system",
             {"k8s-app": "kube-dns"},
             "10.244.0.5",
             [("dns", 53, "UDP"), ("dns-tcp", 53, "TCP")],
         ),
-        "internet": r.endpoint("internet", None, {}, "203.0.113.10", [(None, 443, "TCP")]),
-        "metadata": r.endpoint("metadata", None, {}, "169.254.169.254", [(None, 80, "TCP")]),
+        "internet": network_policy.endpoint(
+            "internet", None, {}, "203.0.113.10", [(None, 443, "TCP")]
+        ),
+        "metadata": network_policy.endpoint(
+            "metadata", None, {}, "169.254.169.254", [(None, 80, "TCP")]
+        ),
     }
     for ep in eps.values():
         cluster.add(ep)
@@ -269,9 +277,11 @@ def test_reachable_and_compare() -> None:
             },
         )
     )
-    wanted = {r.Connection(e["web"], e["db"], 5432)}
-    assert r.compare(cluster, wanted, NS) == ([], [])
-    missing, extra = r.compare(cluster, {r.Connection(e["db"], e["web"], 8000)}, NS)
+    wanted = {network_policy.Connection(e["web"], e["db"], 5432)}
+    assert reachability.compare(cluster, wanted, NS) == ([], [])
+    missing, extra = reachability.compare(
+        cluster, {network_policy.Connection(e["db"], e["web"], 8000)}, NS
+    )
     assert missing == ["db -> web:8000/TCP"]
     assert extra == ["web -> db:5432/TCP"]
-    assert r.sources_of(cluster, e["db"], 5432) == ["web"]
+    assert reachability.sources_of(cluster, e["db"], 5432) == ["web"]

@@ -21,9 +21,11 @@ from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
 from healthplatform.auth.settings import decode_key_encryption_key
-from healthplatform.ops import manifests as m
-from healthplatform.ops import secrets as s
-from healthplatform.ops.secrets_cli import secrets_cli
+from healthplatform_deploy import context as render_context
+from healthplatform_deploy import helm as helm_chart
+from healthplatform_deploy import kube
+from healthplatform_deploy import secrets as s
+from healthplatform_deploy.secrets_cli import secrets_cli
 from tests.deploy.test_charts import (
     ALL_FEATURES,
     CHART,
@@ -69,9 +71,9 @@ def certificate(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, days: int =
 
 
 def test_expected_secrets_are_the_values_declaration() -> None:
-    values = m.merged_values(CHART)
+    values = helm_chart.merged_values(CHART)
     expected = {x.name: {k.key for k in x.keys} for x in s.expected_secrets(values)}
-    assert expected == m.external_secrets(values)
+    assert expected == render_context.external_secrets(values)
     assert set(expected) == {
         "healthplatform-s3",
         "healthplatform-rabbitmq",
@@ -88,7 +90,7 @@ def test_a_new_secret_field_without_a_generator_is_refused() -> None:
 
 
 def test_generated_values_are_strong_and_fit_where_they_go() -> None:
-    values = m.merged_values(CHART)
+    values = helm_chart.merged_values(CHART)
     first = {d["metadata"]["name"]: d["stringData"] for d in s.generate(values, NS)}
     second = {d["metadata"]["name"]: d["stringData"] for d in s.generate(values, NS)}
     for name, data in first.items():
@@ -109,7 +111,7 @@ def test_generated_values_are_strong_and_fit_where_they_go() -> None:
 
 
 def test_overrides_replace_generated_values_and_must_name_expected_keys() -> None:
-    values = m.merged_values(CHART)
+    values = helm_chart.merged_values(CHART)
     docs = s.generate(values, NS, {("healthplatform-s3", "AWS_ACCESS_KEY_ID"): "from-terraform"})
     s3 = next(d for d in docs if d["metadata"]["name"] == "healthplatform-s3")
     assert s3["stringData"]["AWS_ACCESS_KEY_ID"] == "from-terraform"
@@ -141,7 +143,7 @@ def controller_decrypt(key: rsa.RSAPrivateKey, sealed: str, namespace: str, name
 
 def test_seal_round_trip(controller_key: rsa.RSAPrivateKey) -> None:
     public = s.load_public_key(certificate(controller_key))
-    plain = s.generate(m.merged_values(CHART), NS)
+    plain = s.generate(helm_chart.merged_values(CHART), NS)
     sealed = s.seal(public, plain)
     assert not crd_problems(sealed)
     for secret, sealed_secret in zip(plain, sealed, strict=True):
@@ -207,7 +209,7 @@ def test_certificates_expired_or_not_rsa_are_refused(controller_key: rsa.RSAPriv
 
 
 def sealed_values_file(tmp_path: Path, key: rsa.RSAPrivateKey, namespace: str) -> Path:
-    sealed = s.seal(key.public_key(), s.generate(m.merged_values(CHART), namespace))
+    sealed = s.seal(key.public_key(), s.generate(helm_chart.merged_values(CHART), namespace))
     path = tmp_path / "sealed.yaml"
     path.write_text(yaml.safe_dump(s.sealed_values(sealed)))
     return path
@@ -216,25 +218,29 @@ def sealed_values_file(tmp_path: Path, key: rsa.RSAPrivateKey, namespace: str) -
 def test_the_chart_renders_sealed_secrets_in_the_data_layer(
     tmp_path: Path, controller_key: rsa.RSAPrivateKey
 ) -> None:
-    path = sealed_values_file(tmp_path, controller_key, m.RENDER_NAMESPACE)
-    docs = m.render(CHART, [m.profile_path("always-free"), path], helm=helm("helm4"))
-    sealed = m.of_kind(docs, "SealedSecret")
-    assert {m.name_of(d) for d in sealed} == set(m.external_secrets(m.merged_values(CHART)))
+    path = sealed_values_file(tmp_path, controller_key, kube.RENDER_NAMESPACE)
+    docs = helm_chart.render(
+        CHART, [helm_chart.profile_path("always-free"), path], helm=helm("helm4")
+    )
+    sealed = kube.of_kind(docs, "SealedSecret")
+    assert {kube.name_of(d) for d in sealed} == set(
+        render_context.external_secrets(helm_chart.merged_values(CHART))
+    )
     assert not crd_problems(sealed)
-    assert all(m.labels_of(d)["healthplatform.io/layer"] == "data" for d in sealed)
+    assert all(kube.labels_of(d)["healthplatform.io/layer"] == "data" for d in sealed)
     values = yaml.safe_load(path.read_text())["security"]["sealedSecrets"]["encryptedData"]
     for doc in sealed:
-        name = m.name_of(doc)
+        name = kube.name_of(doc)
         assert doc["spec"]["encryptedData"] == values[name]
         for ciphertext in doc["spec"]["encryptedData"].values():
-            s.unseal_value(controller_key, m.RENDER_NAMESPACE, name, ciphertext)
-    apps = m.render(
+            s.unseal_value(controller_key, kube.RENDER_NAMESPACE, name, ciphertext)
+    apps = helm_chart.render(
         CHART,
         [path],
         helm=helm("helm4"),
         sets={"layers.data": "false", "layers.gateway": "false"},
     )
-    assert not m.of_kind(apps, "SealedSecret")
+    assert not kube.of_kind(apps, "SealedSecret")
 
 
 def test_the_chart_refuses_incomplete_or_unknown_sealed_secrets(tmp_path: Path) -> None:
@@ -242,7 +248,7 @@ def test_the_chart_refuses_incomplete_or_unknown_sealed_secrets(tmp_path: Path) 
         path = tmp_path / "v.yaml"
         values = {"security": {"sealedSecrets": {"enabled": True, "encryptedData": data}}}
         path.write_text(yaml.safe_dump(values))
-        m.render(CHART, [path], helm=helm("helm4"))
+        helm_chart.render(CHART, [path], helm=helm("helm4"))
 
     with pytest.raises(RuntimeError, match='has no key "password"'):
         render_with({"healthplatform-rabbitmq": {"username": "QUJD"}})
@@ -395,30 +401,30 @@ def test_the_scanner_finds_what_it_looks_for() -> None:
 SECRET_NAME = re.compile(r"(?i)password|passwd|secret|token|private|credential|api_?key")
 
 
-def rendered_literals(docs: list[m.Doc]) -> list[str]:
+def rendered_literals(docs: list[kube.Doc]) -> list[str]:
     """Literal values the render gives to secret-looking names: env values, ConfigMap
     keys, Secret objects (none may be rendered at all)."""
-    problems = [f"{m.ref(d)}: a Secret is rendered" for d in m.of_kind(docs, "Secret")]
-    for pt in m.pod_templates(docs):
+    problems = [f"{kube.ref(d)}: a Secret is rendered" for d in kube.of_kind(docs, "Secret")]
+    for pt in kube.pod_templates(docs):
         for container in pt.containers():
             for item in container.get("env") or []:
                 value = str(item.get("value", ""))
                 if SECRET_NAME.search(item["name"]) and value and "$(" not in value:
                     problems.append(f"{pt.ref} {container['name']}: {item['name']} is a literal")
-    for cm in m.of_kind(docs, "ConfigMap"):
+    for cm in kube.of_kind(docs, "ConfigMap"):
         for key, value in (cm.get("data") or {}).items():
             if SECRET_NAME.search(key) and str(value).strip():
-                problems.append(f"{m.ref(cm)}: {key} holds a value")
-            for url in m.URL.finditer(str(value)):
+                problems.append(f"{kube.ref(cm)}: {key} holds a value")
+            for url in kube.URL.finditer(str(value)):
                 if re.search(r"://[^/@\s]*:[^/@\s]+@", url.group(0)):
-                    problems.append(f"{m.ref(cm)}: {key} has a URL with a password")
+                    problems.append(f"{kube.ref(cm)}: {key} has a URL with a password")
     return problems
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_render_holds_no_plaintext_secret(profile: str) -> None:
     docs = render(profile) + render(profile, **ALL_FEATURES)
-    text = m.render_text(CHART, values_files(profile), helm=helm("helm4"))
+    text = helm_chart.render_text(CHART, values_files(profile), helm=helm("helm4"))
     assert not findings(f"render of {profile}", text)
     assert not rendered_literals(docs)
     broken = [

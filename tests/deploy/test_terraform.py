@@ -960,9 +960,10 @@ def cluster_violations(docs: list[tuple[Path, dict[str, Any]]]) -> list[str]:
         if pod_cni != ["FLANNEL_OVERLAY"]:
             problems.append(f"node pool {name}: pod network must be FLANNEL_OVERLAY, got {pod_cni}")
         sources = blocks(body, "node_source_details")
-        if not sources or sources[0].get("image_id") != "${local.node_image_id}":
+        if not sources or sources[0].get("image_id") != "${terraform_data.node_image.output}":
             problems.append(
-                f"node pool {name}: image_id must be local.node_image_id (the checked selection)"
+                f"node pool {name}: image_id must be terraform_data.node_image.output "
+                "(the checked selection, pinned in the state)"
             )
     return problems
 
@@ -987,56 +988,56 @@ def test_cluster_check_fails_on_paid_cluster() -> None:
 
 
 ARM_OKE_1_34_1 = [
-    "Oracle-Linux-8.10-aarch64-2025.09.16-0-OKE-1.34.1-1234",
-    "Oracle-Linux-8.10-aarch64-2025.01.31-0-OKE-1.34.1-758",
-    "Oracle-Linux-8.9-aarch64-2024.05.29-0-OKE-1.34.1-700",
+    "Oracle-Linux-9.6-aarch64-2025.09.16-0-OKE-1.34.1-1234",
+    "Oracle-Linux-9.6-aarch64-2025.01.31-0-OKE-1.34.1-758",
+    "Oracle-Linux-9.5-aarch64-2024.05.29-0-OKE-1.34.1-700",
 ]
 NOT_ARM_OKE_1_34_1 = [
-    "Oracle-Linux-8.10-2025.09.16-0-OKE-1.34.1-1234",  # x86_64
-    "Oracle-Linux-8.10-Gen2-GPU-2025.09.16-0-OKE-1.34.1-1234",  # x86_64 + GPU
-    "Oracle-Linux-8.10-aarch64-2025.09.16-0-OKE-1.33.1-1234",  # other Kubernetes version
-    "Oracle-Linux-8.10-aarch64-2025.09.16-0-OKE-1.34.10-1234",  # 1.34.10 is not 1.34.1
-    "Oracle-Linux-8.10-aarch64-2025.09.16-0",  # plain image, no OKE components
+    "Oracle-Linux-9.6-2025.09.16-0-OKE-1.34.1-1234",  # x86_64
+    "Oracle-Linux-9.6-Gen2-GPU-2025.09.16-0-OKE-1.34.1-1234",  # x86_64 + GPU
+    "Oracle-Linux-9.6-aarch64-2025.09.16-0-OKE-1.33.1-1234",  # other Kubernetes version
+    "Oracle-Linux-9.6-aarch64-2025.09.16-0-OKE-1.34.10-1234",  # 1.34.10 is not 1.34.1
+    "Oracle-Linux-9.6-aarch64-2025.09.16-0",  # plain image, no OKE components
     "Oracle-Linux-7.9-aarch64-2023.01.31-0-OKE-1.34.1-500",  # Oracle Linux 7
-    # Oracle Linux 9 (node_os_major_version is 8)
-    "Oracle-Linux-9.6-aarch64-2025.09.16-0-OKE-1.34.1-1234",
+    # Oracle Linux 8 (node_os_major_version is 9)
+    "Oracle-Linux-8.10-aarch64-2025.09.16-0-OKE-1.34.1-1234",
     "Canonical-Ubuntu-22.04-aarch64-2025.09.16-0-OKE-1.34.1-1234",
 ]
 
 REALISTIC_SOURCES = [
     {
         "source_type": "IMAGE",
-        "source_name": "Oracle-Linux-8.10-2025.10.20-0-OKE-1.34.1-1300",
+        "source_name": "Oracle-Linux-9.6-2025.10.20-0-OKE-1.34.1-1300",
         "image_id": "ocid1.image.oc1..x86-newest",
     },
     {
         "source_type": "IMAGE",
-        "source_name": "Oracle-Linux-8.10-Gen2-GPU-2025.10.20-0-OKE-1.34.1-1300",
+        "source_name": "Oracle-Linux-9.6-Gen2-GPU-2025.10.20-0-OKE-1.34.1-1300",
         "image_id": "ocid1.image.oc1..gpu-newest",
     },
     {
         "source_type": "IMAGE",
-        "source_name": "Oracle-Linux-8.10-aarch64-2025.10.20-0-OKE-1.33.1-1300",
+        "source_name": "Oracle-Linux-9.6-aarch64-2025.10.20-0-OKE-1.33.1-1300",
         "image_id": "ocid1.image.oc1..arm-1-33",
     },
     {
         "source_type": "IMAGE",
-        "source_name": "Oracle-Linux-8.9-aarch64-2024.05.29-0-OKE-1.34.1-700",
+        "source_name": "Oracle-Linux-9.5-aarch64-2024.05.29-0-OKE-1.34.1-700",
         "image_id": "ocid1.image.oc1..arm-ol89",
     },
     {
         "source_type": "IMAGE",
-        "source_name": "Oracle-Linux-8.10-aarch64-2025.09.16-0-OKE-1.34.1-1234",
+        "source_name": "Oracle-Linux-9.6-aarch64-2025.09.16-0-OKE-1.34.1-1234",
         "image_id": "ocid1.image.oc1..arm-newest",
     },
     {
         "source_type": "IMAGE",
-        "source_name": "Oracle-Linux-8.10-aarch64-2025.01.31-0-OKE-1.34.1-758",
+        "source_name": "Oracle-Linux-9.6-aarch64-2025.01.31-0-OKE-1.34.1-758",
         "image_id": "ocid1.image.oc1..arm-older",
     },
     {
         "source_type": "IMAGE",
-        "source_name": "Oracle-Linux-8.10-aarch64-2025.09.16-0",
+        "source_name": "Oracle-Linux-9.6-aarch64-2025.09.16-0",
         "image_id": "ocid1.image.oc1..arm-plain",
     },
 ]
@@ -1084,7 +1085,7 @@ def test_image_regex_selects_arm_oke_images_only(terraform_bin: str, tmp_path: P
     # regex documented in docs/terraform.md can be tried anywhere.
     pattern = harness.evaluate("local.node_image_source_name_regex", OKE_BASE)
     assert pattern == (
-        r"^Oracle-Linux-(8\.[0-9]+)-aarch64-([0-9]{4}\.[0-9]{2}\.[0-9]{2})"
+        r"^Oracle-Linux-(9\.[0-9]+)-aarch64-([0-9]{4}\.[0-9]{2}\.[0-9]{2})"
         r"-[0-9]+-OKE-1\.34\.1-[0-9]+$"
     )
     assert {name: bool(re.search(pattern, name)) for name in matches} == matches
@@ -1097,7 +1098,7 @@ def test_image_selection_picks_newest_arm_image(terraform_bin: str, tmp_path: Pa
     assert harness.evaluate("local.node_image_id", OKE_BASE) == "ocid1.image.oc1..arm-newest"
     assert (
         harness.evaluate("local.node_image_name", OKE_BASE)
-        == "Oracle-Linux-8.10-aarch64-2025.09.16-0-OKE-1.34.1-1234"
+        == "Oracle-Linux-9.6-aarch64-2025.09.16-0-OKE-1.34.1-1234"
     )
     override = {**OKE_BASE, "node_image_id": "ocid1.image.oc1..pinned"}
     assert harness.evaluate("local.node_image_id", override) == "ocid1.image.oc1..pinned"
@@ -1116,10 +1117,8 @@ def test_image_regex_check_fails_on_loose_regex(terraform_bin: str, tmp_path: Pa
         REALISTIC_SOURCES,
     )
     problems = "\n".join(image_regex_violations(harness.evaluate(_match_expression(), OKE_BASE)))
-    assert "wrong image matched: Oracle-Linux-8.10-2025.09.16-0-OKE-1.34.1-1234" in problems
-    assert (
-        "wrong image matched: Oracle-Linux-8.10-Gen2-GPU-2025.09.16-0-OKE-1.34.1-1234" in problems
-    )
+    assert "wrong image matched: Oracle-Linux-9.6-2025.09.16-0-OKE-1.34.1-1234" in problems
+    assert "wrong image matched: Oracle-Linux-9.6-Gen2-GPU-2025.09.16-0-OKE-1.34.1-1234" in problems
     assert "OKE-1.34.10" in problems
 
 

@@ -31,13 +31,14 @@ from typing import Any
 import pytest
 import yaml
 
-from healthplatform.ops import manifests as m
+from healthplatform_deploy import helm as helm_chart
+from healthplatform_deploy import kube
 from tests.deploy.test_charts import helm
 from tests.deploy.test_gitops import ARGOCD, environment, value_file
 
 pytestmark = pytest.mark.deploy
 
-REPO = m.REPO_ROOT
+REPO = kube.REPO_ROOT
 WORKFLOWS = REPO / ".github" / "workflows"
 ENSURE_TOOLS = REPO / "scripts" / "ensure-gitops-tools.sh"
 BUMP = REPO / ".github" / "scripts" / "bump_image.py"
@@ -423,12 +424,12 @@ def test_bump_script_sets_the_digest_the_platform_chart_renders(tmp_path: Path) 
         "digest": digest,
     }
     # The chart renders that digest when the Application's values files include it.
-    app = next(a for a in environment("always-free").apps if m.name_of(a) == "hp-apps")
+    app = next(a for a in environment("always-free").apps if kube.name_of(a) == "hp-apps")
     source = app["spec"]["source"]
     resolved = [value_file(app, source, f) for f in source["helm"]["valueFiles"]]
     files = [copy if Path(f).name == "image.yaml" else Path(f) for f in resolved]
-    docs = m.render(REPO / source["path"], files, helm=helm("helm4"))
-    api = m.find(docs, "Deployment", "healthplatform-api")
+    docs = helm_chart.render(REPO / source["path"], files, helm=helm("helm4"))
+    api = kube.find(docs, "Deployment", "healthplatform-api")
     assert api is not None
     image = api["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == f"ghcr.io/acme/health:{sha}@{digest}"

@@ -28,7 +28,7 @@ from healthplatform.gateway.local import LocalGateway
 from healthplatform.settings import Settings
 from healthplatform.web import install as install_web
 from healthplatform.web.routes import CONTENT_SECURITY_POLICY
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, SAMPLES_ERROR
 from tests.e2e.test_passkey_browser import CHROMIUM, require_browser
 from tests.integration.auth.servers import serve
 from tests.support.services import free_port
@@ -105,7 +105,7 @@ def platform(tmp_path: Path) -> Iterator[str]:
 def test_webapp_in_chromium(platform: str) -> None:
     node = require_browser()
     samples = sorted(SAMPLES.glob("*.avro"))
-    assert samples, f"no sample files in {SAMPLES} (set HP_SAMPLES_DIR)"
+    assert samples, SAMPLES_ERROR or f"no sample files in {SAMPLES}"
     username = f"web-{uuid.uuid4().hex[:8]}"
     completed = subprocess.run(
         [

@@ -1,11 +1,10 @@
 """The backup documentation: its Kubernetes snippets are valid custom resources (strict CRD
-schemas, HP_CRD_SCHEMAS, default ../shared/crd-schemas), and every runbook gives commands,
+schemas derived from the pinned charts' CRDs), and every runbook gives commands,
 times and the RPO/RTO targets."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -15,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
+
+from tests.support.artifacts import crd_schema_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "docs/backup.md", *sorted((ROOT / "docs/runbooks").glob("*.md"))]
@@ -29,10 +30,7 @@ _FENCE = re.compile(r"^```yaml\n(.*?)^```", re.M | re.S)
 
 
 def _schemas() -> Path:
-    path = Path(os.environ.get("HP_CRD_SCHEMAS", ROOT.parent / "shared" / "crd-schemas"))
-    if not path.is_dir():
-        pytest.fail(f"no CRD schemas at {path} (set HP_CRD_SCHEMAS to a CRDs-catalog folder)")
-    return path
+    return crd_schema_dir()
 
 
 def _resources() -> list[tuple[str, dict[str, Any]]]:

@@ -12,10 +12,15 @@ from healthplatform.healthconnect.container import AvroFileError, inspect_file
 from healthplatform.healthconnect.registry import record_type_from_schema_name, record_types
 from healthplatform.healthconnect.synth import synthetic_file
 from tests.conftest import SAMPLES as _SAMPLES_DIR
+from tests.conftest import SAMPLES_ERROR
 
 LIMITS = {"max_decoded_bytes": 64 * 1024 * 1024, "max_records": 100_000}
 
 SAMPLES = sorted(_SAMPLES_DIR.glob("*.avro"))
+
+
+def test_the_real_samples_are_there() -> None:
+    assert SAMPLES, SAMPLES_ERROR or f"no sample files in {_SAMPLES_DIR}"
 
 
 def test_there_are_31_record_types() -> None:

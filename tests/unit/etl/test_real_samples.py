@@ -15,15 +15,19 @@ from healthplatform.etl.narratives import daily_journal, upload_narrative
 from healthplatform.etl.observations import Observation, from_record
 from healthplatform.etl.zones import place_all
 from healthplatform.verify.check import check, facts
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, SAMPLES_ERROR
 
 DAYS = (date(2025, 9, 19), date(2025, 9, 20), date(2025, 9, 21))
 FILES = sorted(SAMPLES.glob("*.avro"))
-pytestmark = pytest.mark.skipif(not FILES, reason=f"no sample files in {SAMPLES}")
+
+
+def test_the_real_samples_are_there() -> None:
+    assert len(FILES) == 16, SAMPLES_ERROR or f"{len(FILES)} sample files in {SAMPLES}"
 
 
 @cache
 def observations() -> tuple[Observation, ...]:
+    test_the_real_samples_are_there()  # every test here fails with the reason when absent
     by_id: dict[str, Observation] = {}
     for path in FILES:
         record_type = path.name.split("_")[0]

@@ -58,6 +58,7 @@ module "oke" {
   reserved_pvc_gb            = var.reserved_pvc_gb
   availability_domain_number = var.availability_domain_number
   node_image_id              = var.node_image_id
+  node_os_major_version      = var.node_os_major_version
   ssh_public_key             = var.ssh_public_key
   pv_encryption_in_transit   = var.pv_encryption_in_transit
 }

@@ -219,6 +219,23 @@ variable "availability_domain_number" {
   }
 }
 
+variable "node_os_major_version" {
+  default     = "9"
+  description = "Oracle Linux major version of the node image: OKE's current worker images are Oracle Linux 9 builds."
+  type        = string
+}
+
+variable "budget_alert_email" {
+  default     = null
+  description = "Email address for the budget alert (budget.tf): any cost at all in the compartment. Null: no budget."
+  type        = string
+
+  validation {
+    condition     = var.budget_alert_email == null || can(regex("^[^@\\s]+@[^@\\s]+$", var.budget_alert_email))
+    error_message = "budget_alert_email must be null or an email address."
+  }
+}
+
 variable "node_image_id" {
   default     = null
   description = "Node image OCID. Null: the newest Oracle Linux aarch64 OKE image for kubernetes_version."

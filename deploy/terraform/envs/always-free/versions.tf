@@ -4,8 +4,11 @@ terraform {
 
   required_providers {
     oci = {
-      source  = "oracle/oci"
-      version = ">= 7.0.0, < 8.0.0"
+      source = "oracle/oci"
+      # >= 7.26: should_list_all_patch_versions on the node-pool options data source
+      # (provider commit "Kubernetes Versions Format API update", Oct 2025); the
+      # configuration is checked against the 7.32.0 schema (tests/deploy/test_terraform_schema.py).
+      version = ">= 7.26.0, < 8.0.0"
     }
     local = {
       source  = "hashicorp/local"

@@ -5,9 +5,10 @@
 # provider, against realistic image names.
 #
 # OKE publishes one image per OS build, architecture and Kubernetes version, named
-#   Oracle-Linux-8.10-aarch64-2025.09.16-0-OKE-1.34.1-1234   (Ampere A1, arm64)
-#   Oracle-Linux-8.10-2025.09.16-0-OKE-1.34.1-1234           (x86_64)
-#   Oracle-Linux-8.10-Gen2-GPU-2025.09.16-0-OKE-1.34.1-1234  (x86_64 with GPU drivers)
+#   Oracle-Linux-9.6-aarch64-2025.09.16-0-OKE-1.34.1-1234   (Ampere A1, arm64)
+#   Oracle-Linux-9.6-2025.09.16-0-OKE-1.34.1-1234           (x86_64)
+#   Oracle-Linux-9.6-Gen2-GPU-2025.09.16-0-OKE-1.34.1-1234  (x86_64 with GPU drivers)
+# The data source already asks for aarch64 sources only; the regex checks it again.
 # The regex requires "-aarch64-" right after the OS version and the exact
 # Kubernetes version followed by the build number, so OKE-1.34.1 never matches
 # OKE-1.34.10. Capture groups: 1 = OS version, 2 = image date (YYYY.MM.DD).

@@ -38,6 +38,20 @@ resource "oci_containerengine_cluster" "this" {
   }
 }
 
+# The node image, kept in the state once chosen: when Oracle publishes a newer image for the
+# same Kubernetes version, local.node_image_id changes but this does not (ignore_changes), so
+# a plain `terraform apply` never cycles the nodes. A new kubernetes_version, OS version or
+# node_image_id replaces it (and the pool then cycles its nodes one by one); to take a newer
+# image on purpose: terraform apply -replace=module.oke.terraform_data.node_image
+resource "terraform_data" "node_image" {
+  input            = local.node_image_id
+  triggers_replace = [var.kubernetes_version, var.node_os_major_version, var.node_image_id]
+
+  lifecycle {
+    ignore_changes = [input]
+  }
+}
+
 resource "oci_containerengine_node_pool" "a1" {
   cluster_id         = oci_containerengine_cluster.this.id
   compartment_id     = var.compartment_id
@@ -54,8 +68,18 @@ resource "oci_containerengine_node_pool" "a1" {
 
   node_source_details {
     source_type             = "IMAGE"
-    image_id                = local.node_image_id
+    image_id                = terraform_data.node_image.output
     boot_volume_size_in_gbs = var.boot_volume_gb
+  }
+
+  # Cycling (an upgrade, a new image) replaces one node at a time without adding a third:
+  # a surge node would be a third A1 instance (billed on Pay-As-You-Go, refused on an
+  # Always-Free-only account). The node being replaced is drained first; the other one
+  # carries the cluster meanwhile (docs/terraform.md, "Upgrades").
+  node_pool_cycling_details {
+    is_node_cycling_enabled = true
+    maximum_surge           = "0"
+    maximum_unavailable     = "1"
   }
 
   node_config_details {
@@ -86,6 +110,11 @@ resource "oci_containerengine_node_pool" "a1" {
     precondition {
       condition     = local.node_image_id != null
       error_message = "No node image matches ${local.node_image_source_name_regex} in this region. Check that kubernetes_version (${var.kubernetes_version}) is offered (oci ce node-pool-options get --node-pool-option-id all), or set node_image_id."
+    }
+
+    precondition {
+      condition     = contains(local.offered_kubernetes_versions, var.kubernetes_version)
+      error_message = "OKE does not offer kubernetes_version ${var.kubernetes_version} for aarch64 node pools in this region; offered: ${join(", ", local.offered_kubernetes_versions)}."
     }
 
     precondition {

@@ -237,8 +237,8 @@ variable "availability_domain_number" {
 }
 
 variable "node_os_major_version" {
-  default     = "8"
-  description = "Oracle Linux major version of the node image."
+  default     = "9"
+  description = "Oracle Linux major version of the node image (OKE's current worker images are Oracle Linux 9; the 8 line ends in 2026)."
   type        = string
 
   validation {

@@ -1,7 +1,7 @@
 """Credentials for the Secrets the chart expects, and sealing them for Sealed Secrets.
 
 The list of user-provided Secrets and their keys is the chart's values ``secrets.*`` (the
-same list :func:`healthplatform.ops.manifests.external_secrets` reads): each entry has a
+same list :func:`healthplatform_deploy.context.external_secrets` reads): each entry has a
 ``name`` and ``<something>Key`` fields naming the keys. The field name says what the value
 is, so it says how to generate it (:data:`GENERATORS`); a new field without a generator is
 an error, not a silently empty Secret.
@@ -31,7 +31,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from healthplatform.ops import manifests as m
+from healthplatform_deploy.helm import merged_values
+from healthplatform_deploy.kube import CHART_NAME, CHARTS_DIR, name_of, ref
 
 SESSION_KEY_BYTES = 32
 GCM_NONCE = bytes(12)
@@ -94,7 +95,7 @@ def expected_secrets(values: Mapping[str, Any]) -> list[ExpectedSecret]:
 
 
 def chart_values(values_files: Sequence[Path] = ()) -> dict[str, Any]:
-    return m.merged_values(m.CHARTS_DIR / m.CHART_NAME, values_files)
+    return merged_values(CHARTS_DIR / CHART_NAME, values_files)
 
 
 def secret_manifest(name: str, namespace: str, data: Mapping[str, str]) -> dict[str, Any]:
@@ -209,8 +210,8 @@ def seal(
     sealed = []
     for secret in secrets_:
         if secret.get("kind") != "Secret":
-            raise ValueError(f"not a Secret: {m.ref(dict(secret))}")
-        name = m.name_of(dict(secret))
+            raise ValueError(f"not a Secret: {ref(dict(secret))}")
+        name = name_of(dict(secret))
         ns = secret.get("metadata", {}).get("namespace") or namespace
         if not ns:
             raise ValueError(f"Secret {name}: no namespace (set --namespace)")

@@ -1,8 +1,8 @@
-"""``healthplatform secrets``: credentials for the chart's Secrets, sealed for the cluster.
+"""``healthplatform-deploy secrets``: credentials for the chart's Secrets, sealed for the cluster.
 
-    healthplatform secrets list
-    healthplatform secrets generate -n healthplatform \\
-      | healthplatform secrets seal --cert sealed-secrets.pem --format values \\
+    healthplatform-deploy secrets list
+    healthplatform-deploy secrets generate -n healthplatform \
+      | healthplatform-deploy secrets seal --cert sealed-secrets.pem --format values \
       > deploy/argocd/envs/always-free/sealed-secrets.yaml
 
 ``generate`` prints plain Secret manifests (or writes them into a git-ignored folder);
@@ -23,8 +23,8 @@ import typer
 import yaml
 from rich.console import Console
 
-from healthplatform.ops import manifests as m
-from healthplatform.ops import secrets as s
+from healthplatform_deploy import secrets
+from healthplatform_deploy.kube import REPO_ROOT
 
 console = Console(stderr=True)
 secrets_cli = typer.Typer(
@@ -47,16 +47,16 @@ class Format(StrEnum):
 
 
 def _values(files: list[Path] | None) -> dict[str, object]:
-    return s.chart_values(files or [])
+    return secrets.chart_values(files or [])
 
 
 def _tracked_path(path: Path) -> bool:
     """True when ``path`` is inside the repository and not ignored by git."""
     resolved = path.resolve()
-    if m.REPO_ROOT not in resolved.parents:
+    if REPO_ROOT not in resolved.parents:
         return False
     result = subprocess.run(  # noqa: S603 (fixed argv)
-        ["git", "-C", str(m.REPO_ROOT), "check-ignore", "-q", str(resolved)],  # noqa: S607
+        ["git", "-C", str(REPO_ROOT), "check-ignore", "-q", str(resolved)],  # noqa: S607
         capture_output=True,
         check=False,
     )
@@ -73,10 +73,10 @@ def _write_private(path: Path, text: str) -> None:
 @secrets_cli.command("list")
 def list_secrets(values: ValuesOpt = None) -> None:
     """The Secrets the chart expects (values secrets.*) and how each key is generated."""
-    for secret in s.expected_secrets(_values(values)):
+    for secret in secrets.expected_secrets(_values(values)):
         print(secret.name)
         for key in secret.keys:
-            print(f"  {key.key}: {s.GENERATORS[key.field].description}")
+            print(f"  {key.key}: {secrets.GENERATORS[key.field].description}")
 
 
 @secrets_cli.command()
@@ -110,17 +110,17 @@ def generate(
             raise typer.BadParameter(f"{item!r}: ${variable} is empty")
         overrides[(name, key)] = os.environ[variable]
     try:
-        manifests = s.generate(_values(values), namespace, overrides)
+        manifests = secrets.generate(_values(values), namespace, overrides)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     if out is None:
-        sys.stdout.write(s.dump(manifests))
+        sys.stdout.write(secrets.dump(manifests))
         return
     if _tracked_path(out):
         console.print(f"[red]{out} is not git-ignored: plaintext Secrets never go into git[/red]")
         raise typer.Exit(2)
     for manifest in manifests:
-        _write_private(out / f"{manifest['metadata']['name']}.yaml", s.dump([manifest]))
+        _write_private(out / f"{manifest['metadata']['name']}.yaml", secrets.dump([manifest]))
     console.print(f"wrote {len(manifests)} Secrets into {out} (seal them, then delete the folder)")
 
 
@@ -147,12 +147,12 @@ def seal(
     text = input_file.read_text() if input_file else sys.stdin.read()
     docs = [d for d in yaml.safe_load_all(text) if d]
     try:
-        key = s.load_public_key(cert.read_bytes())
-        sealed = s.seal(key, docs, namespace)
+        key = secrets.load_public_key(cert.read_bytes())
+        sealed = secrets.seal(key, docs, namespace)
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     if output_format is Format.values:
-        sys.stdout.write(yaml.safe_dump(s.sealed_values(sealed), sort_keys=False))
+        sys.stdout.write(yaml.safe_dump(secrets.sealed_values(sealed), sort_keys=False))
     else:
-        sys.stdout.write(s.dump(sealed))
+        sys.stdout.write(secrets.dump(sealed))
