@@ -10,7 +10,7 @@ import re
 import pytest
 
 from healthplatform.auth.settings import AuthSettings
-from healthplatform.ops import manifests as m
+from healthplatform_deploy import kube
 from tests.deploy.test_charts import PROFILES, crd_problems, render
 
 pytestmark = pytest.mark.deploy
@@ -24,16 +24,18 @@ LIMITED = (
 NOT_LIMITED = ("/logout", "/devices", "/.well-known/jwks.json", "/passkeys", "/v1/upload")
 
 
-def one(docs: list[m.Doc], kind: str) -> m.Doc:
-    [doc] = m.of_kind(docs, kind)
+def one(docs: list[kube.Doc], kind: str) -> kube.Doc:
+    [doc] = kube.of_kind(docs, kind)
     return doc
 
 
-def configmap_data(docs: list[m.Doc], suffix: str) -> dict[str, str]:
-    maps = [d for d in m.of_kind(docs, "ConfigMap") if m.name_of(d).endswith(suffix)]
+def configmap_data(docs: list[kube.Doc], suffix: str) -> dict[str, str]:
+    maps = [d for d in kube.of_kind(docs, "ConfigMap") if kube.name_of(d).endswith(suffix)]
     if suffix == "platform-config":  # the app ConfigMap is the bare `<fullname>-config`
-        maps = [d for d in m.of_kind(docs, "ConfigMap") if m.name_of(d) == "healthplatform-config"]
-    assert len(maps) == 1, [m.name_of(d) for d in maps]
+        maps = [
+            d for d in kube.of_kind(docs, "ConfigMap") if kube.name_of(d) == "healthplatform-config"
+        ]
+    assert len(maps) == 1, [kube.name_of(d) for d in maps]
     return dict(maps[0]["data"])
 
 
@@ -44,7 +46,7 @@ def test_gateway_limits_the_auth_routes_per_client_ip(profile: str | None) -> No
     client = one(docs, "ClientTrafficPolicy")
     assert not crd_problems([policy, client])
     [target] = policy["spec"]["targetRefs"]
-    route = m.find(docs, "HTTPRoute", target["name"])
+    route = kube.find(docs, "HTTPRoute", target["name"])
     assert route is not None and target["kind"] == "HTTPRoute"
     routed = {
         match["path"]["value"] for rule in route["spec"]["rules"] for match in rule["matches"]
@@ -65,7 +67,7 @@ def test_gateway_limits_the_auth_routes_per_client_ip(profile: str | None) -> No
     assert rule["limit"]["requests"] >= service_budget
 
     [gateway_ref] = client["spec"]["targetRefs"]
-    assert m.find(docs, "Gateway", gateway_ref["name"]) is not None
+    assert kube.find(docs, "Gateway", gateway_ref["name"]) is not None
     assert client["spec"]["proxyProtocol"] == {"optional": True}
     assert client["spec"]["clientIPDetection"] == {"xForwardedFor": {"numTrustedHops": 0}}
     proxy = one(docs, "EnvoyProxy")
@@ -82,7 +84,7 @@ def test_switches_off_cleanly() -> None:
         None,
         **{"gateway.authRateLimit.enabled": "false", "gateway.clientIP.proxyProtocol": "false"},
     )
-    assert not m.of_kind(docs, "BackendTrafficPolicy")
+    assert not kube.of_kind(docs, "BackendTrafficPolicy")
     client = one(docs, "ClientTrafficPolicy")
     assert "proxyProtocol" not in client["spec"]
     assert not crd_problems([client])
@@ -93,7 +95,7 @@ def test_switches_off_cleanly() -> None:
 def test_api_polls_the_auth_service_for_revocations() -> None:
     docs = render(None)
     app = configmap_data(docs, "platform-config")
-    auth_service = m.find(docs, "Service", "healthplatform-auth")
+    auth_service = kube.find(docs, "Service", "healthplatform-auth")
     assert auth_service is not None
     url = app["HP_REVOCATION_URL"]
     assert url.startswith("http://healthplatform-auth.") and url.endswith(
@@ -102,7 +104,7 @@ def test_api_polls_the_auth_service_for_revocations() -> None:
     # the public gateway does not route /internal to the auth service
     routes = [
         match["path"]["value"]
-        for route in m.of_kind(docs, "HTTPRoute")
+        for route in kube.of_kind(docs, "HTTPRoute")
         for rule in route["spec"]["rules"]
         for match in rule.get("matches", [])
         if "path" in match

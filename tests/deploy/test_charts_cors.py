@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from healthplatform.ops import manifests as m
+from healthplatform_deploy import kube
 from tests.deploy.test_charts import crd_problems, render
 
 OLD_CLIENT = "https://old-client.example.org"
 
 
-def policies(**sets: str) -> dict[str, m.Doc]:
+def policies(**sets: str) -> dict[str, kube.Doc]:
     return {
-        str(d["metadata"]["name"]): d for d in m.of_kind(render(None, **sets), "SecurityPolicy")
+        str(d["metadata"]["name"]): d for d in kube.of_kind(render(None, **sets), "SecurityPolicy")
     }
 
 
@@ -27,7 +27,7 @@ def test_no_origins_no_cors() -> None:
 def test_configured_origins_get_cors_on_both_route_sets() -> None:
     docs = render(None, **{"gateway.corsOrigins": f"{{{OLD_CLIENT}}}"})
     assert not crd_problems(docs)
-    found = {str(d["metadata"]["name"]): d for d in m.of_kind(docs, "SecurityPolicy")}
+    found = {str(d["metadata"]["name"]): d for d in kube.of_kind(docs, "SecurityPolicy")}
     assert set(found) == {"healthplatform-api-jwt", "healthplatform-auth-cors"}
     targets = {name: [t["name"] for t in doc["spec"]["targetRefs"]] for name, doc in found.items()}
     assert targets["healthplatform-auth-cors"] == ["healthplatform-auth-routes"]
