@@ -1,6 +1,6 @@
 """The previous passkey server's clients, replayed against this service over real HTTP.
 
-Requests are what those clients send (/work/shared/contracts/README.md section 2: the
+Requests are what those clients send (the contracts README, section 2, in the test artifacts: the
 TypeScript web client from its own origin, the generated Android client, and the old
 test-credential generator, which leaves out ``rawId``). Answers are parsed with the rules
 of the Android client's generated models: strict JSON, an unknown field is an error, a
