@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +97,50 @@ def _glucose(n: int) -> list[dict]:  # type: ignore[type-arg]
 
 def test_block_count_of_2_to_62_encodes_as_a_long() -> None:
     assert zz(2**62) == b"\x80" * 8 + b"\x80\x01"
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+async def test_extreme_days_of_a_person_with_data(
+    api: ApiClient, user: str, samples: list[Path], day: str
+) -> None:
+    from tests.integration.test_etl import process_all, upload_files
+
+    await upload_files(api, user, samples[:3])
+    await process_all(api, user)
+    listed = await api.http.get("/v1/days", headers=api.auth(user))
+    assert listed.status_code == 200 and listed.json()["days"], listed.text
+    response = await api.http.get(f"/v1/days/{day}", headers=api.auth(user))
+    assert response.status_code in (400, 404, 422), response.text
+    assert response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "case", ["zero-size fixed metadata (issue 17)", "120M deflated booleans (issue 17)"]
+)
+async def test_the_etl_worker_reads_stored_files_under_the_same_bounds(
+    api: ApiClient, user: str, case: str
+) -> None:
+    """A stored object that never passed validation (replaced in the bucket, or stored by
+    an older version) is quarantined with the reason, quickly, instead of freezing a worker."""
+    from tests.integration.test_etl import process_all
+
+    data = container(ours("StepsRecord"), [(2, encode(ours("StepsRecord"), _steps(2)))])
+    response = await api.upload(user, "StepsRecord_1.avro", data)
+    assert response.status_code == 202, response.text
+    body = response.json()
+    store = api.app.state.resources.store  # type: ignore[attr-defined]
+    await store.put(body["object_key"], HOSTILE[case](random.Random(0)), "avro/binary")
+    started = time.monotonic()
+    await process_all(api, user, timeout=60)
+    assert time.monotonic() - started < 30
+    status = (
+        await api.http.get(f"/v1/upload/status/{body['correlation_id']}", headers=api.auth(user))
+    ).json()
+    assert status["status"] == "quarantined", status
+    assert "items" in status["error"] or "no bytes" in status["error"], status
+
+
+def _steps(n: int) -> list[dict]:  # type: ignore[type-arg]
+    from healthplatform.healthconnect.synth import synthetic_records
+
+    return synthetic_records("StepsRecord", n)

@@ -3,8 +3,9 @@
 A scanner walks the binary encoding of a block with the writer's (canonical) schema without
 building any value: it reads lengths and counts, checks each against what is left of the
 block, and counts every array and map item. A block count above ``max_block_items`` is
-refused when it is read (a count of 2^62 costs one varint), the file's items above
-``max_items``, and the thread's CPU time above its budget (checked every array block and
+refused when it is read (a count of 2^62 costs one varint), so are more items than that in
+one record (fastavro decodes a record in one call that holds the GIL), the file's items
+above ``max_items``, and the thread's CPU time above its budget (checked every array block and
 every few hundred records), so a scan ends in bounded time whatever the file says.
 """
 
@@ -33,12 +34,13 @@ class Scan:
     """The state of one file's scan: position in the current block, the file's item count
     and its CPU deadline (``time.thread_time``: this thread's CPU time, not wall time)."""
 
-    __slots__ = ("data", "deadline", "items", "limits", "pos")
+    __slots__ = ("data", "deadline", "items", "limits", "pos", "record_items")
 
     def __init__(self, limits: Limits) -> None:
         self.data = b""
         self.pos = 0
         self.items = 0
+        self.record_items = 0
         self.limits = limits
         self.deadline = time.thread_time() + limits.cpu_seconds
 
@@ -76,6 +78,9 @@ class Scan:
         if count * item_width > len(self.data) - self.pos:
             raise ScanRefused(f"an array or map block of {count} items runs past the block")
         self.items += count
+        self.record_items += count
+        if self.record_items > limit:
+            raise ScanRefused(f"a record with more than {limit} array or map items")
         if self.items > self.limits.max_items:
             raise ScanRefused(f"more than {self.limits.max_items} array or map items in the file")
         self.check_time()
@@ -85,6 +90,7 @@ class Scan:
         """Scan one container block of ``records`` records; it must be consumed exactly."""
         self.data, self.pos = data, 0
         for index in range(records):
+            self.record_items = 0
             record(self)
             if index & 255 == 255:
                 self.check_time()
