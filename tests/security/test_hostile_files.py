@@ -7,6 +7,7 @@ limits allow."""
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -190,3 +191,37 @@ def test_sigterm_stops_the_server_during_an_attack(
     took = time.monotonic() - started
     assert took < 10, f"stopped after {took:.1f} s"
     assert code in (0, -signal.SIGTERM), code
+
+
+async def test_sigterm_stops_up_during_an_attack(tmp_path: Path) -> None:
+    """`healthplatform up` (API, auth and worker in one process) stops on SIGTERM while a
+    hostile upload is being read."""
+    from tests.integration.auth.conftest import AuthClient
+    from tests.integration.auth.softauthn import SoftAuthenticator
+    from tests.integration.test_up import start
+
+    port = free_port()
+    origin = f"http://localhost:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HP_")}
+    env["HP_DATA_DIR"] = str(tmp_path / "data")
+    proc, _ = start(env, port)
+    try:
+        async with httpx.AsyncClient(base_url=origin, timeout=10) as http:
+            auth = AuthClient(http, None, None)  # type: ignore[arg-type]
+            device = await auth.register("mallory", SoftAuthenticator(origin=origin))
+            token = (await auth.login(device))["access_token"]
+        zero_width = HOSTILE["zero-size fixed metadata (issue 17)"](random.Random(0))
+        upload, slowest = attack_with_probe(origin, token, zero_width)
+        assert upload.status == 422 and slowest < PROBE_LIMIT_S, (upload.detail, slowest)
+        uploads = [Upload(origin, token, data) for data in (busy_scan(), zero_width)]
+        for one in uploads:
+            one.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+        assert time.monotonic() - started < 10
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
