@@ -245,6 +245,9 @@ HOSTILE: dict[str, Callable[[random.Random], bytes]] = {
     ),
     "map of zero-width union": lambda rng: _union_of_zero_width(),
     "huge counts": _huge_counts,
+    "10^9 booleans in a small block of a skipped field": lambda rng: steps_with_extra_field(
+        {"type": "array", "items": "boolean"}, zz(10**9) + bytes(64)
+    ),
     "negative block sizes": _negative_block_sizes,
     "nesting 200 arrays": lambda rng: steps_with_extra_field(_nested(200, "long"), zz(1) * 200),
     "nesting 2000 arrays": lambda rng: steps_with_extra_field(_nested(2000, "long"), b"\x00"),

@@ -121,6 +121,17 @@ def test_a_block_count_of_2_to_62_is_refused_when_read() -> None:
         inspect_file(container(schema, [(1, head + zz(2**62))]), **LIMITS)
 
 
+def test_our_schema_with_a_count_of_2_to_62_ends_at_the_block_end() -> None:
+    """The fast path (our schema, a small block: not scanned) still ends at once."""
+    schema = ours("HeartRateRecord")
+    record = synthetic_records("HeartRateRecord", 1)[0] | {"samples": []}
+    payload = encode(schema, [record])[:-1] + zz(2**62) + b"\x02\x02" * 100
+    started = time.thread_time()
+    with pytest.raises(AvroFileError, match="corrupt"):
+        inspect_file(container(schema, [(1, payload)]), **LIMITS)
+    assert time.thread_time() - started < 0.1
+
+
 def _extra_longs(records: int, items: int) -> bytes:
     schema = ours("StepsRecord")
     rows = [encode(schema, [r]) for r in synthetic_records("StepsRecord", records)]

@@ -146,10 +146,12 @@ def _record(fields: list[ScanFn]) -> ScanFn:
 def _repeated(item: ScanFn, width: int, keyed: bool) -> ScanFn:
     def scan(s: Scan) -> None:
         while count := s.block_count(width):
-            for _ in range(count):
-                if keyed:
-                    s.skip(s.long())
-                item(s)
+            for start in range(0, count, 4096):  # the CPU budget is checked within a block
+                for _ in range(min(4096, count - start)):
+                    if keyed:
+                        s.skip(s.long())
+                    item(s)
+                s.check_time()
 
     return scan
 

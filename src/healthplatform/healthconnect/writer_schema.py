@@ -9,9 +9,10 @@ Checked in this order, each refusal a :class:`SchemaRefused` with the reason:
 2. Structure: known type names only, at most :data:`MAX_NAMED_TYPES` named types, no named
    type that contains itself (recursive types), no array whose items occupy zero bytes
    (``null``, ``fixed`` of size 0, records of those: a block count of 2^62 of them would be
-   read without consuming a byte), and at most :data:`MAX_VALUES_PER_ITEM` values in one
-   record or repeated item when every named type is expanded (``T(n) = {a: T(n-1), b:
-   T(n-1)}`` is 2^n values).
+   read without consuming a byte), at most :data:`MAX_VALUES_PER_ITEM` values in one array
+   or map item and :data:`MAX_VALUES_PER_RECORD` in one record when every named type is
+   expanded (``T(n) = {a: T(n-1), b: T(n-1)}`` is 2^n values). So reading a block is at
+   most (its bytes / the smallest item width) x 32 values, whatever the schema.
 3. Resolution against ours: same (unqualified) record names; every field of ours is in the
    writer's (or has a default); field types match or promote (int->long->float->double,
    string<->bytes); enums' symbols are ours; every branch of a writer union is readable.
@@ -36,7 +37,8 @@ from healthplatform.healthconnect.registry import record_type_from_schema_name, 
 
 MAX_JSON_DEPTH = 64
 MAX_NAMED_TYPES = 256
-MAX_VALUES_PER_ITEM = 4096
+MAX_VALUES_PER_ITEM = 32  # ours: at most 4 (a sample record and its fields)
+MAX_VALUES_PER_RECORD = 1024  # ours: at most 57
 PRIMITIVES = frozenset(("null", "boolean", "int", "long", "float", "double", "bytes", "string"))
 WIDTH = {
     "null": 0,
@@ -225,8 +227,8 @@ def _check_structure(names: _Names) -> int:
             return 1, 1
         parts = [measure(f["type"]) for f in t["fields"]]
         total = 1 + sum(p[1] for p in parts)
-        if total > MAX_VALUES_PER_ITEM:
-            raise SchemaRefused(f"a record has more than {MAX_VALUES_PER_ITEM} values")
+        if total > MAX_VALUES_PER_RECORD:
+            raise SchemaRefused(f"a record has more than {MAX_VALUES_PER_RECORD} values")
         return sum(p[0] for p in parts), total
 
     root_width, _ = measure(names.root)
