@@ -169,7 +169,12 @@ class Settings(BaseSettings):
         2_000_000, ge=1, description="Most array/map items in one file (checked before decoding)."
     )
     upload_cpu_seconds: float = Field(
-        5.0, gt=0, description="CPU time budget for reading one file (upload or ETL)."
+        10.0, gt=0, description="CPU time budget for validating one uploaded file."
+    )
+    etl_decode_cpu_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="CPU time budget for decoding one stored file into observations (ETL).",
     )
 
     # --- telemetry --------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 The container framing (header, blocks, sync markers) is parsed here so that every limit is
 checked *before* work is done: block sizes against the file, decompressed sizes against
 ``max_decoded_bytes`` (a deflate bomb stops at the limit), record counts against the block
-size. Records are decoded with the file's own writer schema by fastavro. Every failure is an
+size. The writer schema must resolve against ours (:mod:`writer_schema`), array/map item
+counts are bounded before a block is decoded (:mod:`scan`), records are decoded by fastavro
+into our schema's shape, and one CPU budget covers the file. Every failure is an
 :class:`AvroFileError` carrying the HTTP status that describes it.
 """
 
@@ -181,7 +183,7 @@ class ReadLimits:
     max_records: int
     max_block_items: int = 200_000
     max_items: int = 2_000_000
-    cpu_seconds: float = 5.0
+    cpu_seconds: float = 10.0
 
     @classmethod
     def from_settings(cls, settings: Any) -> ReadLimits:
@@ -221,8 +223,8 @@ def read_records(data: bytes, limits: ReadLimits) -> tuple[str, CheckedSchema, I
     records (in our schema's shape). Every block is bounded before it is decoded: its size
     against the file, its decompressed size against the budget, its record count against its
     bytes, and its array/map item counts (scanned, unless the schema is ours and the block
-    too small to hold more items than the limits: every item takes at least the schema's
-    smallest item width).
+    too small to hold more items than a record may: every item takes at least the schema's
+    smallest item width; then the file's items are counted record by record).
     One CPU budget covers the whole file.
     Raises :class:`AvroFileError`, also while iterating."""
     if not data:
@@ -263,28 +265,28 @@ def _records(
                 f"more than {limits.max_records} records", status_code=413, reason="too_large"
             )
         # Fast path, our own schema: every item takes at least ``width`` bytes, so a block
-        # this small cannot hold more items than the limits allow, and fastavro stops at
-        # the block's end whatever count it reads (all our items hold a long, whose read
-        # fails at EOF). Writer-only fields are another matter: fastavro *skips* them
-        # without noticing the end (a count of 10^9 booleans skipped ran for 140 s), so any
-        # other schema is scanned.
-        small = (
-            len(payload) <= limits.max_block_items * width and decoded <= limits.max_items * width
-        )
+        # this small cannot hold more items than a block or a record may, and fastavro stops
+        # at the block's end whatever count it reads (all our items hold a long, whose read
+        # fails at EOF); the file's items are counted as records are decoded (our arrays are
+        # top-level fields). Writer-only fields are another matter: fastavro *skips* them
+        # without noticing the block's end (a count of 10^9 booleans skipped ran for 140 s),
+        # so any other schema, and a larger block, is scanned before it is decoded.
+        fast = checked.same_as_ours and len(payload) <= limits.max_block_items * width
         try:
-            if not (checked.same_as_ours and small):
+            if not fast:
                 if scanner is None:
                     scanner = compile_scanner(checked.canonical, width)
-                    scan.items = (decoded - len(payload)) // width  # blocks not scanned
                 scan.block(payload, count, scanner)
             else:
                 scan.check_time()
         except ScanRefused as exc:
             raise AvroFileError(str(exc), status_code=422, reason="unbounded") from exc
-        yield from _decode_block(payload, count, checked, scan)
+        yield from _decode_block(payload, count, checked, scan, fast)
 
 
-def _decode_block(payload: bytes, count: int, checked: CheckedSchema, scan: Scan) -> Iterator[Any]:
+def _decode_block(
+    payload: bytes, count: int, checked: CheckedSchema, scan: Scan, count_items: bool
+) -> Iterator[Any]:
     stream = io.BytesIO(payload)
     for index in range(count):
         try:
@@ -293,11 +295,13 @@ def _decode_block(payload: bytes, count: int, checked: CheckedSchema, scan: Scan
             raise AvroFileError(
                 f"corrupt record data: {type(exc).__name__}", reason="corrupt"
             ) from exc
-        if index & 15 == 15:
-            try:
+        try:
+            if count_items and isinstance(record, dict):
+                scan.add_items(sum(len(v) for v in record.values() if isinstance(v, list)))
+            if index & 15 == 15:
                 scan.check_time()
-            except ScanRefused as exc:
-                raise AvroFileError(str(exc), status_code=422, reason="unbounded") from exc
+        except ScanRefused as exc:
+            raise AvroFileError(str(exc), status_code=422, reason="unbounded") from exc
         yield record
     if stream.tell() != len(payload):
         raise AvroFileError("block has trailing bytes (corrupt block)", reason="corrupt")

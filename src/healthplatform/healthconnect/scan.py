@@ -77,14 +77,18 @@ class Scan:
             raise ScanRefused(f"an array or map block of {count} items (limit {limit})")
         if count * item_width > len(self.data) - self.pos:
             raise ScanRefused(f"an array or map block of {count} items runs past the block")
-        self.items += count
         self.record_items += count
         if self.record_items > limit:
             raise ScanRefused(f"a record with more than {limit} array or map items")
-        if self.items > self.limits.max_items:
-            raise ScanRefused(f"more than {self.limits.max_items} array or map items in the file")
+        self.add_items(count)
         self.check_time()
         return count
+
+    def add_items(self, count: int) -> None:
+        """Count items towards the file's limit (also for blocks decoded unscanned)."""
+        self.items += count
+        if self.items > self.limits.max_items:
+            raise ScanRefused(f"more than {self.limits.max_items} array or map items in the file")
 
     def block(self, data: bytes, records: int, record: ScanFn) -> None:
         """Scan one container block of ``records`` records; it must be consumed exactly."""
