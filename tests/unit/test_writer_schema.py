@@ -166,3 +166,18 @@ def test_a_file_without_any_valid_instant_is_refused(value: int) -> None:
     with pytest.raises(AvroFileError, match="timeEpochMillis") as caught:
         inspect_file(data, **LIMITS)
     assert caught.value.status_code == 422
+
+
+def test_the_file_item_cap_counts_exactly_on_the_fast_path() -> None:
+    import io
+
+    import fastavro
+
+    from healthplatform.healthconnect.synth import synthetic_file
+
+    data = synthetic_file("HeartRateRecord", 20_000, codec="deflate")
+    items = sum(len(r["samples"]) for r in fastavro.reader(io.BytesIO(data)))  # type: ignore[arg-type,index]
+    assert items > 20_000
+    inspect_file(data, **LIMITS, limits=ReadLimits(128 << 20, 200_000, max_items=items))
+    with pytest.raises(AvroFileError, match=f"more than {items - 1}"):
+        inspect_file(data, **LIMITS, limits=ReadLimits(128 << 20, 200_000, max_items=items - 1))
