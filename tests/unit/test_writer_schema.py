@@ -181,3 +181,19 @@ def test_the_file_item_cap_counts_exactly_on_the_fast_path() -> None:
     inspect_file(data, **LIMITS, limits=ReadLimits(128 << 20, 200_000, max_items=items))
     with pytest.raises(AvroFileError, match=f"more than {items - 1}"):
         inspect_file(data, **LIMITS, limits=ReadLimits(128 << 20, 200_000, max_items=items - 1))
+
+
+def test_a_limit_broken_early_in_a_large_deflate_block_is_refused_before_inflating() -> None:
+    """120 M booleans deflate to 122 KB; refusing them used to inflate 120 MB first."""
+    import tracemalloc
+
+    data = HOSTILE["120M deflated booleans (issue 17)"](random.Random(0))
+    tracemalloc.start()
+    try:
+        with pytest.raises(AvroFileError, match="120000000 items") as caught:
+            inspect_file(data, **LIMITS)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert caught.value.status_code == 422
+    assert peak < 8 << 20, f"peak {peak / 2**20:.0f} MiB"

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import io
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import fastavro
 
-from healthplatform.healthconnect.scan import Limits, Scan, ScanRefused, compile_scanner
+from healthplatform.healthconnect.scan import Limits, Scan, ScanFn, ScanRefused, compile_scanner
 from healthplatform.healthconnect.writer_schema import (
     CheckedSchema,
     SchemaRefused,
@@ -116,13 +116,24 @@ def _writer_schema(meta: dict[str, bytes]) -> CheckedSchema:
         raise AvroFileError(str(exc), status_code=422, reason="unsupported_schema") from exc
 
 
-def _decompress(codec: str, block: bytes, budget: int) -> bytes:
+PREFIX_BYTES = 1 << 20
+
+
+def _decompress(
+    codec: str, block: bytes, budget: int, check_prefix: Callable[[bytes], None]
+) -> bytes:
+    """The block's bytes, at most ``budget``. A deflate block larger than
+    :data:`PREFIX_BYTES` is inflated in two steps: ``check_prefix`` sees the first MiB and
+    may refuse the block before the rest is inflated."""
     if codec == "null":
         data = block
     elif codec == "deflate":
         inflater = zlib.decompressobj(-15)
         try:
-            data = inflater.decompress(block, budget + 1)
+            data = inflater.decompress(block, min(PREFIX_BYTES, budget + 1))
+            if len(data) == PREFIX_BYTES and not inflater.eof and budget + 1 > PREFIX_BYTES:
+                check_prefix(data)
+                data += inflater.decompress(inflater.unconsumed_tail, budget + 1 - len(data))
         except zlib.error as exc:
             raise AvroFileError("corrupt deflate block", reason="corrupt") from exc
         if len(data) > budget or inflater.unconsumed_tail:
@@ -243,7 +254,7 @@ def _records(
 ) -> Iterator[Any]:
     scan = Scan(Limits(limits.max_block_items, limits.max_items, limits.cpu_seconds))
     width = checked.min_item_width
-    scanner = None
+    scanner: ScanFn | None = None
     decoded, total = 0, 0
     while cur.pos < len(data):
         count = cur.read_long()
@@ -255,7 +266,16 @@ def _records(
         block = cur.read_bytes(size)
         if cur.read_bytes(SYNC_SIZE) != sync:
             raise AvroFileError("sync marker mismatch (corrupt block)", reason="corrupt")
-        payload = _decompress(codec, block, limits.max_decoded_bytes - decoded)
+
+        def check_prefix(head: bytes, count: int = count) -> None:
+            nonlocal scanner
+            scanner = scanner or compile_scanner(checked.canonical, width)
+            try:
+                scan.prefix(head, count, scanner)
+            except ScanRefused as exc:
+                raise AvroFileError(str(exc), status_code=422, reason="unbounded") from exc
+
+        payload = _decompress(codec, block, limits.max_decoded_bytes - decoded, check_prefix)
         decoded += len(payload)
         if count > len(payload):
             raise AvroFileError("block claims more records than it has bytes", reason="corrupt")

@@ -23,6 +23,10 @@ class ScanRefused(Exception):
     """The block breaks a limit or is not a valid encoding; ``str()`` says which."""
 
 
+class NeedMore(ScanRefused):
+    """A prefix of a block was scanned to its end without breaking a limit."""
+
+
 @dataclass(frozen=True)
 class Limits:
     max_block_items: int
@@ -34,13 +38,14 @@ class Scan:
     """The state of one file's scan: position in the current block, the file's item count
     and its CPU deadline (``time.thread_time``: this thread's CPU time, not wall time)."""
 
-    __slots__ = ("data", "deadline", "items", "limits", "pos", "record_items")
+    __slots__ = ("data", "deadline", "items", "limits", "partial", "pos", "record_items")
 
     def __init__(self, limits: Limits) -> None:
         self.data = b""
         self.pos = 0
         self.items = 0
         self.record_items = 0
+        self.partial = False
         self.limits = limits
         self.deadline = time.thread_time() + limits.cpu_seconds
 
@@ -52,7 +57,7 @@ class Scan:
         data, pos, shift, result = self.data, self.pos, 0, 0
         while True:
             if pos >= len(data) or shift > 63:
-                raise ScanRefused("truncated or corrupt number")
+                raise self.end("truncated or corrupt number")
             byte = data[pos]
             pos += 1
             result |= (byte & 0x7F) << shift
@@ -62,8 +67,10 @@ class Scan:
             shift += 7
 
     def skip(self, size: int) -> None:
-        if size < 0 or self.pos + size > len(self.data):
-            raise ScanRefused("a length runs past the end of the block")
+        if size < 0:
+            raise ScanRefused("negative length")
+        if self.pos + size > len(self.data):
+            raise self.end("a length runs past the end of the block")
         self.pos += size
 
     def block_count(self, item_width: int) -> int:
@@ -76,7 +83,7 @@ class Scan:
         if count > limit:
             raise ScanRefused(f"an array or map block of {count} items (limit {limit})")
         if count * item_width > len(self.data) - self.pos:
-            raise ScanRefused(f"an array or map block of {count} items runs past the block")
+            raise self.end(f"an array or map block of {count} items runs past the block")
         self.record_items += count
         if self.record_items > limit:
             raise ScanRefused(f"a record with more than {limit} array or map items")
@@ -90,6 +97,22 @@ class Scan:
         if self.items > self.limits.max_items:
             raise ScanRefused(f"more than {self.limits.max_items} array or map items in the file")
 
+    def end(self, message: str) -> ScanRefused:
+        """Running out of data: an error, or the end of a prefix."""
+        return NeedMore(message) if self.partial else ScanRefused(message)
+
+    def prefix(self, data: bytes, records: int, record: ScanFn) -> None:
+        """Scan the first bytes of a large block as they are decompressed: a limit broken
+        there refuses the block before the rest is inflated (120 M booleans deflate to
+        122 KB: inflating them first took 250 MB). Counts are not kept."""
+        items, self.partial = self.items, True
+        try:
+            self.block(data, records, record)
+        except NeedMore:
+            pass
+        finally:
+            self.items, self.partial = items, False
+
     def block(self, data: bytes, records: int, record: ScanFn) -> None:
         """Scan one container block of ``records`` records; it must be consumed exactly."""
         self.data, self.pos = data, 0
@@ -98,7 +121,7 @@ class Scan:
             record(self)
             if index & 255 == 255:
                 self.check_time()
-        if self.pos != len(data):
+        if self.pos != len(data) and not self.partial:  # a prefix: the full read decides
             raise ScanRefused("block has trailing bytes (corrupt block)")
 
 
