@@ -193,6 +193,22 @@ class Settings(BaseSettings):
         description="Largest decompressed Avro payload (defeats deflate bombs).",
     )
     upload_max_records: int = Field(200_000, ge=1, description="Most records in one file.")
+    upload_max_block_items: int = Field(
+        200_000,
+        ge=1,
+        description="Most items in one Avro array/map block (checked before decoding).",
+    )
+    upload_max_items: int = Field(
+        2_000_000, ge=1, description="Most array/map items in one file (checked before decoding)."
+    )
+    upload_cpu_seconds: float = Field(
+        10.0, gt=0, description="CPU time budget for validating one uploaded file."
+    )
+    etl_decode_cpu_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="CPU time budget for decoding one stored file into observations (ETL).",
+    )
 
     # --- telemetry --------------------------------------------------------------------------
     otel_exporter_otlp_endpoint: str = Field(
