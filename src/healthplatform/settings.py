@@ -135,8 +135,8 @@ class Settings(BaseSettings):
         description="How long an upload is retried while a dependency (database, object "
         "store) is down before it is marked failed; housekeeping queues it again later.",
     )
-    requeue_failed_after_seconds: int = Field(
-        120,
+    requeue_failed_after_seconds: float = Field(
+        120.0,
         ge=0,
         description="Uploads failed because a dependency was down are queued again this "
         "long after their last attempt (housekeeping).",

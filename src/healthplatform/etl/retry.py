@@ -59,7 +59,7 @@ def is_dependency_failure(exc: BaseException) -> bool:
         seen.add(id(current))
         if isinstance(current, ObjectNotFound):
             return False
-        if isinstance(current, ObjectStoreError | _CONNECTION_ERRORS):
+        if isinstance(current, (ObjectStoreError, *_CONNECTION_ERRORS)):
             return True
         if isinstance(current, DBAPIError) and current.connection_invalidated:
             return True

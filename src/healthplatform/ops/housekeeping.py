@@ -49,7 +49,7 @@ async def sweep_orphans(res: Resources, grace_seconds: int) -> int:
     return deleted
 
 
-async def requeue_stuck(res: Resources, after_seconds: int) -> int:
+async def requeue_stuck(res: Resources, after_seconds: float) -> int:
     """Publish a fresh event for uploads still queued/processing long after their last
     change: covers a broker that lost its messages (e.g. RabbitMQ without a disk) or a
     consumer that vanished mid-work. Processing is idempotent, so a spare event is harmless;
@@ -84,7 +84,7 @@ async def requeue_stuck(res: Resources, after_seconds: int) -> int:
     return len(stuck)
 
 
-async def requeue_failed(res: Resources, after_seconds: int, max_age_hours: int) -> int:
+async def requeue_failed(res: Resources, after_seconds: float, max_age_hours: int) -> int:
     """Queue again uploads that failed only because a dependency stayed down longer than
     the ETL's retry budget (their error starts with :data:`DEPENDENCY_MARK`). Bounded:
     each is retried at most once per ``after_seconds``, up to 500 per run, and only while
