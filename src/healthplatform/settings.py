@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     s3_access_key_id: SecretStr = Field(SecretStr(""), description="S3 access key id.")
     s3_secret_access_key: SecretStr = Field(SecretStr(""), description="S3 secret key.")
     s3_timeout_seconds: float = Field(5.0, gt=0, description="Connect/read timeout for S3.")
+    erasure_log_bucket: str = Field(
+        "",
+        description="Bucket of the erasure log (who was erased when; applied after every "
+        "restore). Production: a bucket of its own, outside the backups; empty = the data "
+        "lake under `erasure-log/`.",
+    )
 
     # --- events --------------------------------------------------------------------------
     events_backend: EventsBackend = Field(

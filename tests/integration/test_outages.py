@@ -202,7 +202,7 @@ async def test_dependency_down_under_load_every_accepted_upload_completes(
         f"{drained:.1f} s after recovery, requeued "
         f"{metrics.UPLOADS_REQUEUED._value.get() - requeued_before:.0f}"
     )
-    assert len(accepted) == len(set(accepted)) > 20
+    assert len(accepted) == len(set(accepted)) > 10
     # every accepted upload completed, none lost, none duplicated, none failed or waiting
     assert statuses == {"completed": len(accepted)}, statuses
     logged = [r.getMessage() for r in caplog.records]

@@ -263,6 +263,7 @@ def restore(
     (e.g. a new CloudNativePG cluster) or, with --replace, is emptied. Stop the services
     first. The restored rows are checked against the manifest; uploads left queued get new
     events. For production point-in-time recovery use CloudNativePG (docs/backup.md)."""
+    from healthplatform.me import erasure_log
     from healthplatform.ops.backups.create import find_backup
     from healthplatform.ops.backups.db import database_targets
     from healthplatform.ops.backups.manifest import Manifest
@@ -316,6 +317,7 @@ def restore(
                                 result,
                                 objects=objects,
                                 reporter=report,
+                                erasures=await erasure_log.entries(settings, lake),
                             )
                         finally:
                             await lake.close()
@@ -333,6 +335,8 @@ def restore(
         )
         for line in failed:
             out.print(f"  [red]{line}[/red]")
+        if result.erased is not None and result.erased.people:
+            out.print(f"  erasure log applied: {result.erased}")
         if result.raw is not None:
             out.print(
                 f"  raw uploads: {result.raw.copied} copied back, {result.raw.skipped} present, "
