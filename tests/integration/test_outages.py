@@ -205,7 +205,7 @@ async def test_dependency_down_under_load_every_accepted_upload_completes(
     assert len(accepted) == len(set(accepted)) > 10
     # every accepted upload completed, none lost, none duplicated, none failed or waiting
     assert statuses == {"completed": len(accepted)}, statuses
-    logged = [r.getMessage() for r in caplog.records]
+    logged = [r.getMessage() for r in caplog.records if r.name.startswith("healthplatform")]
     if budget_factor > 1:  # the retries rode the outage out: nothing was given up on
         assert "giving up on upload" not in logged
     elif dependency == "object_store":  # failed on the dependency, then queued again

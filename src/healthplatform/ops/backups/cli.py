@@ -26,6 +26,7 @@ from healthplatform.ops.backups.console import (
     shown_url,
     when,
 )
+from healthplatform.ops.backups.erasure_cli import apply_erasures
 from healthplatform.ops.backups.reprocess_cli import reprocess
 from healthplatform.ops.backups.settings import reference_table
 from healthplatform.ops.backups.store import DatabaseName, Kind, open_backup_store
@@ -39,6 +40,7 @@ backup_cli = typer.Typer(
     no_args_is_help=True,
 )
 F = TypeVar("F", bound=Callable[..., None])
+backup_cli.command("apply-erasures", help=reflowed_help(apply_erasures))(apply_erasures)
 
 
 def command(name: str) -> Callable[[F], F]:
