@@ -105,6 +105,7 @@ async def test_every_503_is_logged_with_its_cause(
             caplog.clear()
             with caplog.at_level(logging.WARNING, logger="healthplatform"):
                 answers = [
+                    (await client.get("/health/ready")).status_code,
                     (await client.get("/v1/upload/history", headers=headers)).status_code,
                     (
                         await client.post(
@@ -116,9 +117,12 @@ async def test_every_503_is_logged_with_its_cause(
                 ]
             await proxy.up()
     await proxy.down()
-    assert answers == [503, 503]
-    logged = [r for r in caplog.records if r.getMessage().startswith("answered 503")]
-    assert len(logged) == 2, [r.getMessage() for r in caplog.records]
+    assert answers == [503, 503, 503]
+    ours = [r for r in caplog.records if r.name.startswith("healthplatform")]
+    logged = [r for r in ours if r.getMessage().startswith("answered 503")]
+    assert len(logged) == 2, [r.getMessage() for r in ours]
     for record in logged:
         assert getattr(record, "cause", None), record.__dict__
         assert getattr(record, "path", "").startswith("/v1/upload")
+    readiness = [r for r in ours if r.getMessage().startswith("readiness: dependency down")]
+    assert readiness and all(getattr(r, "cause", None) for r in readiness)
