@@ -32,7 +32,7 @@ from healthplatform.events.delivery import Delivery
 from healthplatform.storage.base import ObjectNotFound, ObjectStoreError
 
 DEPENDENCY_MARK = "dependency unavailable: "  # prefix of an upload's error: requeue it
-FIRST_FAILURE = "x-hp-first-failure"  # epoch seconds of the first dependency failure
+FIRST_FAILURE = "x-hp-first-failure"  # epoch seconds (text) of the first dependency failure
 RETRIES = "x-hp-retries"  # dependency retries so far
 
 _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -89,7 +89,9 @@ class RetryPolicy:
         if moment - first >= self.budget_seconds:
             return None
         delay = min(self.backoff(retries), max(0.0, first + self.budget_seconds - moment))
-        return delay, {FIRST_FAILURE: first, RETRIES: retries}
+        # as text: AMQP header tables carry a Python float as a 32-bit float (pamqp),
+        # which rounds an epoch time by up to a minute
+        return delay, {FIRST_FAILURE: f"{first:.3f}", RETRIES: retries}
 
 
 def _number(value: object, default: float) -> float:

@@ -72,7 +72,7 @@ def test_the_budget_is_time_not_deliveries() -> None:
     first = policy.next_dependency_retry(_delivery({}), now=1000.0)
     assert first is not None
     delay, headers = first
-    assert headers == {FIRST_FAILURE: 1000.0, RETRIES: 1} and 0.5 <= delay <= 1.0
+    assert headers == {FIRST_FAILURE: "1000.000", RETRIES: 1} and 0.5 <= delay <= 1.0
     # the 50th retry ten minutes in: still within the budget
     later = policy.next_dependency_retry(
         _delivery({FIRST_FAILURE: 1000.0, RETRIES: 49}), now=1600.0
@@ -85,3 +85,17 @@ def test_the_budget_is_time_not_deliveries() -> None:
         policy.next_dependency_retry(_delivery({FIRST_FAILURE: "1000", RETRIES: 61}), now=1900.0)
         is None
     )
+
+
+def test_the_first_failure_survives_an_amqp_header_table() -> None:
+    """pamqp encodes a float header as 32 bits (an epoch time off by up to a minute): the
+    time travels as text and comes back exact."""
+    from pamqp import decode, encode
+
+    policy = RetryPolicy(budget_seconds=900)
+    again = policy.next_dependency_retry(_delivery({}), now=1_765_012_345.678)
+    assert again is not None
+    _, table = decode.field_table(encode.field_table(again[1]))
+    later = policy.next_dependency_retry(_delivery(table), now=1_765_012_345.678 + 899)
+    assert later is not None  # still within the budget: the time was not rounded
+    assert float(table[FIRST_FAILURE]) == 1_765_012_345.678
