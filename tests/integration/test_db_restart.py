@@ -28,7 +28,8 @@ pytestmark = pytest.mark.integration
 
 
 async def terminate_backends(database: str) -> int:
-    """Kill every connection to ``database`` (the restart as the pool sees it)."""
+    """Kill every connection to ``database`` (the restart as the pool sees it) and wait
+    until the server has closed them all."""
     admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
     try:
         killed = await admin.fetchval(
@@ -36,6 +37,16 @@ async def terminate_backends(database: str) -> int:
             "WHERE datname = $1 AND pid <> pg_backend_pid()",
             database,
         )
+        # pg_terminate_backend only signals: the restart is over when they are gone
+        for _ in range(100):
+            left = await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
+                "AND pid <> pg_backend_pid()",
+                database,
+            )
+            if not left:
+                break
+            await asyncio.sleep(0.05)
     finally:
         await admin.close()
     return int(killed)
@@ -73,7 +84,7 @@ async def test_no_503_on_stale_pooled_connections_after_a_restart(
                 warm = await asyncio.gather(*(upload() for _ in range(8)), history())
                 assert set(warm) == {202, 200}
                 assert await terminate_backends(database) >= 4
-                await asyncio.sleep(0.3 * restart)  # immediately, then after a pause
+                await asyncio.sleep(0.3 * restart)  # at once (server healthy), then later
                 for i in range(40):  # one at a time: each gets the next pooled connection
                     answers[await (upload() if i % 2 else history())] += 1
                 answers.update(await asyncio.gather(*(upload() for _ in range(8))))
