@@ -246,6 +246,7 @@ def create_worker(settings: Settings, res: Resources) -> Worker:
         shutdown_grace=settings.etl_shutdown_grace_seconds,
         backoff_base=settings.etl_backoff_base_seconds,
         backoff_max=settings.etl_backoff_max_seconds,
+        retry_budget=settings.etl_retry_budget_seconds,
     )
 
 
