@@ -193,7 +193,7 @@ def check_result(result: dict[str, Any], username: str, total: int) -> None:
         "it is not a diagnosis",
     ):
         assert text in journal, text
-    assert day["clock"].startswith("Times in UTC-05:00.") and "placed in your zone" in day["clock"]
+    assert day["clock"].startswith("Times in UTC-05:00 (") and "placed in your zone" in day["clock"]
     assert "Steps: 3,933" in day["tiles"]
     assert day["charts"] == 5 and day["tables"] == 5 and day["accessible"] is True
     assert day["glucosePath"] > 500 and day["heartPath"] > 500

@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import select
 
 from healthplatform.db.models import DailyMetrics, Narrative
+from healthplatform.etl import placement, zones
+from healthplatform.etl.narratives.journal import zone_label
 from healthplatform.etl.narratives.model import Narrative as NarrativeText
 from healthplatform.runtime import Resources
 from healthplatform.uploads.service import user_key
@@ -33,6 +35,7 @@ async def day_view(res: Resources, subject: str, day: date) -> dict[str, Any] | 
                 )
             )
         ).scalar_one_or_none()
+        set_zones = await placement.history(await session.connection(), user)
     text = (
         None
         if journal is None
@@ -42,6 +45,7 @@ async def day_view(res: Resources, subject: str, day: date) -> dict[str, Any] | 
         "date": day.isoformat(),
         "metrics": stored.metrics,
         "context": stored.context or {},
+        "zone": day_zone(stored.context or {}, set_zones, day),
         "journal": None
         if text is None
         else {
@@ -66,3 +70,23 @@ async def days_with_data(res: Resources, subject: str, limit: int) -> list[str]:
             )
         ).scalars()
         return [d.isoformat() for d in days]
+
+
+def day_zone(context: dict[str, Any], set_zones: list[zones.SetZone], day: date) -> dict[str, Any]:
+    """The person's zone on the day, as the page shows it: the offset the day's times are
+    in, the zone the person set (in force at the day's local noon) or None, and where the
+    records' clocks came from (``source``: ``set`` when the person's setting placed some,
+    ``inferred`` when their other records did, ``utc`` when nothing could, else
+    ``record``: every record carried its own offset). ``placed`` counts the records placed
+    by the person's zone (the ones the page flags)."""
+    offset = int(context.get("offset_minutes") or 0)
+    noon_ms = (day.toordinal() - 719_163) * 86_400_000 + 12 * 3_600_000 - offset * 60_000
+    placed_by = context.get("placement") or {}
+    source = next((s for s in ("set", "inferred", "utc") if placed_by.get(s)), "record")
+    return {
+        "offset_minutes": offset,
+        "label": zone_label(offset),
+        "name": zones.zone_in_force(set_zones, noon_ms),
+        "source": source,
+        "placed": sum(int(placed_by.get(s) or 0) for s in ("set", "inferred", "utc")),
+    }

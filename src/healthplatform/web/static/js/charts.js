@@ -108,11 +108,22 @@ function dataTable(caption, head, rows) {
   );
 }
 
-function figure(title, summary, svg, table, className, legend = null) {
+/** "placed by your zone": the domain's records carried no zone of their own. */
+function placedFlag(domain) {
+  const placed = domain?.coverage?.placement ?? {};
+  const count = (placed.inferred ?? 0) + (placed.set ?? 0) + (placed.utc ?? 0);
+  if (!count) return null;
+  const how = placed.set ? "the zone you set" : placed.inferred ? "your zone inferred from your other records" : "UTC";
+  return h("p", { class: "placed-flag" }, h("span", { class: "badge" }, "placed by your zone"), ` ${plural(count, "record")} carried no zone of their own; their times use ${how}.`);
+}
+
+const insufficient = (domain) => domain?.status && domain.status !== "ok";
+
+function figure(title, summary, svg, table, className, legend = null, domain = null) {
   return h(
     "figure",
     { class: `chart ${className}` },
-    h("figcaption", {}, h("h3", {}, title), h("p", { class: "chart-summary" }, summary), legend),
+    h("figcaption", {}, h("h3", {}, title), h("p", { class: "chart-summary" }, summary), placedFlag(domain), legend),
     h("div", { class: "chart-body" }, svg),
     table,
   );
@@ -171,15 +182,19 @@ function stats(points) {
 }
 
 /** Glucose trace (mg/dL) over the shaded 70-180 target band. */
-export function glucoseChart(points, width) {
+export function glucoseChart(points, width, metrics = null) {
   const title = "Glucose";
   if (!points.length) return emptyFigure(title, "No glucose readings on this day.", "chart-glucose");
   const st = stats(points);
   const [lo, hi] = GLUCOSE_TARGET;
-  const inRange = points.filter(([, v]) => v >= lo && v <= hi).length;
-  const summary =
-    `${plural(st.count, "reading")} from ${clock(st.first)} to ${clock(st.last)}: mean ${fmt(st.mean)} mg/dL, ` +
-    `range ${fmt(st.min)}–${fmt(st.max)} mg/dL, ${fmt((100 * inRange) / st.count)} % of readings in the ${lo}–${hi} mg/dL target range.`;
+  // the numbers are the day's metrics (the tiles and the journal say the same)
+  const range = metrics?.readings_summary;
+  const summary = insufficient(metrics)
+    ? `${plural(st.count, "reading")} from ${clock(st.first)} to ${clock(st.last)}: not enough for the day's figures` +
+      `${metrics.reason ? ` (${metrics.reason})` : ""}; no mean or time in range is given.`
+    : `${plural(st.count, "reading")} from ${clock(st.first)} to ${clock(st.last)}: mean ${fmt(metrics?.mean_mg_dl ?? st.mean)} mg/dL, ` +
+      `range ${fmt(range?.min_mg_dl ?? st.min)}–${fmt(range?.max_mg_dl ?? st.max)} mg/dL, ` +
+      `${fmt(metrics?.tir_70_180_pct ?? (100 * points.filter(([, v]) => v >= lo && v <= hi).length) / st.count)} % of readings in the ${lo}–${hi} mg/dL target range.`;
   const height = 220;
   const yDomain = [40, Math.max(250, Math.ceil((st.max + 20) / 50) * 50)];
   const f = frame({ width, height, yDomain, yTicks: [lo, hi, 250].filter((v) => v < yDomain[1]) });
@@ -199,17 +214,20 @@ export function glucoseChart(points, width) {
     f.axes,
   );
   const legend = h("p", { class: "legend", "aria-hidden": "true" }, h("span", { class: "swatch swatch-band" }), `target range ${lo}–${hi} mg/dL`);
-  return figure(title, summary, svg, hourlyTable("Glucose by hour", "mg/dL", points), "chart-glucose", legend);
+  return figure(title, summary, svg, hourlyTable("Glucose by hour", "mg/dL", points), "chart-glucose", legend, metrics);
 }
 
 /** Heart rate (bpm) line. */
-export function heartRateChart(points, width) {
+export function heartRateChart(points, width, metrics = null) {
   const title = "Heart rate";
   if (!points.length) return emptyFigure(title, "No heart-rate samples on this day.", "chart-heart");
   const st = stats(points);
-  const summary =
-    `${plural(st.count, "sample")} from ${clock(st.first)} to ${clock(st.last)}: mean ${fmt(st.mean)} bpm, ` +
-    `range ${fmt(st.min)}–${fmt(st.max)} bpm.`;
+  const hr = metrics?.heart_rate;
+  const summary = insufficient(metrics)
+    ? `${plural(st.count, "sample")} from ${clock(st.first)} to ${clock(st.last)}: not enough for a daily profile` +
+      `${metrics.reason ? ` (${metrics.reason})` : ""}.`
+    : `${plural(st.count, "sample")} from ${clock(st.first)} to ${clock(st.last)}: mean of samples ${fmt(hr?.mean_bpm ?? st.mean)} bpm, ` +
+      `range ${fmt(hr?.min_bpm ?? st.min)}–${fmt(hr?.max_bpm ?? st.max)} bpm.`;
   const height = 190;
   const ticks = niceTicks(Math.max(0, st.min - 5), st.max + 5, 4);
   const yDomain = [Math.min(ticks[0], st.min - 5), Math.max(ticks[ticks.length - 1], st.max + 5)];
@@ -221,7 +239,7 @@ export function heartRateChart(points, width) {
     line,
     f.axes,
   );
-  return figure(title, summary, svg, hourlyTable("Heart rate by hour", "bpm", points), "chart-heart");
+  return figure(title, summary, svg, hourlyTable("Heart rate by hour", "bpm", points), "chart-heart", null, metrics);
 }
 
 // Hypnogram rows, top to bottom; Health Connect stage names map onto them.

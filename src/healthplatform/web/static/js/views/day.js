@@ -34,32 +34,79 @@ function zoneLabel(offset) {
   return `UTC${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
 }
 
-/** Where the day's times come from: its zone, and records placed by the person's zone. */
-function clockNote(context) {
-  const placed = context?.placement ?? {};
-  const moved = (placed.inferred ?? 0) + (placed.set ?? 0) + (placed.utc ?? 0);
-  const note = moved ? ` ${moved} records without a zone of their own are placed in your zone (see Account).` : "";
-  return h("p", { class: "day-clock" }, `Times in ${zoneLabel(context?.offset_minutes ?? 0)}.${note}`);
+const DOMAIN_NAMES = { glucose: "Glucose", heart: "Heart rate", sleep: "Sleep", activity: "Activity", body: "Body", vitals: "Vitals", intake: "Intake" };
+
+/** Records of a domain placed by the person's zone (their app wrote no zone of its own). */
+export function placedCount(domain) {
+  const placed = domain?.coverage?.placement ?? {};
+  return (placed.inferred ?? 0) + (placed.set ?? 0) + (placed.utc ?? 0);
 }
 
-/** Headline numbers of the day (only those the metrics have; the journal states the same
- * values). A CGM metric of a day with too few readings is not shown. */
+/** Where the day's times come from: the person's zone (set or inferred), and which
+ * records were placed by it rather than by a zone of their own. */
+function clockNote(data) {
+  const zone = data.zone ?? { label: zoneLabel(data.context?.offset_minutes ?? 0), source: "record", name: null, placed: 0 };
+  const how = zone.name
+    ? `your zone ${zone.name}, as you set it`
+    : zone.source === "inferred"
+      ? "your zone, inferred from your other records"
+      : zone.source === "utc"
+        ? "UTC: none of your records carries a zone, so set yours"
+        : "the zone your records carry";
+  const domains = Object.entries(data.metrics ?? {})
+    .filter(([, value]) => placedCount(value) > 0)
+    .map(([key]) => (DOMAIN_NAMES[key] ?? key).toLowerCase());
+  const placed = zone.placed
+    ? ` ${zone.placed} records without a zone of their own (${domains.join(", ") || "some records"}) are placed in your zone; they are marked “placed by your zone” below.`
+    : "";
+  return h(
+    "p",
+    { class: "day-clock" },
+    h("strong", {}, `Times in ${zone.label}`),
+    ` (${how}; `,
+    h("a", { href: "#/account" }, "change your zone"),
+    `).${placed}`,
+  );
+}
+
+const isOk = (domain) => !domain?.status || domain.status === "ok";
+
+/** Headline numbers of the day, read from the day's one computation (the metrics the
+ * journal's claims come from). A domain the day has too little data for gets one tile
+ * saying so instead of its numbers. */
 function tiles(metrics) {
   const n = (v) => Math.round(v).toLocaleString();
-  const items = [
-    ["Mean glucose", dig(metrics, "glucose", "mean_mg_dl"), (v) => `${n(v)} mg/dL`],
-    ["Time in range 70–180", dig(metrics, "glucose", "tir_70_180_pct"), (v) => `${n(v)} %`],
-    ["Heart rate (mean of samples)", dig(metrics, "heart", "heart_rate", "mean_bpm"), (v) => `${n(v)} bpm`],
-    ["Main sleep", dig(metrics, "sleep", "main", "tst_min"), minutes],
-    ["Steps", dig(metrics, "activity", "steps", "total"), n],
-    ["Active energy", dig(metrics, "activity", "active_calories", "total"), (v) => `${n(v)} kcal`],
-  ].filter(([, value]) => value !== null);
+  const specs = [
+    ["glucose", "Mean glucose", ["glucose", "mean_mg_dl"], (v) => `${n(v)} mg/dL`],
+    ["glucose", "Time in range 70–180", ["glucose", "tir_70_180_pct"], (v) => `${n(v)} %`],
+    ["heart", "Heart rate (mean of samples)", ["heart", "heart_rate", "mean_bpm"], (v) => `${n(v)} bpm`],
+    ["sleep", "Main sleep", ["sleep", "main", "tst_min"], minutes],
+    ["activity", "Steps", ["activity", "steps", "total"], n],
+    ["activity", "Active energy", ["activity", "active_calories", "total"], (v) => `${n(v)} kcal`],
+  ];
+  const items = [];
+  const marked = new Set();
+  for (const [key, label, path, format] of specs) {
+    const domain = metrics[key];
+    if (!domain) continue;
+    if (!isOk(domain)) {
+      if (marked.has(key)) continue;
+      marked.add(key);
+      items.push(
+        h(
+          "div",
+          { class: "tile tile-insufficient", "data-domain": key },
+          h("dt", {}, DOMAIN_NAMES[key] ?? key),
+          h("dd", {}, "Not enough data", h("small", {}, domain.reason ? ` (${domain.reason})` : "")),
+        ),
+      );
+      continue;
+    }
+    const value = dig(metrics, ...path);
+    if (value !== null) items.push(h("div", { class: "tile", "data-domain": key }, h("dt", {}, label), h("dd", {}, format(value))));
+  }
   if (!items.length) return null;
-  return h(
-    "dl",
-    { class: "tiles" },
-    items.map(([label, value, format]) => h("div", { class: "tile" }, h("dt", {}, label), h("dd", {}, format(value)))),
-  );
+  return h("dl", { class: "tiles" }, items);
 }
 
 const lines = (text) => (text ?? "").split("\n").map((line) => line.trim()).filter(Boolean);
@@ -82,8 +129,8 @@ function drawCharts(container, series, metrics) {
   const width = Math.max(280, Math.round(container.clientWidth));
   replace(
     container,
-    glucoseChart(series.glucose_mg_dl ?? [], width),
-    heartRateChart(series.heart_rate_bpm ?? [], width),
+    glucoseChart(series.glucose_mg_dl ?? [], width, metrics?.glucose),
+    heartRateChart(series.heart_rate_bpm ?? [], width, metrics?.heart),
     hypnogram(series.sleep_stages ?? [], width, metrics?.sleep?.main?.stages_min),
     hourlyBars(series.steps_hourly ?? [], { title: "Steps", unit: "steps", className: "chart-steps" }, width),
     hourlyBars(series.active_kcal_hourly ?? [], { title: "Active energy", unit: "kcal", className: "chart-kcal", digits: 1 }, width),
@@ -153,7 +200,7 @@ export async function render(main, params, ctx) {
     main,
     heading,
     dayNav(day, days, ctx),
-    clockNote(data.context),
+    clockNote(data),
     tiles(data.metrics ?? {}),
     h("section", { class: "card", "aria-labelledby": "journal-heading" }, h("h2", { id: "journal-heading" }, "Daily journal"), journal(data.journal)),
     h(

@@ -1,0 +1,138 @@
+// Issue 19 in a real browser (Debian Chromium, playwright-core, a CDP virtual authenticator):
+// sign up, upload the sample files, then read every day the way a person would and report
+// what each page shows (clock, tiles, journal, chart summaries), at 1280x800 and 390x844.
+// Usage: node issue19.mjs --url URL --username NAME --samples DIR --artifacts DIR
+// Prints one JSON line with what it observed; exits non-zero on any failure.
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { chromium } from "playwright-core";
+
+const { values: args } = parseArgs({
+  options: {
+    url: { type: "string" },
+    username: { type: "string" },
+    samples: { type: "string" },
+    artifacts: { type: "string" },
+    chromium: { type: "string", default: "/usr/bin/chromium" },
+  },
+});
+for (const name of ["url", "username", "samples", "artifacts"]) {
+  if (!args[name]) throw new Error(`--${name} is required`);
+}
+mkdirSync(args.artifacts, { recursive: true });
+const samples = readdirSync(args.samples)
+  .filter((name) => name.endsWith(".avro"))
+  .sort()
+  .map((name) => join(args.samples, name));
+const profile = mkdtempSync(join(tmpdir(), "hp-issue19-"));
+const result = { ok: false, steps: {}, consoleErrors: [], failedRequests: [] };
+const LONG = 120_000;
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: args.chromium,
+  headless: true,
+  viewport: DESKTOP,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
+});
+const page = context.pages()[0] ?? (await context.newPage());
+page.setDefaultTimeout(60_000);
+page.on("console", (msg) => {
+  if (msg.type() === "error" && !msg.text().startsWith("Failed to load resource")) result.consoleErrors.push(msg.text());
+});
+page.on("pageerror", (error) => result.consoleErrors.push(`pageerror: ${error.message}`));
+page.on("response", (response) => {
+  if (response.status() >= 400) result.failedRequests.push(`${response.request().method()} ${new URL(response.url()).pathname} ${response.status()}`);
+});
+
+const shot = (target, name) => target.screenshot({ path: join(args.artifacts, `${name}.png`), fullPage: true });
+const waitHash = (target, expected) => target.waitForFunction((h) => location.hash === h, expected);
+const nav = (target, name) => target.locator("#nav").getByRole("link", { name, exact: true }).click();
+
+/** What a day page shows. */
+async function readDay(target) {
+  return target.evaluate(() => ({
+    hash: location.hash,
+    heading: document.querySelector("h1")?.textContent ?? "",
+    clock: document.querySelector(".day-clock")?.textContent ?? "",
+    tiles: [...document.querySelectorAll(".tile")].map((t) => ({
+      domain: t.dataset.domain,
+      label: t.querySelector("dt")?.textContent ?? "",
+      value: t.querySelector("dd")?.childNodes[0]?.textContent ?? "",
+      insufficient: t.classList.contains("tile-insufficient"),
+    })),
+    journal: document.querySelector(".journal")?.innerText ?? "",
+    summaries: Object.fromEntries(
+      [...document.querySelectorAll(".charts figure")].map((f) => [f.className.replace("chart ", "").trim(), f.querySelector(".chart-summary")?.textContent ?? ""]),
+    ),
+    placedFlags: [...document.querySelectorAll(".charts .placed-flag")].map((p) => p.closest("figure").className),
+    empty: document.querySelector("main .empty")?.textContent ?? "",
+    alert: document.getElementById("alert")?.textContent ?? "",
+  }));
+}
+
+async function openDay(target, day) {
+  await target.evaluate((d) => { location.hash = `#/day/${d}`; }, day);
+  await waitHash(target, `#/day/${day}`);
+  await target.waitForFunction(() => !document.querySelector("main [aria-busy='true']"));
+}
+
+try {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+  });
+
+  // --- sign up, upload every sample, wait until processed ----------------------------------------
+  await page.goto(args.url);
+  await waitHash(page, "#/signin");
+  await page.getByRole("link", { name: "Create account" }).first().click();
+  await page.getByLabel("Username", { exact: true }).fill(args.username);
+  await page.getByRole("button", { name: "Create account with a passkey" }).click();
+  await waitHash(page, "#/upload");
+  await page.getByLabel("Health Connect files (.avro)").setInputFiles(samples);
+  const total = samples.length;
+  await page.waitForFunction((n) => document.querySelector(".upload-summary")?.textContent.startsWith(`${n} of ${n} files done`), total, { timeout: LONG });
+  await nav(page, "History");
+  await page.waitForFunction(
+    (n) => {
+      const rows = [...document.querySelectorAll(".history-table tbody tr")];
+      return rows.length === n && rows.every((r) => r.dataset.status === "completed");
+    },
+    total,
+    { timeout: LONG },
+  );
+  const days = await page.evaluate(async () => {
+    // the day list as the app has it: navigate to Days, then read the picker
+    return null;
+  });
+  await nav(page, "Days");
+  await page.locator(".day-nav select").waitFor();
+  const listed = await page.locator(".day-nav select option").evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+  result.steps.days = listed;
+
+  // --- (b) every day: zone, flags, tiles = journal = charts, insufficient marked ----------------
+  result.steps.pages = {};
+  for (const day of [...listed].sort()) {
+    await openDay(page, day);
+    await page.locator(".journal, main .empty").first().waitFor();
+    result.steps.pages[day] = await readDay(page);
+    await shot(page, `day-${day}`);
+  }
+  void days;
+
+  result.ok = true;
+} catch (error) {
+  result.error = String(error?.stack ?? error);
+  result.at = await page.evaluate(() => location.hash).catch(() => null);
+  await shot(page, "failure").catch(() => {});
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+console.log(JSON.stringify(result));
+process.exit(result.ok ? 0 : 1);

@@ -1,0 +1,94 @@
+"""Issue 19 in Chromium: what a person meets after uploading the sample files, day by day
+(tests/e2e/issue19.mjs drives the browser; this file states what must be true).
+Screenshots of the main pages at 1280x800 and 390x844 land in test-artifacts/issue19/."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import SAMPLES
+from tests.e2e.test_passkey_browser import CHROMIUM, require_browser
+from tests.e2e.test_webapp_browser import platform  # noqa: F401 (the fixture)
+
+HERE = Path(__file__).resolve().parent
+ARTIFACTS = HERE.parents[1] / "test-artifacts" / "issue19"
+
+
+def run_browser(url: str) -> dict[str, Any]:
+    node = require_browser()
+    assert sorted(SAMPLES.glob("*.avro")), f"no sample files in {SAMPLES} (set HP_SAMPLES_DIR)"
+    completed = subprocess.run(
+        [
+            node,
+            str(HERE / "issue19.mjs"),
+            "--url",
+            url,
+            "--username",
+            f"i19-{uuid.uuid4().hex[:8]}",
+            "--samples",
+            str(SAMPLES),
+            "--artifacts",
+            str(ARTIFACTS),
+            "--chromium",
+            str(CHROMIUM),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=HERE,
+    )
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+    assert lines, (
+        f"no result from issue19.mjs\nstdout:{completed.stdout}\nstderr:{completed.stderr}"
+    )
+    result: dict[str, Any] = json.loads(lines[-1])
+    assert completed.returncode == 0 and result["ok"], json.dumps(result, indent=2)[:20_000]
+    assert result["consoleErrors"] == []
+    return result
+
+
+NUMBER = re.compile(r"\d[\d,.]*")
+
+
+def test_issue19_pages(platform: str) -> None:  # noqa: F811 (the fixture)
+    result = run_browser(platform)
+    pages = result["steps"]["pages"]
+    check_days(pages)
+
+
+def check_days(pages: dict[str, Any]) -> None:
+    """(1) the zone and the placed records; (2) one set of numbers, insufficient marked."""
+    assert len(pages) >= 3, list(pages)
+    insufficient_glucose = 0
+    for day, page in pages.items():
+        clock = page["clock"]
+        assert clock.startswith(
+            "Times in UTC-05:00 (your zone, inferred from your other records"
+        ), (day, clock)
+        journal = page["journal"]
+        for tile in page["tiles"]:
+            if tile["insufficient"]:
+                assert tile["value"] == "Not enough data", (day, tile)
+                continue
+            # every number on a tile is the journal's number (one computation)
+            assert tile["value"] in journal, (day, tile, journal)
+        glucose = page["summaries"].get("chart-glucose", "")
+        glucose_insufficient = "Glucose (CGM): insufficient data" in journal or (
+            "insufficient" in journal.split("Glucose", 1)[-1].split("\n", 1)[0]
+        )
+        if glucose_insufficient:
+            insufficient_glucose += 1
+            assert not any("mg/dL" in t["value"] for t in page["tiles"]), (day, page["tiles"])
+            assert any(t["insufficient"] and t["domain"] == "glucose" for t in page["tiles"])
+            assert "not enough" in glucose and not re.search(r"mean \d", glucose), (day, glucose)
+        elif glucose and "No glucose" not in glucose:
+            mean = re.search(r"mean (\d+) mg/dL", glucose)
+            assert mean and f"mean {mean.group(1)} mg/dL" in journal, (day, glucose, journal)
+            assert "chart chart-glucose" in page["placedFlags"], (day, page["placedFlags"])
+            assert "placed in your zone" in clock and "glucose" in clock, (day, clock)
+    assert insufficient_glucose >= 1, "the samples hold a day with too few glucose readings"
