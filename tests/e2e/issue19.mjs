@@ -125,6 +125,39 @@ try {
   }
   void days;
 
+  // --- (c) trends: week and month from GET /v1/trends, the days' own numbers -------------------
+  await nav(page, "Trends");
+  await page.waitForFunction(() => /^#\/trends\/week\/\d{4}-\d{2}-\d{2}$/.test(location.hash));
+  await page.locator(".trend-table").waitFor();
+  const readTrends = () =>
+    page.evaluate(() => ({
+      hash: location.hash,
+      heading: document.querySelector("h1").textContent,
+      hint: document.querySelector("main .hint")?.textContent ?? "",
+      rows: [...document.querySelectorAll(".trend-table tbody tr")].map((r) => [r.dataset.day, ...[...r.cells].slice(1).map((c) => c.textContent)]),
+      charts: [...document.querySelectorAll(".trend-charts figure h3")].map((e) => e.textContent),
+      bars: Object.fromEntries([...document.querySelectorAll(".trend-charts figure")].map((f) => [f.querySelector("h3").textContent, f.querySelectorAll("rect.bar").length])),
+      missing: document.querySelectorAll(".trend-charts rect.trend-missing").length,
+      barTitles: [...document.querySelectorAll(".trend-steps rect.bar title")].map((t) => t.textContent),
+      next: document.querySelector("a[rel=next]")?.getAttribute("href") ?? null,
+    }));
+  result.steps.week = await readTrends();
+  await shot(page, "trends-week");
+  await page.getByRole("link", { name: "Month", exact: true }).click();
+  await page.waitForFunction(() => location.hash.startsWith("#/trends/month/"));
+  await page.locator(".trend-table").waitFor();
+  result.steps.month = await readTrends();
+  await shot(page, "trends-month");
+  await page.locator(".trend-steps a.trend-bar-link").first().click();
+  await page.waitForFunction(() => location.hash.startsWith("#/day/"));
+  result.steps.barOpens = await page.evaluate(() => location.hash);
+  await page.setViewportSize(PHONE);
+  await nav(page, "Trends");
+  await page.locator(".trend-table").waitFor();
+  result.steps.trendsPhoneWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  await shot(page, "trends-week-phone");
+  await page.setViewportSize(DESKTOP);
+
   result.ok = true;
 } catch (error) {
   result.error = String(error?.stack ?? error);

@@ -59,6 +59,7 @@ def test_issue19_pages(platform: str) -> None:  # noqa: F811 (the fixture)
     result = run_browser(platform)
     pages = result["steps"]["pages"]
     check_days(pages)
+    check_trends(result["steps"], pages)
 
 
 def check_days(pages: dict[str, Any]) -> None:
@@ -92,3 +93,36 @@ def check_days(pages: dict[str, Any]) -> None:
             assert "chart chart-glucose" in page["placedFlags"], (day, page["placedFlags"])
             assert "placed in your zone" in clock and "glucose" in clock, (day, clock)
     assert insufficient_glucose >= 1, "the samples hold a day with too few glucose readings"
+
+
+def check_trends(steps: dict[str, Any], pages: dict[str, Any]) -> None:
+    """(4) week and month views: the days' own numbers, bars link to days, marked gaps."""
+    week, month = steps["week"], steps["month"]
+    assert week["hash"] == "#/trends/week/2025-09-21", week["hash"]
+    assert month["hash"] == "#/trends/month/2025-09-21", month["hash"]
+    assert "UTC-05:00" in week["hint"]
+    for view in (week, month):
+        assert view["charts"] == [
+            "Steps (steps)",
+            "Main sleep (hours)",
+            "Time in range 70\u2013180 mg/dL (%)",
+            "Resting heart rate (bpm)",
+            "Heart rate variability (RMSSD) (ms)",
+        ]
+        assert [row[0] for row in view["rows"]] == sorted(pages)
+        for day, steps_text, sleep, _bedtime, tir, _rhr, _hrv in view["rows"]:
+            tiles = {t["label"]: t["value"] for t in pages[day]["tiles"]}
+            if "Steps" in tiles:
+                assert steps_text == tiles["Steps"], (day, steps_text, tiles)
+            if "Main sleep" in tiles:
+                assert sleep == tiles["Main sleep"], (day, sleep, tiles)
+            if "Time in range 70\u2013180" in tiles:
+                assert tir == tiles["Time in range 70\u2013180"], (day, tir, tiles)
+            if any(t["domain"] == "glucose" and t["insufficient"] for t in pages[day]["tiles"]):
+                assert tir == "not enough data", (day, tir)
+    with_steps = sum(any(t["label"] == "Steps" for t in p["tiles"]) for p in pages.values())
+    assert week["bars"]["Steps (steps)"] == with_steps >= 2 and week["missing"] >= 4
+    assert week["barTitles"][0].endswith("steps") and ":" in week["barTitles"][0]
+    assert week["next"] is None or week["next"] <= "#/trends/week/9999"
+    assert steps["barOpens"].startswith("#/day/2025-09-")
+    assert steps["trendsPhoneWidth"] <= 390

@@ -17,6 +17,7 @@ from healthplatform.me import endpoints as me_endpoints
 from healthplatform.narratives import endpoints as narrative_endpoints
 from healthplatform.runtime import Resources, open_resources
 from healthplatform.settings import Settings
+from healthplatform.trends import endpoints as trend_endpoints
 from healthplatform.uploads import endpoints as upload_endpoints
 
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
     app.include_router(me_endpoints.router)
     app.include_router(narrative_endpoints.router)
     app.include_router(day_endpoints.router)
+    app.include_router(trend_endpoints.router)
     app.include_router(web.router)
     app.add_middleware(ObservabilityMiddleware, service="api")
     return app

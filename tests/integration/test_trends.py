@@ -1,0 +1,73 @@
+"""GET /v1/trends (issue 19, item 4): per-day values of the main metrics over a range, the
+same numbers as each day's page and claims, with units and zones; a bounded range."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ApiClient
+from tests.integration.test_etl import process_all, upload_files
+
+pytestmark = pytest.mark.integration
+
+
+async def test_trends_are_the_days_own_numbers(
+    api: ApiClient, user: str, samples: list[Path]
+) -> None:
+    await upload_files(api, user, samples)
+    await process_all(api, user)
+    got = await api.http.get(
+        "/v1/trends", params={"from": "2025-09-01", "to": "2025-09-30"}, headers=api.auth(user)
+    )
+    assert got.status_code == 200, got.text
+    trends = got.json()
+    assert trends["from"] == "2025-09-01" and trends["zones"] == ["UTC-05:00"]
+    units = {s["key"]: s["unit"] for s in trends["series"]}
+    assert units["steps"] == "steps" and units["tir_pct"] == "%" and units["hrv_ms"] == "ms"
+    assert units["resting_hr_bpm"] == "bpm" and units["sleep_min"] == "min"
+    dates = [d["date"] for d in trends["days"]]
+    assert dates == ["2025-09-19", "2025-09-20", "2025-09-21"]
+    for day in trends["days"]:
+        view = (await api.http.get(f"/v1/days/{day['date']}", headers=api.auth(user))).json()
+        claims = {c["metric"]: c["value"] for c in view["journal"]["claims"]}
+        metrics, values = view["metrics"], day["values"]
+        steps = (metrics.get("activity") or {}).get("steps")
+        assert values["steps"] == (steps["total"] if steps else None)
+        if steps:
+            assert values["steps"] == pytest.approx(claims["activity.steps.total"])
+        glucose = metrics["glucose"]
+        if glucose["status"] == "ok":
+            assert values["tir_pct"] == glucose["tir_70_180_pct"]
+            assert values["mean_glucose_mg_dl"] == claims["glucose.mean_mg_dl"]
+        else:  # the day's page calls it insufficient: no number, the reason
+            assert values["tir_pct"] is None and values["mean_glucose_mg_dl"] is None
+            assert day["notes"]["glucose"] == glucose["reason"]
+        sleep = (metrics.get("sleep") or {}).get("main")
+        assert values["sleep_min"] == (sleep["tst_min"] if sleep else None)
+        assert day["times"]["bedtime"] == (sleep["bedtime"] if sleep else None)
+        hrv = (metrics.get("heart") or {}).get("hrv")
+        assert values["hrv_ms"] == (hrv["mean_ms"] if hrv else None)
+        assert day["zone"] == "UTC-05:00"
+    assert any(d["values"]["tir_pct"] is None for d in trends["days"])
+    assert any(d["values"]["hrv_ms"] for d in trends["days"])
+
+    # a range without data is empty, not an error; the range is bounded and ordered
+    empty = await api.http.get(
+        "/v1/trends", params={"from": "2024-01-01", "to": "2024-01-07"}, headers=api.auth(user)
+    )
+    assert empty.status_code == 200 and empty.json()["days"] == []
+    for params, reason in (
+        ({"from": "2025-01-01", "to": "2026-01-02"}, "at most 366 days"),
+        ({"from": "2025-09-30", "to": "2025-09-01"}, "before"),
+        ({"from": "2025-13-45", "to": "2025-09-01"}, "date"),
+        ({"to": "2025-09-01"}, "from"),
+    ):
+        bad = await api.http.get("/v1/trends", params=params, headers=api.auth(user))
+        assert bad.status_code == 422 and reason in bad.text, (params, bad.text)
+    year = await api.http.get(
+        "/v1/trends", params={"from": "2025-01-01", "to": "2025-12-31"}, headers=api.auth(user)
+    )
+    assert year.status_code == 200 and len(year.json()["days"]) == 3
+    assert (await api.http.get("/v1/trends?from=2025-09-01&to=2025-09-02")).status_code == 401
