@@ -158,6 +158,93 @@ try {
   await shot(page, "trends-week-phone");
   await page.setViewportSize(DESKTOP);
 
+  // --- (d) history: friendly names, expandable rows linking to days, one empty state ------------
+  await nav(page, "History");
+  await page.locator(".history-table tbody tr").first().waitFor();
+  const history = {};
+  history.typeOptions = await page.getByLabel("Record type").locator("option").allTextContents();
+  history.recordNames = await page.locator(".history-table .record-name").allTextContents();
+  await page.getByLabel("Record type").selectOption("BloodGlucoseRecord");
+  await page.waitForFunction(() => document.querySelectorAll(".history-table tbody tr").length === 3);
+  const firstRow = page.locator(".history-table tbody tr").first();
+  await firstRow.locator("summary").click();
+  await firstRow.locator(".result-days a, .result-full .hint").first().waitFor();
+  history.expanded = await firstRow.evaluate((r) => ({
+    narrative: r.querySelector(".result-narrative")?.textContent ?? "",
+    preview: r.querySelector(".result-text")?.textContent ?? "",
+    days: [...r.querySelectorAll(".result-days a")].map((a) => a.getAttribute("href")),
+  }));
+  await shot(page, "history-expanded");
+  if (history.expanded.days.length) {
+    await firstRow.locator(".result-days a").first().click();
+    await page.waitForFunction(() => location.hash.startsWith("#/day/"));
+    history.linkOpens = await page.evaluate(() => location.hash);
+    await nav(page, "History");
+    await page.locator(".history-table tbody tr").first().waitFor();
+  }
+  await page.getByLabel("Status").selectOption("failed");
+  await page.waitForFunction(() => !document.querySelector(".empty").hidden);
+  history.emptyMessages = await page.evaluate(() =>
+    [...document.querySelectorAll("main .history-summary, main .empty")].filter((e) => e.offsetParent !== null).map((e) => e.textContent),
+  );
+  await page.getByLabel("Status").selectOption("");
+  await page.getByLabel("Record type").selectOption("");
+  result.steps.history = history;
+
+  // --- (d) an upload error says what to do next --------------------------------------------------
+  await nav(page, "Upload");
+  await page.getByLabel("Health Connect files (.avro)").setInputFiles([
+    { name: "StepsRecord_1.avro", mimeType: "application/octet-stream", buffer: Buffer.from("not an avro file") },
+  ]);
+  await page.locator(".file-row[data-state=error] .file-next").waitFor();
+  result.steps.uploadError = {
+    status: await page.locator(".file-row .file-status").textContent(),
+    next: await page.locator(".file-row .file-next").textContent(),
+  };
+  await shot(page, "upload-error");
+
+  // --- (d) navigation: no future days, unknown dates and pages say so ---------------------------
+  const localToday = await page.evaluate(() => {
+    const d = new Date();
+    return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+  });
+  await openDay(page, localToday);
+  await page.locator(".day-nav").waitFor();
+  const nav8 = { today: localToday };
+  nav8.nextOnToday = await page.locator(".day-nav a[rel=next]").count();
+  nav8.nextDisabled = await page.locator(".day-nav [aria-disabled=true]").textContent();
+  await page.evaluate(() => { location.hash = "#/day/2025-13-45"; });
+  await page.getByRole("heading", { name: "Day not found" }).waitFor();
+  nav8.invalid = { heading: await page.locator("h1").textContent(), text: await page.locator("main .not-found").textContent() };
+  await page.evaluate(() => { location.hash = "#/nonsense"; });
+  await page.getByRole("heading", { name: "Page not found" }).waitFor();
+  nav8.unknown = { hash: await page.evaluate(() => location.hash), heading: await page.locator("h1").textContent() };
+  result.steps.navigation = nav8;
+
+  // --- (d) devices: a name, not a user-agent string ----------------------------------------------
+  await nav(page, "Account");
+  await page.locator("[data-device-id]").first().waitFor();
+  result.steps.devices = await page.locator("[data-device-id]").evaluateAll((items) =>
+    items.map((i) => ({ name: i.querySelector("strong").textContent, visible: i.innerText })),
+  );
+  await shot(page, "account");
+
+  // --- (d) a new tab is signed in too, and both tabs keep working -------------------------------
+  const second = await context.newPage();
+  await second.goto(`${args.url}#/history`);
+  await second.locator(".history-table tbody tr").first().waitFor();
+  const tabs = { secondHash: await second.evaluate(() => location.hash), secondUser: await second.locator(".user-name").textContent() };
+  await page.reload();
+  await page.locator("#nav .user-name").waitFor();
+  await nav(page, "History");
+  await page.locator(".history-table tbody tr").first().waitFor();
+  tabs.firstAfter = await page.evaluate(() => location.hash);
+  await second.reload();
+  await second.locator(".history-table tbody tr").first().waitFor();
+  tabs.secondAfter = await second.evaluate(() => location.hash);
+  await second.close();
+  result.steps.tabs = tabs;
+
   result.ok = true;
 } catch (error) {
   result.error = String(error?.stack ?? error);

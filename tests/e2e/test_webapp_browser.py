@@ -169,12 +169,13 @@ def check_result(result: dict[str, Any], username: str, total: int) -> None:
     assert history["glucoseRows"] == 3
     assert history["failedEmpty"] is True
 
-    # a reload: one refresh (single flight) from the refresh token kept in sessionStorage
+    # a reload: one refresh (single flight) from the refresh token kept in localStorage
+    # (shared by the browser's tabs; issue 19)
     assert steps["reload"] == {
         "refreshes": ["POST"],
         "stored": ["refreshToken", "username"],
         "storageKeys": ["hp.session"],
-        "localStorage": 0,
+        "sessionStorage": 0,
         "user": username,
     }
 

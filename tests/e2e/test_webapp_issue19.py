@@ -60,6 +60,7 @@ def test_issue19_pages(platform: str) -> None:  # noqa: F811 (the fixture)
     pages = result["steps"]["pages"]
     check_days(pages)
     check_trends(result["steps"], pages)
+    check_history_and_navigation(result["steps"])
 
 
 def check_days(pages: dict[str, Any]) -> None:
@@ -126,3 +127,34 @@ def check_trends(steps: dict[str, Any], pages: dict[str, Any]) -> None:
     assert week["next"] is None or week["next"] <= "#/trends/week/9999"
     assert steps["barOpens"].startswith("#/day/2025-09-")
     assert steps["trendsPhoneWidth"] <= 390
+
+
+def check_history_and_navigation(steps: dict[str, Any]) -> None:
+    """(7) history and upload errors; (8) sessions and navigation."""
+    history = steps["history"]
+    assert "Heart rate variability (RMSSD)" in history["typeOptions"]
+    assert not any(o.endswith("Record") for o in history["typeOptions"]), history["typeOptions"]
+    assert "Glucose" in history["recordNames"] and "Steps" in history["recordNames"]
+    expanded = history["expanded"]
+    assert len(expanded["narrative"]) > len(expanded["preview"]) > 0, expanded
+    assert expanded["days"] and all(d.startswith("#/day/2025-09-") for d in expanded["days"])
+    assert history["linkOpens"] == expanded["days"][0]
+    assert history["emptyMessages"] == ["No uploads match these filters. "], history
+
+    error = steps["uploadError"]
+    assert error["status"] == "Error (HTTP 415): not an Avro object container file"
+    assert error["next"].startswith("Next step: export the data again from Health Connect")
+
+    nav = steps["navigation"]
+    assert nav["nextOnToday"] == 0 and nav["nextDisabled"] == "Next day \u2192", nav
+    assert nav["invalid"]["heading"] == "Day not found"
+    assert "2025-13-45" in nav["invalid"]["text"] and "is not a date" in nav["invalid"]["text"]
+    assert nav["unknown"] == {"hash": "#/nonsense", "heading": "Page not found"}
+
+    devices = steps["devices"]
+    assert devices and all(d["name"] == "Chrome on Linux" for d in devices), devices
+    assert not any("Mozilla/" in d["visible"] for d in devices), devices
+
+    tabs = steps["tabs"]
+    assert tabs["secondHash"] == "#/history" and tabs["secondUser"].startswith("i19-")
+    assert tabs["firstAfter"] == "#/history" and tabs["secondAfter"] == "#/history"

@@ -209,9 +209,9 @@ try {
   page.off("request", onRequest);
   result.steps.reload = {
     refreshes,
-    stored: await page.evaluate(() => Object.keys(JSON.parse(sessionStorage.getItem("hp.session")) ?? {}).sort()),
-    storageKeys: await page.evaluate(() => [...Array(sessionStorage.length).keys()].map((i) => sessionStorage.key(i))),
-    localStorage: await page.evaluate(() => localStorage.length),
+    stored: await page.evaluate(() => Object.keys(JSON.parse(localStorage.getItem("hp.session")) ?? {}).sort()),
+    storageKeys: await page.evaluate(() => [...Array(localStorage.length).keys()].map((i) => localStorage.key(i))),
+    sessionStorage: await page.evaluate(() => sessionStorage.length),
     user: await page.locator(".user-name").textContent(),
   };
 

@@ -71,3 +71,32 @@ async def test_trends_are_the_days_own_numbers(
     )
     assert year.status_code == 200 and len(year.json()["days"]) == 3
     assert (await api.http.get("/v1/trends?from=2025-09-01&to=2025-09-02")).status_code == 401
+
+
+async def test_the_days_of_an_upload(api: ApiClient, user: str, samples: list[Path]) -> None:
+    """The history's expanded row: the days an upload's records fall on, its narrative."""
+    glucose = [p for p in samples if p.name.startswith("BloodGlucoseRecord")]
+    accepted = await upload_files(api, user, glucose)
+    await process_all(api, user)
+    listing = set((await api.http.get("/v1/days", headers=api.auth(user))).json()["days"])
+    seen: set[str] = set()
+    for upload in accepted:
+        got = await api.http.get(
+            f"/v1/days/by-upload/{upload['correlation_id']}", headers=api.auth(user)
+        )
+        assert got.status_code == 200, got.text
+        body = got.json()
+        assert set(body["days"]) <= listing
+        assert body["narrative"]["text"].startswith("Uploaded blood glucose data")
+        seen |= set(body["days"])
+    assert seen == listing  # every day with data came from some upload
+    other = await api.http.get(
+        f"/v1/days/by-upload/{accepted[0]['correlation_id']}", headers=api.auth("someone-else")
+    )
+    assert other.status_code == 200 and other.json() == {
+        "upload_id": accepted[0]["correlation_id"],
+        "days": [],
+        "narrative": None,
+    }
+    bad = await api.http.get("/v1/days/by-upload/not-a-uuid", headers=api.auth(user))
+    assert bad.status_code == 422

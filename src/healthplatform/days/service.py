@@ -6,12 +6,13 @@ claims, the charts and the export); nothing is computed again here.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 
-from healthplatform.db.models import DailyMetrics, Narrative
+from healthplatform.db.models import DailyMetrics, Narrative, Observation
 from healthplatform.etl import placement, zones
 from healthplatform.etl.narratives.journal import zone_label
 from healthplatform.etl.narratives.model import Narrative as NarrativeText
@@ -89,4 +90,52 @@ def day_zone(context: dict[str, Any], set_zones: list[zones.SetZone], day: date)
         "name": zones.zone_in_force(set_zones, noon_ms),
         "source": source,
         "placed": sum(int(placed_by.get(s) or 0) for s in ("set", "inferred", "utc")),
+    }
+
+
+async def upload_days(res: Resources, subject: str, upload_id: uuid.UUID) -> dict[str, Any]:
+    """What the history row of an upload expands to: the local days its records fall on
+    (start and end days; newer versions of a record from a later upload count there) and
+    its upload narrative in full (``superseded`` once a later upload changed its days)."""
+    user = user_key(subject)
+    async with res.sessions() as session:
+        spans = (
+            await session.execute(
+                select(Observation.local_date, Observation.end_local_date)
+                .where(Observation.user_id == user, Observation.upload_id == upload_id)
+                .distinct()
+            )
+        ).all()
+        stored = (
+            await session.execute(
+                select(Narrative).where(
+                    Narrative.user_id == user,
+                    Narrative.kind == "upload",
+                    Narrative.upload_id == upload_id,
+                    Narrative.status == "published",
+                )
+            )
+        ).scalar_one_or_none()
+        touched = {d for span in spans for d in span if d is not None}
+        with_data = (
+            set(
+                (
+                    await session.execute(
+                        select(DailyMetrics.local_date).where(
+                            DailyMetrics.user_id == user, DailyMetrics.local_date.in_(touched)
+                        )
+                    )
+                ).scalars()
+            )
+            if touched
+            else set()
+        )
+    narrative = None
+    if stored is not None:
+        text = NarrativeText.from_json(stored.sections or [], stored.claims or [])
+        narrative = {"text": text.text, "superseded": stored.superseded_at is not None}
+    return {
+        "upload_id": str(upload_id),
+        "days": sorted(d.isoformat() for d in with_data),
+        "narrative": narrative,
     }

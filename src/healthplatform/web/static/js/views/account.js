@@ -27,7 +27,10 @@ export function deviceName(agent) {
   const browser = browsers.find(([re]) => re.test(agent))?.[1];
   const system = systems.find(([re]) => re.test(agent))?.[1];
   if (browser && system) return `${browser} on ${system}`;
-  return browser ?? system ?? "Unknown device";
+  if (browser || system) return browser ?? system;
+  // a label that is not a browser's (the command line's token, say) is its own name
+  if (agent && !agent.includes("/") && agent.length <= 60) return agent;
+  return "Unknown device";
 }
 
 const failure = (error) => (error instanceof ApiError ? error.message : passkeyErrorText(error));
@@ -175,7 +178,9 @@ function devicesSection(ctx) {
             h("strong", {}, label),
             device.current ? h("span", { class: "badge badge-current" }, "this device") : null,
             h("span", { class: "meta" }, `Signed in ${formatDateTime(device.createdAt)} · last active ${formatDateTime(device.lastUsedAt)} · expires ${formatDateTime(device.expiresAt)}`),
-            device.label ? h("span", { class: "meta device-agent" }, device.label) : null,
+            device.label && deviceName(device.label) !== device.label
+              ? h("details", { class: "device-details" }, h("summary", {}, "Technical details"), h("span", { class: "meta device-agent" }, device.label))
+              : null,
           ),
           actions,
         );

@@ -7,6 +7,19 @@ import { field, formatDay, h, replace, showError } from "../dom.js";
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
+/** A real calendar date ("2025-13-45" is not). */
+export function isDate(day) {
+  if (!DATE.test(day)) return false;
+  const date = new Date(`${day}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === day;
+}
+
+/** Today's date on this device's clock. */
+export function today() {
+  const now = new Date();
+  return `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, "0")}-${String(now.getDate()).padStart(2, "0")}`;
+}
+
 function shiftDay(day, delta) {
   const date = new Date(`${day}T00:00:00Z`);
   date.setUTCDate(date.getUTCDate() + delta);
@@ -152,12 +165,17 @@ function dayNav(day, days, ctx) {
   });
   const previous = shiftDay(day, -1);
   const next = shiftDay(day, 1);
+  // never into the future: the next day exists once it has begun here
+  const nextLink =
+    next > today()
+      ? h("span", { class: "button button-disabled", "aria-disabled": "true", title: "This day has not happened yet." }, "Next day →")
+      : h("a", { class: "button", href: `#/day/${next}`, rel: "next" }, "Next day →", h("span", { class: "sr-only" }, ` (${formatDay(next)})`));
   return h(
     "nav",
     { class: "day-nav", "aria-label": "Days" },
     h("a", { class: "button", href: `#/day/${previous}`, rel: "prev" }, "← Previous day", h("span", { class: "sr-only" }, ` (${formatDay(previous)})`)),
     jump,
-    h("a", { class: "button", href: `#/day/${next}`, rel: "next" }, "Next day →", h("span", { class: "sr-only" }, ` (${formatDay(next)})`)),
+    nextLink,
   );
 }
 
@@ -177,8 +195,17 @@ async function latestDay(main, ctx) {
   }
 }
 
+function notADay(main, text) {
+  replace(
+    main,
+    h("h1", {}, "Day not found"),
+    h("p", { class: "empty not-found" }, `“${text}” is not a date.`, " ", h("a", { href: "#/day" }, "Open your latest day"), " or pick one from your days."),
+  );
+}
+
 export async function render(main, params, ctx) {
-  if (!params.date || !DATE.test(params.date)) return latestDay(main, ctx);
+  if (params.date && !isDate(params.date)) return notADay(main, params.date);
+  if (!params.date) return latestDay(main, ctx);
   const day = params.date;
   replace(main, h("h1", {}, formatDay(day)), h("p", { "aria-busy": "true" }, "Loading…"));
   const [listing, view] = await Promise.allSettled([

@@ -3,6 +3,7 @@
 
 import { ApiError, uploadFile } from "../api.js";
 import { announce, field, formatBytes, formatDateTime, h, plural, replace } from "../dom.js";
+import { nextStep, recordName } from "../names.js";
 
 const PARALLEL = 3;
 const MAX_RATE_LIMIT_RETRIES = 3;
@@ -13,6 +14,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 function fileRow(file) {
   const progress = h("progress", { max: 100, value: 0, "aria-label": `Upload progress of ${file.name}` });
   const status = h("span", { class: "file-status" }, "Waiting");
+  const hint = h("span", { class: "file-next", hidden: true });
   const el = h(
     "li",
     { class: "file-row" },
@@ -20,15 +22,18 @@ function fileRow(file) {
     h("span", { class: "file-size" }, formatBytes(file.size)),
     progress,
     status,
+    hint,
   );
   return {
     file,
     el,
     outcome: null,
-    set(kind, text, percent) {
+    set(kind, text, percent, next = null) {
       status.textContent = text;
       el.dataset.state = kind;
       if (percent !== undefined) progress.value = percent;
+      hint.textContent = next ?? "";
+      hint.hidden = !next;
     },
   };
 }
@@ -42,7 +47,7 @@ async function send(row, alive) {
         row.set("duplicate", `Duplicate: the same file was uploaded on ${formatDateTime(answer.upload_timestamp)}`, 100);
         return "duplicate";
       }
-      row.set("accepted", `Accepted: ${plural(answer.record_count, "record")} of ${answer.record_type}, processing ${answer.processing_status}`, 100);
+      row.set("accepted", `Accepted: ${plural(answer.record_count, "record")} of ${recordName(answer.record_type).toLowerCase()}, processing ${answer.processing_status}`, 100);
       return "accepted";
     } catch (error) {
       const limited = error instanceof ApiError && error.status === 429;
@@ -53,7 +58,7 @@ async function send(row, alive) {
         continue;
       }
       const code = error instanceof ApiError && error.status ? ` (HTTP ${error.status})` : "";
-      row.set("error", `Error${code}: ${error.message}`, 0);
+      row.set("error", `Error${code}: ${error.message}`, 0, nextStep(error instanceof ApiError ? error.status : -1));
       return "error";
     }
   }
@@ -107,7 +112,7 @@ export function render(main, _params, ctx) {
       rows.push(row);
       list.append(row.el);
       if (!file.name.toLowerCase().endsWith(".avro")) {
-        row.set("error", "Error: not an .avro file; skipped");
+        row.set("error", "Error: not an .avro file; skipped", undefined, "Next step: Health Connect exports .avro files; choose those (see “How to get your files”).");
         row.outcome = "error";
       } else {
         queue.push(row);
