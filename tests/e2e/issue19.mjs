@@ -245,6 +245,64 @@ try {
   await second.close();
   result.steps.tabs = tabs;
 
+  // --- (e) first run: a new account sees how to get the files, sample data, the AI choice --------
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await waitHash(page, "#/signin");
+  await page.getByRole("link", { name: "Create account" }).first().click();
+  await page.getByLabel("Username", { exact: true }).fill(`${args.username}-new`);
+  await page.getByRole("button", { name: "Create account with a passkey" }).click();
+  await waitHash(page, "#/upload");
+  await page.locator("details.welcome").waitFor();
+  await page.locator(".welcome .consent-now").filter({ hasText: "Your choice" }).waitFor();
+  const first = await page.evaluate(() => {
+    const w = document.querySelector("details.welcome");
+    const top = (sel) => document.querySelector(sel)?.getBoundingClientRect().top ?? -1;
+    return {
+      open: w.open,
+      title: w.querySelector("summary").textContent,
+      text: w.innerText,
+      consentNow: w.querySelector(".consent-now").textContent,
+      checked: w.querySelector("input[type=checkbox]").checked,
+      welcomeAboveDropzone: top("details.welcome") < top(".dropzone"),
+    };
+  });
+  await shot(page, "first-run");
+  await page.setViewportSize(PHONE);
+  await shot(page, "first-run-phone");
+  await page.setViewportSize(DESKTOP);
+  await page.getByRole("button", { name: "Try sample data" }).click();
+  await page.locator(".sample-status").filter({ hasText: "Loaded" }).waitFor({ timeout: LONG });
+  first.firstLoad = await page.locator(".sample-status").textContent();
+  await page.getByRole("button", { name: "Try sample data" }).click();
+  await page.locator(".sample-status").filter({ hasText: "already" }).waitFor({ timeout: LONG });
+  first.secondLoad = await page.locator(".sample-status").textContent();
+  await nav(page, "History");
+  await page.waitForFunction(
+    () => {
+      const rows = [...document.querySelectorAll(".history-table tbody tr")];
+      return rows.length > 0 && rows.every((r) => r.dataset.status === "completed");
+    },
+    null,
+    { timeout: LONG },
+  );
+  first.historySummary = await page.locator(".history-summary").textContent();
+  first.sampleBadges = await page.locator(".history-table .badge-sample").count();
+  first.rows = await page.locator(".history-table tbody tr").count();
+  await nav(page, "Days");
+  await page.locator(".sample-banner").waitFor();
+  first.dayBanner = (await page.locator(".sample-banner").textContent()) ?? "";
+  await shot(page, "sample-day");
+  await page.setViewportSize(PHONE);
+  await shot(page, "sample-day-phone");
+  await page.setViewportSize(DESKTOP);
+  await nav(page, "Trends");
+  await page.locator(".trend-table").waitFor();
+  first.trendBadges = await page.locator(".trend-table .badge-sample").count();
+  await nav(page, "Upload");
+  await page.locator("details.welcome").waitFor();
+  first.openAfterData = await page.evaluate(() => document.querySelector("details.welcome").open);
+  result.steps.firstRun = first;
+
   result.ok = true;
 } catch (error) {
   result.error = String(error?.stack ?? error);

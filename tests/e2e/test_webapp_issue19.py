@@ -61,6 +61,7 @@ def test_issue19_pages(platform: str) -> None:  # noqa: F811 (the fixture)
     check_days(pages)
     check_trends(result["steps"], pages)
     check_history_and_navigation(result["steps"])
+    check_first_run(result["steps"]["firstRun"])
 
 
 def check_days(pages: dict[str, Any]) -> None:
@@ -158,3 +159,21 @@ def check_history_and_navigation(steps: dict[str, Any]) -> None:
     tabs = steps["tabs"]
     assert tabs["secondHash"] == "#/history" and tabs["secondUser"].startswith("i19-")
     assert tabs["firstAfter"] == "#/history" and tabs["secondAfter"] == "#/history"
+
+
+def check_first_run(first: dict[str, Any]) -> None:
+    """(6) onboarding: how to get the files, samples labelled and loaded once, AI choice."""
+    assert first["open"] is True and first["welcomeAboveDropzone"] is True
+    assert first["title"] == "How to get your files from your phone"
+    for text in ("Health Connect", "one .avro file per kind of data per day", "Try sample data"):
+        assert text in first["text"], text
+    assert "Your data and AI training" in first["text"] and "only if you say yes" in first["text"]
+    assert first["consentNow"].startswith("Your choice: not answered, so no.")
+    assert first["checked"] is False
+    assert first["firstLoad"].startswith("Loaded a synthetic sample week (35 files)")
+    assert first["secondLoad"].startswith("The sample week is already in your account")
+    assert first["historySummary"].startswith("Showing 1\u201320 of 35 uploads"), first
+    assert first["sampleBadges"] == first["rows"] == 20
+    assert "synthetic sample records" in first["dayBanner"]
+    assert first["trendBadges"] >= 1
+    assert first["openAfterData"] is False

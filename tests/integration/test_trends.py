@@ -49,7 +49,7 @@ async def test_trends_are_the_days_own_numbers(
         assert day["times"]["bedtime"] == (sleep["bedtime"] if sleep else None)
         hrv = (metrics.get("heart") or {}).get("hrv")
         assert values["hrv_ms"] == (hrv["mean_ms"] if hrv else None)
-        assert day["zone"] == "UTC-05:00"
+        assert day["zone"] == "UTC-05:00" and day["sample"] is False
     assert any(d["values"]["tir_pct"] is None for d in trends["days"])
     assert any(d["values"]["hrv_ms"] for d in trends["days"])
 
@@ -100,3 +100,28 @@ async def test_the_days_of_an_upload(api: ApiClient, user: str, samples: list[Pa
     }
     bad = await api.http.get("/v1/days/by-upload/not-a-uuid", headers=api.auth(user))
     assert bad.status_code == 422
+
+
+async def test_sample_data_is_labelled_and_loads_once(api: ApiClient, user: str) -> None:
+    """'Try sample data': the same bytes every time (a second load doubles nothing) and
+    the label on the history, the day and the trends."""
+    first = await api.http.post("/v1/me/sample-data", headers=api.auth(user))
+    assert first.status_code == 200, first.text
+    assert first.json()["uploads_new"] == 35 and first.json()["uploads_already_there"] == 0
+    again = (await api.http.post("/v1/me/sample-data", headers=api.auth(user))).json()
+    assert again["uploads_new"] == 0 and again["uploads_already_there"] == 35
+    await process_all(api, user)
+    history = (await api.http.get("/v1/upload/history?limit=100", headers=api.auth(user))).json()
+    assert history["pagination"]["total"] == 35
+    assert {u["description"] for u in history["uploads"]} == {again["label"]}
+    days = (await api.http.get("/v1/days", headers=api.auth(user))).json()["days"]
+    assert days
+    view = (await api.http.get(f"/v1/days/{days[0]}", headers=api.auth(user))).json()
+    assert view["sample"] == {"label": again["label"]}
+    trends = (
+        await api.http.get(
+            "/v1/trends", params={"from": days[-1], "to": days[0]}, headers=api.auth(user)
+        )
+    ).json()
+    assert trends["days"] and all(d["sample"] for d in trends["days"])
+    assert (await api.http.post("/v1/me/sample-data")).status_code == 401

@@ -207,4 +207,5 @@ def test_packaged_static_folder_has_the_modules() -> None:
         "signin.js",
         "trends.js",
         "upload.js",
+        "welcome.js",
     ]

@@ -16,6 +16,7 @@ from healthplatform.db.models import DailyMetrics, Narrative, Observation
 from healthplatform.etl import placement, zones
 from healthplatform.etl.narratives.journal import zone_label
 from healthplatform.etl.narratives.model import Narrative as NarrativeText
+from healthplatform.me.samples import SAMPLE_DESCRIPTION, sample_days
 from healthplatform.runtime import Resources
 from healthplatform.uploads.service import user_key
 
@@ -37,6 +38,7 @@ async def day_view(res: Resources, subject: str, day: date) -> dict[str, Any] | 
             )
         ).scalar_one_or_none()
         set_zones = await placement.history(await session.connection(), user)
+        sample = day in await sample_days(session, user, day, day)
     text = (
         None
         if journal is None
@@ -47,6 +49,7 @@ async def day_view(res: Resources, subject: str, day: date) -> dict[str, Any] | 
         "metrics": stored.metrics,
         "context": stored.context or {},
         "zone": day_zone(stored.context or {}, set_zones, day),
+        "sample": {"label": SAMPLE_DESCRIPTION} if sample else None,
         "journal": None
         if text is None
         else {

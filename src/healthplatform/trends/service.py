@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from healthplatform.db.models import DailyMetrics
 from healthplatform.etl.narratives.journal import zone_label
+from healthplatform.me.samples import sample_days
 from healthplatform.runtime import Resources
 from healthplatform.uploads.service import user_key
 
@@ -102,8 +103,13 @@ async def trends(res: Resources, subject: str, start: date, end: date) -> dict[s
                 .order_by(DailyMetrics.local_date)
             )
         ).all()
+        samples = await sample_days(session, user, start, end)
     days = [
-        {"date": day.isoformat(), **day_values(metrics or {}, context or {})}
+        {
+            "date": day.isoformat(),
+            **day_values(metrics or {}, context or {}),
+            "sample": day in samples,
+        }
         for day, metrics, context in rows
     ]
     zones = sorted({d["zone"] for d in days})

@@ -227,6 +227,7 @@ export async function render(main, params, ctx) {
     main,
     heading,
     dayNav(day, days, ctx),
+    data.sample ? h("p", { class: "sample-banner" }, h("span", { class: "badge badge-sample" }, "Sample data"), " This day holds synthetic sample records (from “Try sample data”), not your own measurements.") : null,
     clockNote(data),
     tiles(data.metrics ?? {}),
     h("section", { class: "card", "aria-labelledby": "journal-heading" }, h("h2", { id: "journal-heading" }, "Daily journal"), journal(data.journal)),

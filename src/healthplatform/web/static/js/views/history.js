@@ -6,6 +6,7 @@ import { announceQuietly, field, formatDateTime, h, plural, replace, showError }
 import { recordName } from "../names.js";
 
 const PAGE_SIZE = 20;
+const SAMPLE_LABEL = "Sample data (synthetic, not yours)"; // me/samples.py SAMPLE_DESCRIPTION
 const POLL_MS = 3000;
 const STATUSES = ["queued", "processing", "completed", "failed", "quarantined"];
 const BUSY = new Set(["queued", "processing"]);
@@ -83,7 +84,7 @@ function row(upload) {
     h(
       "th",
       { scope: "row", "data-label": "File" },
-      h("span", { class: "record-name" }, recordName(upload.record_type)),
+      h("span", { class: "record-name" }, recordName(upload.record_type), upload.description === SAMPLE_LABEL ? h("span", { class: "badge badge-sample" }, "Sample data") : null),
       h("span", { class: "file-name" }, breakable(upload.file_name)),
     ),
     cell("Records", upload.record_count.toLocaleString()),

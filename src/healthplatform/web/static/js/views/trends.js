@@ -137,7 +137,7 @@ function table(dates, byDate) {
           h(
             "tr",
             { "data-day": d },
-            h("th", { scope: "row" }, h("a", { href: `#/day/${d}` }, short(d))),
+            h("th", { scope: "row" }, h("a", { href: `#/day/${d}` }, short(d)), byDate.get(d).sample ? h("span", { class: "badge badge-sample" }, "Sample") : null),
             cell(d, "steps", n0),
             cell(d, "sleep_min", hm),
             h("td", {}, byDate.get(d).times?.bedtime ?? "–"),
@@ -204,6 +204,7 @@ export async function render(main, params, ctx) {
     main,
     heading,
     switcher,
+    data.days.some((d) => d.sample) ? h("p", { class: "sample-banner" }, h("span", { class: "badge badge-sample" }, "Sample data"), " Days marked “Sample” hold synthetic sample records, not your own measurements.") : null,
     h("p", { class: "hint" }, `${zone}Each value is the one on that day's page; a short grey mark is a day without enough data for it. Hover or tap a bar for its value; select it to open the day.`),
     h("section", { class: "card", "aria-label": "Charts" }, charts),
     h("section", { class: "card", "aria-label": "Table" }, data.days.length ? table(dates, byDate) : h("p", { class: "empty" }, "No data in this period.")),

@@ -1,9 +1,10 @@
 // Upload Health Connect .avro files: drag and drop or a file input, per-file progress and
 // result (accepted / duplicate / error with the API's text).
 
-import { ApiError, uploadFile } from "../api.js";
+import { ApiError, call, uploadFile } from "../api.js";
 import { announce, field, formatBytes, formatDateTime, h, plural, replace } from "../dom.js";
 import { nextStep, recordName } from "../names.js";
+import { welcome } from "./welcome.js";
 
 const PARALLEL = 3;
 const MAX_RATE_LIMIT_RETRIES = 3;
@@ -167,6 +168,16 @@ export function render(main, _params, ctx) {
     zone,
     results,
   );
+  // first visit: the how-to, sample data and the AI-training choice come first, open
+  const intro = h("div", { class: "welcome-slot" });
+  main.querySelector(".lead").after(intro);
+  call("GET", "/v1/upload/history?limit=1")
+    .then((data) => {
+      if (!ctx.signal.aborted) replace(intro, welcome(ctx, data.pagination.total === 0));
+    })
+    .catch(() => {
+      if (!ctx.signal.aborted) replace(intro, welcome(ctx, true));
+    });
   return () => {
     queue = [];
     window.removeEventListener("dragover", swallow);
