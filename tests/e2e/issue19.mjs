@@ -35,6 +35,7 @@ const PHONE = { width: 390, height: 844 };
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: args.chromium,
   headless: true,
+  acceptDownloads: true,
   viewport: DESKTOP,
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
 });
@@ -168,7 +169,7 @@ try {
   await page.waitForFunction(() => document.querySelectorAll(".history-table tbody tr").length === 3);
   const firstRow = page.locator(".history-table tbody tr").first();
   await firstRow.locator("summary").click();
-  await firstRow.locator(".result-days a, .result-full .hint").first().waitFor();
+  await firstRow.locator(".result-full .result-narrative, .result-full .error-text").first().waitFor();
   history.expanded = await firstRow.evaluate((r) => ({
     narrative: r.querySelector(".result-narrative")?.textContent ?? "",
     preview: r.querySelector(".result-text")?.textContent ?? "",
@@ -228,6 +229,11 @@ try {
     items.map((i) => ({ name: i.querySelector("strong").textContent, visible: i.innerText })),
   );
   await shot(page, "account");
+  // --- (e) raw export: one ZIP with the original files, CSV and the JSON lines -----------------
+  const [zip] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download everything (ZIP)" }).click()]);
+  const zipPath = join(args.artifacts, "export.zip");
+  await zip.saveAs(zipPath);
+  result.steps.zip = { filename: zip.suggestedFilename(), path: zipPath, status: await page.locator("#status").textContent() };
 
   // --- (d) a new tab is signed in too, and both tabs keep working -------------------------------
   const second = await context.newPage();

@@ -62,6 +62,7 @@ def test_issue19_pages(platform: str) -> None:  # noqa: F811 (the fixture)
     check_trends(result["steps"], pages)
     check_history_and_navigation(result["steps"])
     check_first_run(result["steps"]["firstRun"])
+    check_zip(result["steps"]["zip"])
 
 
 def check_days(pages: dict[str, Any]) -> None:
@@ -177,3 +178,14 @@ def check_first_run(first: dict[str, Any]) -> None:
     assert "synthetic sample records" in first["dayBanner"]
     assert first["trendBadges"] >= 1
     assert first["openAfterData"] is False
+
+
+def check_zip(got: dict[str, Any]) -> None:
+    """(6) raw export from the Account page: the original files, CSV and JSON lines."""
+    import zipfile
+
+    assert got["filename"].endswith(".zip") and "ZIP" in got["status"], got
+    names = zipfile.ZipFile(got["path"]).namelist()
+    raw = [n for n in names if n.startswith("raw/")]
+    assert len(raw) == len(list(SAMPLES.glob("*.avro")))
+    assert {"export.jsonl", "csv/records.csv", "csv/days.csv"} <= set(names)

@@ -125,3 +125,46 @@ async def test_sample_data_is_labelled_and_loads_once(api: ApiClient, user: str)
     ).json()
     assert trends["days"] and all(d["sample"] for d in trends["days"])
     assert (await api.http.post("/v1/me/sample-data")).status_code == 401
+
+
+async def test_export_zip_holds_the_originals_csv_and_json_lines(
+    api: ApiClient, user: str, samples: list[Path]
+) -> None:
+    import csv
+    import hashlib
+    import io
+    import json
+    import zipfile
+
+    accepted = await upload_files(api, user, samples)
+    await process_all(api, user)
+    got = await api.http.get("/v1/me/export.zip", headers=api.auth(user))
+    assert got.status_code == 200, got.text
+    assert got.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(got.content))
+    assert archive.testzip() is None
+    names = archive.namelist()
+    raw = sorted(n for n in names if n.startswith("raw/"))
+    assert len(raw) == len(samples) == len(accepted)
+    originals = {hashlib.sha256(p.read_bytes()).hexdigest() for p in samples}
+    assert {hashlib.sha256(archive.read(n)).hexdigest() for n in raw} == originals
+    lines = [json.loads(x) for x in archive.read("export.jsonl").decode().splitlines()]
+    assert lines[0]["type"] == "export" and sum(x["type"] == "upload" for x in lines) == len(
+        samples
+    )
+    records = list(csv.DictReader(io.StringIO(archive.read("csv/records.csv").decode())))
+    assert records and {r["record_type"] for r in records} >= {"BloodGlucoseRecord"}
+    glucose = [r for r in records if r["record_type"] == "BloodGlucoseRecord"]
+    assert all(r["local_start"].endswith("-05:00") for r in glucose)  # the person's clock
+    assert all(r["zone_source"] == "inferred" for r in glucose)
+    days = list(csv.DictReader(io.StringIO(archive.read("csv/days.csv").decode())))
+    trends = (
+        await api.http.get(
+            "/v1/trends", params={"from": "2025-09-01", "to": "2025-09-30"}, headers=api.auth(user)
+        )
+    ).json()
+    assert [d["date"] for d in days] == [d["date"] for d in trends["days"]]
+    for row, day in zip(days, trends["days"], strict=True):
+        steps = day["values"]["steps"]
+        assert row["steps"] == ("" if steps is None else str(steps))
+    assert (await api.http.get("/v1/me/export.zip")).status_code == 401

@@ -14,6 +14,7 @@ from healthplatform.api.errors import install_error_handlers
 from healthplatform.api.observability import ObservabilityMiddleware
 from healthplatform.days import endpoints as day_endpoints
 from healthplatform.me import endpoints as me_endpoints
+from healthplatform.me import export_zip as me_export_zip
 from healthplatform.me import samples as me_samples
 from healthplatform.narratives import endpoints as narrative_endpoints
 from healthplatform.runtime import Resources, open_resources
@@ -57,6 +58,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
     app.include_router(day_endpoints.router)
     app.include_router(trend_endpoints.router)
     app.include_router(me_samples.router)
+    app.include_router(me_export_zip.router)
     app.include_router(web.router)
     app.add_middleware(ObservabilityMiddleware, service="api")
     return app
