@@ -55,7 +55,13 @@ const nav = (target, name) => target.locator("#nav").getByRole("link", { name, e
 
 /** What a day page shows. */
 async function readDay(target) {
-  return target.evaluate(() => ({
+  const folded = await target.evaluate(() => {
+    const d = document.querySelector(".journal-details");
+    const was = d ? d.open : null;
+    if (d) d.open = true; // read the full journal as a person who unfolds it
+    return was;
+  });
+  const page = await target.evaluate(() => ({
     hash: location.hash,
     heading: document.querySelector("h1")?.textContent ?? "",
     clock: document.querySelector(".day-clock")?.textContent ?? "",
@@ -72,7 +78,17 @@ async function readDay(target) {
     placedFlags: [...document.querySelectorAll(".charts .placed-flag")].map((p) => p.closest("figure").className),
     empty: document.querySelector("main .empty")?.textContent ?? "",
     alert: document.getElementById("alert")?.textContent ?? "",
+    highlights: [...document.querySelectorAll(".highlight-list li")].map((li) => li.textContent),
+    plotsAboveJournal: (() => {
+      const plots = document.getElementById("plots-heading")?.getBoundingClientRect().top ?? -1;
+      const journal = document.querySelector(".journal-details")?.getBoundingClientRect().top ?? -1;
+      return plots >= 0 && journal > plots;
+    })(),
+    terms: [...document.querySelectorAll(".journal abbr[title]")].map((a) => [a.textContent, a.title]),
+    glossary: [...document.querySelectorAll(".journal-terms dt")].map((dt) => dt.textContent),
   }));
+  page.journalFolded = folded === false;
+  return page;
 }
 
 async function openDay(target, day) {
@@ -120,11 +136,27 @@ try {
   result.steps.pages = {};
   for (const day of [...listed].sort()) {
     await openDay(page, day);
-    await page.locator(".journal, main .empty").first().waitFor();
+    await page.locator(".highlights, main .empty").first().waitFor();
     result.steps.pages[day] = await readDay(page);
     await shot(page, `day-${day}`);
   }
   void days;
+  // repeated patterns are capped (the module as the page loads it)
+  result.steps.capped = await page.evaluate(async () => {
+    const base = document.querySelector('script[type="module"]').src.replace(/main\.js$/, "");
+    const { capRepeats } = await import(`${base}journal.js`);
+    const lines = Array.from({ length: 10 }, (_, i) => `Glucose rose after lunch at 0${i}:35 by ${20 + i} mg/dL.`);
+    return capRepeats([...lines, "Short night: 4 h 52 min of main sleep."]);
+  });
+  await page.setViewportSize(PHONE);
+  await openDay(page, "2025-09-20");
+  await page.locator(".chart-glucose svg").waitFor();
+  result.steps.phoneDay = await page.evaluate(() => ({
+    plotsTop: document.getElementById("plots-heading").getBoundingClientRect().top + window.scrollY,
+    width: document.documentElement.scrollWidth,
+  }));
+  await shot(page, "day-2025-09-20-phone");
+  await page.setViewportSize(DESKTOP);
 
   // --- (c) trends: week and month from GET /v1/trends, the days' own numbers -------------------
   await nav(page, "Trends");

@@ -63,6 +63,7 @@ def test_issue19_pages(platform: str) -> None:  # noqa: F811 (the fixture)
     check_history_and_navigation(result["steps"])
     check_first_run(result["steps"]["firstRun"])
     check_zip(result["steps"]["zip"])
+    check_journal(result["steps"], pages)
 
 
 def check_days(pages: dict[str, Any]) -> None:
@@ -189,3 +190,23 @@ def check_zip(got: dict[str, Any]) -> None:
     raw = [n for n in names if n.startswith("raw/")]
     assert len(raw) == len(list(SAMPLES.glob("*.avro")))
     assert {"export.jsonl", "csv/records.csv", "csv/days.csv"} <= set(names)
+
+
+def check_journal(steps: dict[str, Any], pages: dict[str, Any]) -> None:
+    """(3) highlights first, the detail folded, repeats capped, terms explained; plots
+    above the journal, high on a phone."""
+    for day, page in pages.items():
+        assert 1 <= len(page["highlights"]) <= 3, (day, page["highlights"])
+        assert page["journalFolded"] is True and page["plotsAboveJournal"] is True, day
+    day = pages["2025-09-20"]
+    assert day["highlights"][0].startswith("Glucose was in the target range (70\u2013180 mg/dL)")
+    assert "You slept 6 h 10 min" in " ".join(day["highlights"])
+    assert "You walked 3,933 steps." in day["highlights"]
+    terms = dict(day["terms"])
+    assert "SD" in terms and "standard deviation" in terms["SD"], day["terms"]
+    assert {"CV", "RMSSD", "SD"} <= set(day["glossary"]), day["glossary"]
+    insufficient = pages["2025-09-19"]["highlights"]
+    assert "Too few glucose readings today for daily glucose figures." in insufficient
+    capped = steps["capped"]
+    assert [c.get("more") for c in capped] == [None, None, None, 7, None], capped
+    assert steps["phoneDay"]["plotsTop"] < 1500 and steps["phoneDay"]["width"] <= 390

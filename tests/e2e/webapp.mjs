@@ -218,19 +218,20 @@ try {
   // --- day view: latest day first, then the previous day ------------------------------------------
   await nav("Days");
   await page.waitForFunction(() => /^#\/day\/\d{4}-\d{2}-\d{2}$/.test(location.hash));
-  await page.locator(".journal").waitFor();
+  await page.locator(".highlights").waitFor();
   const latest = await hash();
   await page.getByLabel("Days with data").selectOption(args.day);
   await page.getByRole("button", { name: "Show" }).click();
   await waitHash(`#/day/${args.day}`);
-  await page.locator(".journal").waitFor();
+  await page.locator(".highlights").waitFor();
   await page.getByRole("link", { name: /Next day/ }).click();
-  await page.locator(".journal").waitFor();
+  await page.locator(".highlights").waitFor();
   const afterNext = await hash();
   await page.getByRole("link", { name: /Previous day/ }).click();
   await waitHash(`#/day/${args.day}`);
   await page.locator(".chart-glucose svg").waitFor();
   await unlabelled("day");
+  await page.locator(".journal-details summary").click(); // the full journal is folded
   result.steps.day = await page.evaluate(() => {
     const count = (selector) => document.querySelectorAll(selector).length;
     const svgs = [...document.querySelectorAll(".charts svg")];

@@ -4,6 +4,7 @@
 import { ApiError, call } from "../api.js";
 import { glucoseChart, heartRateChart, hourlyBars, hypnogram } from "../charts.js";
 import { field, formatDay, h, replace, showError } from "../dom.js";
+import { journalView } from "../journal.js";
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -122,22 +123,6 @@ function tiles(metrics) {
   return h("dl", { class: "tiles" }, items);
 }
 
-const lines = (text) => (text ?? "").split("\n").map((line) => line.trim()).filter(Boolean);
-
-function journal(data) {
-  if (!data) {
-    return h("p", { class: "empty" }, "No journal for this day yet; it is written when the day's uploads are processed.");
-  }
-  const statistical = lines(data.statistical).filter((line) => !line.startsWith("Daily summary for"));
-  return h(
-    "div",
-    { class: "journal" },
-    h("section", { class: "journal-layer journal-statistical" }, h("h3", {}, "Measurements"), statistical.map((line) => h("p", {}, line))),
-    h("section", { class: "journal-layer journal-structural" }, h("h3", {}, "Patterns"), h("ul", {}, lines(data.structural).map((line) => h("li", {}, line)))),
-    h("section", { class: "journal-layer journal-semantic" }, h("h3", {}, "What it may mean"), lines(data.semantic).map((line) => h("p", {}, line))),
-  );
-}
-
 function drawCharts(container, series, metrics) {
   const width = Math.max(280, Math.round(container.clientWidth));
   replace(
@@ -223,6 +208,7 @@ export async function render(main, params, ctx) {
   }
   const data = view.value;
   const charts = h("div", { class: "charts" });
+  const [brief, fullJournal] = journalView(data.journal, data.metrics);
   replace(
     main,
     heading,
@@ -230,7 +216,7 @@ export async function render(main, params, ctx) {
     data.sample ? h("p", { class: "sample-banner" }, h("span", { class: "badge badge-sample" }, "Sample data"), " This day holds synthetic sample records (from “Try sample data”), not your own measurements.") : null,
     clockNote(data),
     tiles(data.metrics ?? {}),
-    h("section", { class: "card", "aria-labelledby": "journal-heading" }, h("h2", { id: "journal-heading" }, "Daily journal"), journal(data.journal)),
+    brief,
     h(
       "section",
       { class: "card", "aria-labelledby": "plots-heading" },
@@ -238,6 +224,7 @@ export async function render(main, params, ctx) {
       h("p", { class: "hint" }, "Times are local clock times of the day (midnight to midnight); sleep shows the night that ended on this day."),
       charts,
     ),
+    fullJournal,
   );
   let drawnWidth = drawCharts(charts, data.series ?? {}, data.metrics);
   const observer = new ResizeObserver(() => {
