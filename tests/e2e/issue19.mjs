@@ -148,6 +148,31 @@ try {
     const lines = Array.from({ length: 10 }, (_, i) => `Glucose rose after lunch at 0${i}:35 by ${20 + i} mg/dL.`);
     return capRepeats([...lines, "Short night: 4 h 52 min of main sleep."]);
   });
+  // charts: units, ticks, hover values, the night's window, honest steps
+  await openDay(page, "2025-09-20");
+  await page.locator(".chart-glucose svg").waitFor();
+  const glucoseSvg = page.locator(".chart-glucose svg");
+  await glucoseSvg.scrollIntoViewIfNeeded();
+  const box = await glucoseSvg.boundingBox();
+  await glucoseSvg.hover({ position: { x: box.width * 0.5, y: box.height * 0.5 } });
+  const charts = await page.evaluate(() => {
+    const texts = (sel) => [...document.querySelectorAll(sel)].map((t) => t.textContent);
+    return {
+      units: Object.fromEntries([...document.querySelectorAll(".charts figure")].map((f) => [f.className.split(" ").pop(), f.querySelector(".axis-unit")?.textContent ?? null])),
+      glucoseTicks: texts(".chart-glucose .axis text").filter((t) => /^\d+$/.test(t)),
+      glucoseReadout: document.querySelector(".chart-glucose .chart-readout").textContent,
+      sleepTicks: texts(".chart-sleep .axis text").filter((t) => t.includes(":")),
+      stepSpread: document.querySelectorAll(".chart-steps rect.bar.spread").length,
+      stepBars: document.querySelectorAll(".chart-steps rect.bar").length,
+      stepsSummary: document.querySelector(".chart-steps .chart-summary").textContent,
+    };
+  });
+  const stepsSvg = page.locator(".chart-steps svg");
+  await stepsSvg.scrollIntoViewIfNeeded();
+  const stepsBox = await stepsSvg.boundingBox();
+  await stepsSvg.click({ position: { x: stepsBox.width * 0.6, y: stepsBox.height * 0.5 } });
+  charts.stepsReadout = await page.locator(".chart-steps .chart-readout").textContent();
+  result.steps.charts = charts;
   await page.setViewportSize(PHONE);
   await openDay(page, "2025-09-20");
   await page.locator(".chart-glucose svg").waitFor();
@@ -155,6 +180,11 @@ try {
     plotsTop: document.getElementById("plots-heading").getBoundingClientRect().top + window.scrollY,
     width: document.documentElement.scrollWidth,
   }));
+  const sleepSvg = page.locator(".chart-sleep svg");
+  await sleepSvg.scrollIntoViewIfNeeded();
+  const sleepBox = await sleepSvg.boundingBox();
+  await sleepSvg.click({ position: { x: sleepBox.width * 0.5, y: sleepBox.height * 0.5 } });
+  result.steps.phoneDay.sleepReadout = await page.locator(".chart-sleep .chart-readout").textContent();
   await shot(page, "day-2025-09-20-phone");
   await page.setViewportSize(DESKTOP);
 

@@ -64,6 +64,7 @@ def test_issue19_pages(platform: str) -> None:  # noqa: F811 (the fixture)
     check_first_run(result["steps"]["firstRun"])
     check_zip(result["steps"]["zip"])
     check_journal(result["steps"], pages)
+    check_charts(result["steps"])
 
 
 def check_days(pages: dict[str, Any]) -> None:
@@ -210,3 +211,23 @@ def check_journal(steps: dict[str, Any], pages: dict[str, Any]) -> None:
     capped = steps["capped"]
     assert [c.get("more") for c in capped] == [None, None, None, 7, None], capped
     assert steps["phoneDay"]["plotsTop"] < 1500 and steps["phoneDay"]["width"] <= 390
+
+
+def check_charts(steps: dict[str, Any]) -> None:
+    """(5) units on the axes, enough glucose ticks, values on hover and tap, the sleep chart
+    over the night, steps spread evenly drawn as one even band."""
+    charts = steps["charts"]
+    assert charts["units"] == {
+        "chart-glucose": "mg/dL",
+        "chart-heart": "bpm",
+        "chart-sleep": None,
+        "chart-steps": "steps/h",
+        "chart-kcal": "kcal/h",
+    }, charts["units"]
+    assert len(charts["glucoseTicks"]) >= 4, charts["glucoseTicks"]
+    assert re.fullmatch(r"\d\d:\d\d: \d+ mg/dL", charts["glucoseReadout"]), charts
+    assert charts["sleepTicks"][0] in ("01:00", "02:00") and "18:00" not in charts["sleepTicks"]
+    assert charts["stepSpread"] == charts["stepBars"] == 1
+    assert "spread evenly" in charts["stepsSummary"]
+    assert re.fullmatch(r"\d\d:00\u2013\d\d:00: 164 steps \(an even share of longer records\)", charts["stepsReadout"]), charts
+    assert re.fullmatch(r"\d\d:\d\d\u2013\d\d:\d\d: (awake|REM|light|deep)", steps["phoneDay"]["sleepReadout"]), steps["phoneDay"]

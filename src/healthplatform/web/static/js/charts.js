@@ -6,7 +6,7 @@ import { clock, h, plural, uniqueId } from "./dom.js";
 
 const NS = "http://www.w3.org/2000/svg";
 const DAY_MINUTES = 1440;
-const MARGIN = { top: 12, right: 22, bottom: 28, left: 46 };
+const MARGIN = { top: 18, right: 22, bottom: 28, left: 50 };
 export const GLUCOSE_TARGET = [70, 180];
 
 /** An SVG element: s("rect", { x: 1, class: "bar" }, child...). */
@@ -42,7 +42,7 @@ export function niceTicks(lo, hi, count = 4) {
 }
 
 /** The frame shared by every chart: scales, grid, axes. */
-function frame({ width, height, xDomain = [0, DAY_MINUTES], yDomain, yTicks, yFormat = tickFormat }) {
+function frame({ width, height, xDomain = [0, DAY_MINUTES], yDomain, yTicks, yFormat = tickFormat, unit = null }) {
   const plotW = width - MARGIN.left - MARGIN.right;
   const plotH = height - MARGIN.top - MARGIN.bottom;
   const [x0, x1] = xDomain;
@@ -51,7 +51,9 @@ function frame({ width, height, xDomain = [0, DAY_MINUTES], yDomain, yTicks, yFo
   const y = (value) => MARGIN.top + plotH - ((value - y0) / (y1 - y0)) * plotH;
   const grid = s("g", { class: "grid", "aria-hidden": "true" });
   const axes = s("g", { class: "axis", "aria-hidden": "true" });
-  const labelEvery = plotW < 420 ? 6 : 3;
+  // hour labels at least ~48 px apart: every 1, 2, 3 or 6 hours
+  const pxPerHour = plotW / Math.max(1, (x1 - x0) / 60);
+  const labelEvery = [1, 2, 3, 6].find((k) => pxPerHour * k >= 48) ?? 6;
   for (let m = Math.ceil(x0 / 60) * 60; m <= x1; m += 60) {
     const major = (((m / 60) % labelEvery) + labelEvery) % labelEvery === 0;
     grid.append(
@@ -69,6 +71,7 @@ function frame({ width, height, xDomain = [0, DAY_MINUTES], yDomain, yTicks, yFo
   axes.append(
     s("line", { x1: MARGIN.left, x2: MARGIN.left + plotW, y1: MARGIN.top + plotH, y2: MARGIN.top + plotH, class: "baseline" }),
   );
+  if (unit) axes.append(s("text", { x: MARGIN.left - 6, y: 9, "text-anchor": "end", class: "axis-unit" }, unit));
   return { x, y, grid, axes, plotW, plotH, bottom: MARGIN.top + plotH };
 }
 
@@ -119,12 +122,48 @@ function placedFlag(domain) {
 
 const insufficient = (domain) => domain?.status && domain.status !== "ok";
 
-function figure(title, summary, svg, table, className, legend = null, domain = null) {
+/** Hover or tap a chart: `pick(minute)` -> { text, x, y } | null is shown under it and
+ * marked on the plot. */
+function readout(svg, f, xDomain, pick) {
+  const out = h("p", { class: "chart-readout", "aria-hidden": "true" }, "Hover or tap the chart for values.");
+  const mark = s("g", { class: "readout-mark", visibility: "hidden" }, s("line", { class: "readout-line" }), s("circle", { r: 4 }));
+  svg.append(mark);
+  const show = (event) => {
+    const box = svg.getBoundingClientRect();
+    const scale = Number(svg.getAttribute("width")) / box.width;
+    const px = (event.clientX - box.left) * scale;
+    const minute = xDomain[0] + ((px - MARGIN.left) / f.plotW) * (xDomain[1] - xDomain[0]);
+    const hit = minute >= xDomain[0] && minute <= xDomain[1] ? pick(minute) : null;
+    if (!hit) return;
+    out.textContent = hit.text;
+    const [line, dot] = mark.children;
+    line.setAttribute("x1", hit.x);
+    line.setAttribute("x2", hit.x);
+    line.setAttribute("y1", MARGIN.top);
+    line.setAttribute("y2", f.bottom);
+    dot.setAttribute("cx", hit.x);
+    dot.setAttribute("cy", hit.y);
+    mark.setAttribute("visibility", "visible");
+  };
+  svg.addEventListener("pointermove", show);
+  svg.addEventListener("pointerdown", show);
+  return out;
+}
+
+/** The point nearest to `minute` (points sorted by time). */
+function nearest(points, minute) {
+  let best = null;
+  for (const p of points) if (!best || Math.abs(p[0] - minute) < Math.abs(best[0] - minute)) best = p;
+  return best;
+}
+
+function figure(title, summary, svg, table, className, legend = null, domain = null, reading = null) {
   return h(
     "figure",
     { class: `chart ${className}` },
     h("figcaption", {}, h("h3", {}, title), h("p", { class: "chart-summary" }, summary), placedFlag(domain), legend),
     h("div", { class: "chart-body" }, svg),
+    reading,
     table,
   );
 }
@@ -197,7 +236,7 @@ export function glucoseChart(points, width, metrics = null) {
       `${fmt(metrics?.tir_70_180_pct ?? (100 * points.filter(([, v]) => v >= lo && v <= hi).length) / st.count)} % of readings in the ${lo}–${hi} mg/dL target range.`;
   const height = 220;
   const yDomain = [40, Math.max(250, Math.ceil((st.max + 20) / 50) * 50)];
-  const f = frame({ width, height, yDomain, yTicks: [lo, hi, 250].filter((v) => v < yDomain[1]) });
+  const f = frame({ width, height, yDomain, yTicks: [lo, 100, 140, hi, 250, 300, 350, 400].filter((v) => v > yDomain[0] && v < yDomain[1]), unit: "mg/dL" });
   const band = s("rect", {
     class: "band",
     x: MARGIN.left,
@@ -214,7 +253,11 @@ export function glucoseChart(points, width, metrics = null) {
     f.axes,
   );
   const legend = h("p", { class: "legend", "aria-hidden": "true" }, h("span", { class: "swatch swatch-band" }), `target range ${lo}–${hi} mg/dL`);
-  return figure(title, summary, svg, hourlyTable("Glucose by hour", "mg/dL", points), "chart-glucose", legend, metrics);
+  const reading = readout(svg, f, [0, DAY_MINUTES], (minute) => {
+    const p = nearest(points, minute);
+    return p && { text: `${clock(p[0])}: ${fmt(p[1])} mg/dL`, x: f.x(p[0]), y: f.y(p[1]) };
+  });
+  return figure(title, summary, svg, hourlyTable("Glucose by hour", "mg/dL", points), "chart-glucose", legend, metrics, reading);
 }
 
 /** Heart rate (bpm) line. */
@@ -231,7 +274,7 @@ export function heartRateChart(points, width, metrics = null) {
   const height = 190;
   const ticks = niceTicks(Math.max(0, st.min - 5), st.max + 5, 4);
   const yDomain = [Math.min(ticks[0], st.min - 5), Math.max(ticks[ticks.length - 1], st.max + 5)];
-  const f = frame({ width, height, yDomain, yTicks: ticks });
+  const f = frame({ width, height, yDomain, yTicks: ticks, unit: "bpm" });
   const line = s("path", { class: "line line-heart", d: linePath(points, f.x, f.y, 30) });
   const svg = svgRoot(
     { width, height, title: "Heart rate, beats per minute, by time of day", desc: summary, className: "heart" },
@@ -239,7 +282,11 @@ export function heartRateChart(points, width, metrics = null) {
     line,
     f.axes,
   );
-  return figure(title, summary, svg, hourlyTable("Heart rate by hour", "bpm", points), "chart-heart", null, metrics);
+  const reading = readout(svg, f, [0, DAY_MINUTES], (minute) => {
+    const p = nearest(points, minute);
+    return p && { text: `${clock(p[0])}: ${fmt(p[1])} bpm`, x: f.x(p[0]), y: f.y(p[1]) };
+  });
+  return figure(title, summary, svg, hourlyTable("Heart rate by hour", "bpm", points), "chart-heart", null, metrics, reading);
 }
 
 // Hypnogram rows, top to bottom; Health Connect stage names map onto them.
@@ -298,7 +345,8 @@ export function hypnogram(stages, width, stagesMin = null) {
     ".";
   const rowH = 26;
   const height = MARGIN.top + MARGIN.bottom + rowH * rows.length;
-  const xDomain = [Math.min(0, Math.floor(start / 60) * 60), Math.max(DAY_MINUTES, Math.ceil(end / 60) * 60)];
+  // the night's window (whole hours around it), not 24 h: readable on a phone
+  const xDomain = [Math.floor(start / 60) * 60, Math.max(Math.ceil(end / 60) * 60, Math.floor(start / 60) * 60 + 120)];
   const f = frame({ width, height, xDomain, yDomain: [0, rows.length] });
   const labels = s("g", { class: "axis", "aria-hidden": "true" });
   const bands = s("g", { class: "rows", "aria-hidden": "true" });
@@ -338,7 +386,13 @@ export function hypnogram(stages, width, stagesMin = null) {
     ["Stage", "Minutes"],
     rows.filter((row) => totals.get(row.key) > 0).map((row) => [row.label, fmt(totals.get(row.key))]),
   );
-  return figure(title, summary, svg, table, "chart-sleep");
+  const reading = readout(svg, f, xDomain, (minute) => {
+    const st = stages.find((x) => x.start <= minute && minute < x.end);
+    if (!st) return null;
+    const row = stageRow(st.stage);
+    return { text: `${clock(st.start)}–${clock(st.end)}: ${row.text}`, x: f.x(minute), y: MARGIN.top + rows.indexOf(row) * rowH + rowH / 2 };
+  });
+  return figure(title, summary, svg, table, "chart-sleep", null, null, reading);
 }
 
 /** 24 hourly bars (steps, active kcal). */
@@ -356,10 +410,22 @@ export function hourlyBars(values, { title, unit, className, digits = 0 }, width
       `with ${fmt(peak, digits)} ${unit}.`;
   const height = 170;
   const ticks = niceTicks(0, peak, 4);
-  const f = frame({ width, height, yDomain: [0, Math.max(peak, ticks[ticks.length - 1])], yTicks: ticks });
+  const f = frame({ width, height, yDomain: [0, Math.max(peak, ticks[ticks.length - 1])], yTicks: ticks, unit: `${unit}/h` });
   const bars = s("g", { class: "bars" });
+  if (even) {
+    // the records cover long periods: one even band over those hours, not identical bars
+    const first = values.findIndex((v) => v > 0);
+    const last = values.length - 1 - [...values].reverse().findIndex((v) => v > 0);
+    bars.append(
+      s(
+        "rect",
+        { class: `bar spread ${className}-bar`, x: round(f.x(first * 60), 2), width: round(f.x(last * 60 + 60) - f.x(first * 60), 2), y: round(f.y(peak), 2), height: round(f.bottom - f.y(peak), 2) },
+        s("title", {}, `${hourSpan(first).slice(0, 5)}–${hourSpan(last).slice(-5)}: ${fmt(peak, digits)} ${unit} per hour on average (spread evenly)`),
+      ),
+    );
+  }
   values.forEach((value, hour) => {
-    if (value <= 0) return;
+    if (value <= 0 || even) return;
     const x0 = f.x(hour * 60);
     const slot = f.x(hour * 60 + 60) - x0;
     bars.append(
@@ -381,5 +447,11 @@ export function hourlyBars(values, { title, unit, className, digits = 0 }, width
     ["Hour", `${title} (${unit})`],
     values.map((value, hour) => [hourSpan(hour), fmt(value, digits)]),
   );
-  return figure(title, summary, svg, table, className);
+  const reading = readout(svg, f, [0, DAY_MINUTES], (minute) => {
+    const hour = Math.min(23, Math.floor(minute / 60));
+    const value = values[hour] ?? 0;
+    const note = even && value > 0 ? " (an even share of longer records)" : "";
+    return { text: `${hourSpan(hour)}: ${fmt(value, digits)} ${unit}${note}`, x: f.x(hour * 60 + 30), y: f.y(value) };
+  });
+  return figure(title, summary, svg, table, className, null, null, reading);
 }
