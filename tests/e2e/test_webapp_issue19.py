@@ -229,5 +229,8 @@ def check_charts(steps: dict[str, Any]) -> None:
     assert charts["sleepTicks"][0] in ("01:00", "02:00") and "18:00" not in charts["sleepTicks"]
     assert charts["stepSpread"] == charts["stepBars"] == 1
     assert "spread evenly" in charts["stepsSummary"]
-    assert re.fullmatch(r"\d\d:00\u2013\d\d:00: 164 steps \(an even share of longer records\)", charts["stepsReadout"]), charts
-    assert re.fullmatch(r"\d\d:\d\d\u2013\d\d:\d\d: (awake|REM|light|deep)", steps["phoneDay"]["sleepReadout"]), steps["phoneDay"]
+    hour = r"\d\d:00\u2013\d\d:00"
+    even = rf"{hour}: 164 steps \(an even share of longer records\)"
+    assert re.fullmatch(even, charts["stepsReadout"]), charts
+    stage = r"\d\d:\d\d\u2013\d\d:\d\d: (awake|REM|light|deep)"
+    assert re.fullmatch(stage, steps["phoneDay"]["sleepReadout"]), steps["phoneDay"]
