@@ -390,11 +390,24 @@ def demo(
     """Load sample Health Connect files into a local account; a running `up` processes them."""
     from rich.progress import Progress
 
-    from healthplatform.ops.demo import DemoError, load_demo, sample_files
+    from healthplatform.ops.demo import (
+        SAMPLE_DESCRIPTION,
+        DemoError,
+        has_files,
+        load_demo,
+        sample_files,
+    )
 
     settings, auth_settings = local_settings(port)
     default = Path(__file__).resolve().parents[3] / "shared/samples/health-connect"
-    files = list(sample_files(samples or default))
+    folder = samples or default
+    synthetic = not has_files(folder)
+    if synthetic:
+        console.print(
+            f"no .avro files in {folder}: loading the synthetic sample week instead "
+            f"(labelled {SAMPLE_DESCRIPTION!r} in the web app)"
+        )
+    files = list(sample_files(folder))
     with Progress(console=console) as bar:
         task = bar.add_task("uploading", total=len(files))
         try:
@@ -405,6 +418,7 @@ def demo(
                     username,
                     files,
                     lambda name, _: bar.update(task, advance=1, description=name),
+                    SAMPLE_DESCRIPTION if synthetic else "demo data",
                 )
             )
         except DemoError as exc:

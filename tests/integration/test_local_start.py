@@ -98,6 +98,25 @@ def test_up_announces_localhost_and_token_works_with_curl_calls(tmp_path: Path) 
                 devices = http.get("/devices", headers=bearer)
                 assert devices.status_code == 200, devices.text
                 assert "Command line" in devices.text
+            # without real samples, `demo` loads the labelled synthetic week, once
+            empty = tmp_path / "no-samples"
+            empty.mkdir()
+            demo = [EXE, "demo", "--username", "alice", "--samples", str(empty)]
+            demo.extend(["--port", str(port)])
+            runs = [
+                subprocess.run(demo, env=env, capture_output=True, text=True, timeout=120)
+                for _ in range(2)
+            ]
+            assert all(r.returncode == 0 for r in runs), runs
+            assert "synthetic sample week" in runs[0].stderr
+            assert "35 new uploads, 0 already there" in runs[0].stderr, runs[0].stderr
+            assert "0 new uploads, 35 already there" in runs[1].stderr, runs[1].stderr
+            with httpx.Client(base_url=origin, timeout=10) as http:
+                history = http.get("/v1/upload/history?limit=100", headers=bearer).json()
+            assert history["pagination"]["total"] == 35
+            assert {u["description"] for u in history["uploads"]} == {
+                "Sample data (synthetic, not yours)"
+            }
             unknown = subprocess.run(
                 [EXE, "token", "--username", "nobody"],
                 env=env,
