@@ -291,6 +291,16 @@ try {
     items.map((i) => ({ name: i.querySelector("strong").textContent, visible: i.innerText })),
   );
   await shot(page, "account");
+  await page.setViewportSize(PHONE);
+  result.steps.accountPhoneWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  await shot(page, "account-phone");
+  await nav(page, "History");
+  await page.locator(".history-table tbody tr").first().waitFor();
+  result.steps.history.phoneWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  await shot(page, "history-phone");
+  await page.setViewportSize(DESKTOP);
+  await nav(page, "Account");
+  await page.locator("[data-device-id]").first().waitFor();
   // --- (e) raw export: one ZIP with the original files, CSV and the JSON lines -----------------
   const [zip] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download everything (ZIP)" }).click()]);
   const zipPath = join(args.artifacts, "export.zip");

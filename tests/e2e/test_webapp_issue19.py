@@ -155,7 +155,9 @@ def check_history_and_navigation(steps: dict[str, Any]) -> None:
     assert "2025-13-45" in nav["invalid"]["text"] and "is not a date" in nav["invalid"]["text"]
     assert nav["unknown"] == {"hash": "#/nonsense", "heading": "Page not found"}
 
+    assert steps["history"]["phoneWidth"] <= 390
     devices = steps["devices"]
+    assert steps["accountPhoneWidth"] <= 390
     assert devices and all(d["name"] == "Chrome on Linux" for d in devices), devices
     assert not any("Mozilla/" in d["visible"] for d in devices), devices
 
