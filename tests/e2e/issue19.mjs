@@ -165,6 +165,11 @@ try {
       stepSpread: document.querySelectorAll(".chart-steps rect.bar.spread").length,
       stepBars: document.querySelectorAll(".chart-steps rect.bar").length,
       stepsSummary: document.querySelector(".chart-steps .chart-summary").textContent,
+      hrv: {
+        title: document.querySelector(".charts .trend-hrv h3")?.textContent ?? "",
+        bars: document.querySelectorAll(".charts .trend-hrv rect.bar").length,
+        unit: document.querySelector(".charts .trend-hrv .unit")?.textContent ?? "",
+      },
     };
   });
   const stepsSvg = page.locator(".chart-steps svg");

@@ -196,7 +196,8 @@ def check_result(result: dict[str, Any], username: str, total: int) -> None:
         assert text in journal, text
     assert day["clock"].startswith("Times in UTC-05:00 (") and "placed in your zone" in day["clock"]
     assert "Steps: 3,933" in day["tiles"]
-    assert day["charts"] == 5 and day["tables"] == 5 and day["accessible"] is True
+    # five day plots and the HRV of the last 14 days (issue 19), each with a name and description
+    assert day["charts"] == 6 and day["tables"] == 5 and day["accessible"] is True
     assert day["glucosePath"] > 500 and day["heartPath"] > 500
     assert day["glucoseBand"] == 1 and day["bandHeight"] > 20
     assert day["stages"] > 50

@@ -219,12 +219,15 @@ def check_charts(steps: dict[str, Any]) -> None:
     """(5) units on the axes, enough glucose ticks, values on hover and tap, the sleep chart
     over the night, steps spread evenly drawn as one even band."""
     charts = steps["charts"]
+    assert charts["hrv"]["title"].startswith("Heart rate variability (RMSSD), 14 days")
+    assert charts["hrv"]["bars"] == 1 and charts["hrv"]["unit"] == "ms", charts["hrv"]
     assert charts["units"] == {
         "chart-glucose": "mg/dL",
         "chart-heart": "bpm",
         "chart-sleep": None,
         "chart-steps": "steps/h",
         "chart-kcal": "kcal/h",
+        "trend-hrv": "ms",
     }, charts["units"]
     assert len(charts["glucoseTicks"]) >= 4, charts["glucoseTicks"]
     assert re.fullmatch(r"\d\d:\d\d: \d+ mg/dL", charts["glucoseReadout"]), charts

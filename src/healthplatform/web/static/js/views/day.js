@@ -5,6 +5,17 @@ import { ApiError, call } from "../api.js";
 import { glucoseChart, heartRateChart, hourlyBars, hypnogram } from "../charts.js";
 import { field, formatDay, h, replace, showError } from "../dom.js";
 import { journalView } from "../journal.js";
+import { barChart, CHARTS } from "./trends.js";
+
+const HRV_DAYS = 14;
+
+/** HRV (RMSSD) of the day and the 13 before it, from /v1/trends (the days' own values). */
+function hrvChart(trend, day, width) {
+  if (!trend?.days?.some((d) => d.values?.hrv_ms !== null && d.values?.hrv_ms !== undefined)) return null;
+  const spec = { ...CHARTS.find((c) => c.key === "hrv_ms"), title: `Heart rate variability (RMSSD), ${HRV_DAYS} days to this one` };
+  const dates = Array.from({ length: HRV_DAYS }, (_, i) => shiftDay(day, i - HRV_DAYS + 1));
+  return barChart(spec, dates, new Map(trend.days.map((d) => [d.date, d])), width);
+}
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -123,7 +134,7 @@ function tiles(metrics) {
   return h("dl", { class: "tiles" }, items);
 }
 
-function drawCharts(container, series, metrics) {
+function drawCharts(container, series, metrics, hrv = null) {
   const width = Math.max(280, Math.round(container.clientWidth));
   replace(
     container,
@@ -132,6 +143,7 @@ function drawCharts(container, series, metrics) {
     hypnogram(series.sleep_stages ?? [], width, metrics?.sleep?.main?.stages_min),
     hourlyBars(series.steps_hourly ?? [], { title: "Steps", unit: "steps", className: "chart-steps" }, width),
     hourlyBars(series.active_kcal_hourly ?? [], { title: "Active energy", unit: "kcal", className: "chart-kcal", digits: 1 }, width),
+    hrv ? hrvChart(hrv.trend, hrv.day, width) : null,
   );
   return width;
 }
@@ -193,10 +205,12 @@ export async function render(main, params, ctx) {
   if (!params.date) return latestDay(main, ctx);
   const day = params.date;
   replace(main, h("h1", {}, formatDay(day)), h("p", { "aria-busy": "true" }, "Loading…"));
-  const [listing, view] = await Promise.allSettled([
+  const [listing, view, trend] = await Promise.allSettled([
     call("GET", "/v1/days?limit=366"),
     call("GET", `/v1/days/${day}`),
+    call("GET", `/v1/trends?from=${shiftDay(day, -(HRV_DAYS - 1))}&to=${day}`),
   ]);
+  const hrv = trend.status === "fulfilled" ? { trend: trend.value, day } : null;
   if (ctx.signal.aborted) return undefined;
   const days = listing.status === "fulfilled" ? listing.value.days : [];
   const heading = h("h1", {}, formatDay(day));
@@ -226,9 +240,9 @@ export async function render(main, params, ctx) {
     ),
     fullJournal,
   );
-  let drawnWidth = drawCharts(charts, data.series ?? {}, data.metrics);
+  let drawnWidth = drawCharts(charts, data.series ?? {}, data.metrics, hrv);
   const observer = new ResizeObserver(() => {
-    if (Math.abs(charts.clientWidth - drawnWidth) > 24) drawnWidth = drawCharts(charts, data.series ?? {}, data.metrics);
+    if (Math.abs(charts.clientWidth - drawnWidth) > 24) drawnWidth = drawCharts(charts, data.series ?? {}, data.metrics, hrv);
   });
   observer.observe(charts);
   return () => observer.disconnect();

@@ -33,7 +33,7 @@ function missing(byDate, day, domain) {
   return reason ? { text: "not enough data", why: `not enough data (${reason})` } : { text: "–", why: "no data" };
 }
 
-const CHARTS = [
+export const CHARTS = [
   { key: "steps", domain: "activity", title: "Steps", unit: "steps", text: (v) => `${n0(v)} steps`, className: "trend-steps" },
   { key: "sleep_min", domain: "sleep", title: "Main sleep", unit: "hours", scale: 1 / 60, text: hm, className: "trend-sleep" },
   { key: "tir_pct", domain: "glucose", title: "Time in range 70–180 mg/dL", unit: "%", max: 100, text: (v) => `${n0(v)} %`, className: "trend-tir" },
@@ -48,7 +48,7 @@ function niceMax(value) {
 }
 
 /** One bar per day of the period; bars link to their day; missing days are marked. */
-function barChart(spec, dates, byDate, width) {
+export function barChart(spec, dates, byDate, width) {
   const scale = spec.scale ?? 1;
   const values = dates.map((d) => byDate.get(d)?.values?.[spec.key] ?? null);
   const present = values.filter((v) => v !== null);
@@ -70,7 +70,7 @@ function barChart(spec, dates, byDate, width) {
     axis.append(s("line", { x1: margin.left, x2: margin.left + plotW, y1: y(tick), y2: y(tick), class: "grid-line" }));
     axis.append(s("text", { x: margin.left - 6, y: y(tick) + 4, "text-anchor": "end" }, Number(tick.toFixed(1)).toLocaleString()));
   }
-  axis.append(s("text", { x: margin.left - 6, y: 10, "text-anchor": "end", class: "unit" }, spec.unit));
+  axis.append(s("text", { x: margin.left - 6, y: 10, "text-anchor": "end", class: "unit axis-unit" }, spec.unit));
   const every = dates.length > 10 ? (width < 500 ? 7 : 3) : 1;
   const bars = s("g", { class: "bars" });
   dates.forEach((day, i) => {
