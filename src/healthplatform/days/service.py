@@ -138,7 +138,6 @@ async def upload_days(res: Resources, subject: str, upload_id: uuid.UUID) -> dic
         text = NarrativeText.from_json(stored.sections or [], stored.claims or [])
         narrative = {"text": text.text, "superseded": stored.superseded_at is not None}
     return {
-        "upload_id": str(upload_id),
         "days": sorted(d.isoformat() for d in with_data),
         "narrative": narrative,
     }
