@@ -110,6 +110,7 @@ def check_trends(steps: dict[str, Any], pages: dict[str, Any]) -> None:
         assert view["charts"] == [
             "Steps (steps)",
             "Main sleep (hours)",
+            "Sleep timing (clock time)",
             "Time in range 70\u2013180 mg/dL (%)",
             "Resting heart rate (bpm)",
             "Heart rate variability (RMSSD) (ms)",
@@ -130,6 +131,7 @@ def check_trends(steps: dict[str, Any], pages: dict[str, Any]) -> None:
     assert week["barTitles"][0].endswith("steps") and ":" in week["barTitles"][0]
     assert week["next"] is None or week["next"] <= "#/trends/week/9999"
     assert steps["barOpens"].startswith("#/day/2025-09-")
+    assert week["bars"]["Sleep timing (clock time)"] == 2
     assert steps["trendsPhoneWidth"] <= 390
 
 

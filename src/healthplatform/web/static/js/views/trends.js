@@ -105,16 +105,59 @@ export function barChart(spec, dates, byDate, width) {
   return h("figure", { class: `chart trend ${spec.className}` }, h("figcaption", {}, h("h3", {}, `${spec.title} (${spec.unit})`), h("p", { class: "chart-summary" }, summary)), svg);
 }
 
-function sleepTiming(dates, byDate) {
-  const rows = dates.filter((d) => byDate.get(d)?.times?.bedtime);
-  if (!rows.length) return null;
-  return h(
-    "p",
-    { class: "trend-timing" },
-    "Sleep timing: ",
-    rows.map((d, i) => [i ? "; " : "", `${short(d)} ${byDate.get(d).times.bedtime}–${byDate.get(d).times.wake_time}`]),
-    ".",
+/** Bedtime to wake-up per night as floating bars on a clock axis (evening at the top). */
+function sleepTiming(dates, byDate, width) {
+  const nights = dates.filter((d) => byDate.get(d)?.values?.bedtime_rel_min !== null && byDate.get(d)?.values?.bedtime_rel_min !== undefined);
+  if (!nights.length) return null;
+  const bed = nights.map((d) => byDate.get(d).values.bedtime_rel_min);
+  const wake = nights.map((d) => byDate.get(d).values.wake_rel_min ?? 0);
+  const lo = Math.floor(Math.min(...bed) / 120) * 120;
+  const hi = Math.ceil(Math.max(...wake) / 120) * 120;
+  const height = 190;
+  const margin = { top: 10, right: 10, bottom: 24, left: 46 };
+  const plotW = width - margin.left - margin.right;
+  const plotH = height - margin.top - margin.bottom;
+  const y = (m) => margin.top + ((m - lo) / Math.max(1, hi - lo)) * plotH;
+  const slot = plotW / dates.length;
+  const clockText = (m) => {
+    const v = ((m % 1440) + 1440) % 1440;
+    return `${String(Math.floor(v / 60)).padStart(2, "0")}:${String(v % 60).padStart(2, "0")}`;
+  };
+  const axis = s("g", { class: "axis", "aria-hidden": "true" });
+  for (let m = lo; m <= hi; m += 120) {
+    axis.append(s("line", { x1: margin.left, x2: margin.left + plotW, y1: y(m), y2: y(m), class: "grid-line" }));
+    axis.append(s("text", { x: margin.left - 6, y: y(m) + 4, "text-anchor": "end" }, clockText(m)));
+  }
+  const every = dates.length > 10 ? (width < 500 ? 7 : 3) : 1;
+  const bars = s("g", { class: "bars" });
+  dates.forEach((day, i) => {
+    const x = margin.left + i * slot;
+    if (i % every === 0 || i === dates.length - 1) axis.append(s("text", { x: x + slot / 2, y: height - 6, "text-anchor": "middle" }, dates.length > 10 ? short(day) : weekday(day)));
+    const v = byDate.get(day)?.values;
+    if (v?.bedtime_rel_min === null || v?.bedtime_rel_min === undefined) return;
+    const times = byDate.get(day).times;
+    const link = s("a", { href: `#/day/${day}`, class: "trend-bar-link" });
+    link.append(
+      s(
+        "rect",
+        { class: "bar trend-timing-bar", x: x + slot * 0.15, width: Math.max(1, slot * 0.7), y: y(v.bedtime_rel_min), height: Math.max(1, y(v.wake_rel_min) - y(v.bedtime_rel_min)), "data-day": day },
+        s("title", {}, `${short(day)}: in bed ${times.bedtime}–${times.wake_time}`),
+      ),
+    );
+    bars.append(link);
+  });
+  const summary = `${nights.length} ${nights.length === 1 ? "night" : "nights"}: ` + nights.map((d) => `${short(d)} ${byDate.get(d).times.bedtime}–${byDate.get(d).times.wake_time}`).join("; ") + ".";
+  const titleId = uniqueId("trend-title");
+  const descId = uniqueId("trend-desc");
+  const svg = s(
+    "svg",
+    { class: "chart-svg trend-svg trend-timing", viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-labelledby": `${titleId} ${descId}` },
+    s("title", { id: titleId }, "Sleep timing: bedtime to wake-up per night (clock time)"),
+    s("desc", { id: descId }, summary),
+    axis,
+    bars,
   );
+  return h("figure", { class: "chart trend trend-timing" }, h("figcaption", {}, h("h3", {}, "Sleep timing (clock time)"), h("p", { class: "chart-summary trend-timing-summary" }, summary)), svg);
 }
 
 function table(dates, byDate) {
@@ -197,7 +240,8 @@ export async function render(main, params, ctx) {
   const charts = h("div", { class: "charts trend-charts" });
   const draw = () => {
     const width = Math.max(280, Math.round(charts.clientWidth || 600));
-    replace(charts, CHARTS.map((spec) => barChart(spec, dates, byDate, width)), sleepTiming(dates, byDate));
+    const bars = CHARTS.map((spec) => barChart(spec, dates, byDate, width));
+    replace(charts, bars.slice(0, 2), sleepTiming(dates, byDate, width), bars.slice(2));
     return width;
   };
   replace(
