@@ -99,8 +99,10 @@ async def test_the_days_of_an_upload(api: ApiClient, user: str, samples: list[Pa
 
 
 async def test_sample_data_is_labelled_and_loads_once(api: ApiClient, user: str) -> None:
-    """'Try sample data': the same bytes every time (a second load doubles nothing) and
-    the label on the history, the day and the trends."""
+    """'Try sample data': the same bytes every time (a second load doubles nothing), the
+    label on the history, the day and the trends, and never an AI-training example (even
+    for a person who opted in)."""
+    await api.opt_in(user)
     first = await api.http.post("/v1/me/sample-data", headers=api.auth(user))
     assert first.status_code == 200, first.text
     assert first.json()["uploads_new"] == 35 and first.json()["uploads_already_there"] == 0
@@ -121,6 +123,21 @@ async def test_sample_data_is_labelled_and_loads_once(api: ApiClient, user: str)
     ).json()
     assert trends["days"] and all(d["sample"] for d in trends["days"])
     assert (await api.http.post("/v1/me/sample-data")).status_code == 401
+    from sqlalchemy import select
+
+    from healthplatform.db.models import DailyMetrics
+    from healthplatform.runtime import Resources
+    from healthplatform.uploads.service import user_key
+
+    res: Resources = api.app.state.resources  # type: ignore[attr-defined]
+    async with res.sessions() as session:
+        keys = (
+            await session.execute(
+                select(DailyMetrics.training_key).where(DailyMetrics.user_id == user_key(user))
+            )
+        ).scalars()
+        assert set(keys) == {None}
+    assert [o async for o in res.store.list(f"training/{user_key(user)}/")] == []
 
 
 async def test_export_zip_holds_the_originals_csv_and_json_lines(
@@ -164,3 +181,41 @@ async def test_export_zip_holds_the_originals_csv_and_json_lines(
         steps = day["values"]["steps"]
         assert row["steps"] == ("" if steps is None else str(steps))
     assert (await api.http.get("/v1/me/export.zip")).status_code == 401
+
+
+async def test_sample_data_never_becomes_training_data(
+    api: ApiClient, user: str, samples: list[Path]
+) -> None:
+    """Days holding sample uploads get no AI-training example, even for a person who opted
+    in (the phone samples, uploaded as sample data, publish journals: only the label
+    keeps them out); the same files as the person's own data do."""
+    from sqlalchemy import select
+
+    from healthplatform.db.models import DailyMetrics
+    from healthplatform.me import SAMPLE_DESCRIPTION
+    from healthplatform.runtime import Resources
+    from healthplatform.uploads.service import user_key
+
+    async def training_keys(sub: str) -> set[str | None]:
+        res: Resources = api.app.state.resources  # type: ignore[attr-defined]
+        async with res.sessions() as session:
+            rows = await session.execute(
+                select(DailyMetrics.training_key).where(DailyMetrics.user_id == user_key(sub))
+            )
+            return set(rows.scalars())
+
+    await api.opt_in(user)
+    for path in samples:
+        sent = await api.http.post(
+            "/v1/upload",
+            headers=api.auth(user),
+            files={"file": (path.name, path.read_bytes(), "application/octet-stream")},
+            data={"description": SAMPLE_DESCRIPTION},
+        )
+        assert sent.status_code == 202, sent.text
+    await process_all(api, user)
+    assert await training_keys(user) == {None}
+    own = f"{user}-own"
+    await upload_files(api, own, samples)  # opts in too
+    await process_all(api, own)
+    assert any(await training_keys(own)), "the same files as one's own data do train"

@@ -22,10 +22,10 @@ from healthplatform.api.deps import CurrentUser, ResourcesDep
 from healthplatform.db.models import Observation, Upload
 from healthplatform.healthconnect.registry import record_types
 from healthplatform.healthconnect.synth import synthetic_records
+from healthplatform.me import SAMPLE_DESCRIPTION
 from healthplatform.runtime import Resources
 from healthplatform.uploads.service import accept_upload
 
-SAMPLE_DESCRIPTION = "Sample data (synthetic, not yours)"
 SYNC_MARKER = b"hp-sample-week.1"  # 16 bytes: the same bytes on every load
 DAY_MS = 86_400_000
 WEEK_START_MS = 1_758_326_400_000  # 2025-09-20 00:00 UTC, as `healthplatform demo`

@@ -14,7 +14,8 @@ from pathlib import Path
 from healthplatform.auth.db import create_auth_engine, create_auth_sessionmaker
 from healthplatform.auth.repository import get_user_by_username
 from healthplatform.auth.settings import AuthSettings
-from healthplatform.me.samples import SAMPLE_DESCRIPTION, sample_week
+from healthplatform.me import SAMPLE_DESCRIPTION
+from healthplatform.me.samples import sample_week
 from healthplatform.runtime import open_resources
 from healthplatform.settings import Settings
 from healthplatform.uploads.service import Accepted, accept_upload
