@@ -5,12 +5,12 @@
 import { clock, h, plural, uniqueId } from "./dom.js";
 
 const NS = "http://www.w3.org/2000/svg";
-const DAY_MINUTES = 1440;
-const MARGIN = { top: 18, right: 22, bottom: 28, left: 50 };
+export const DAY_MINUTES = 1440;
+export const MARGIN = { top: 18, right: 22, bottom: 28, left: 50 };
 export const GLUCOSE_TARGET = [70, 180];
 
 /** An SVG element: s("rect", { x: 1, class: "bar" }, child...). */
-function s(tag, attrs = {}, ...children) {
+export function s(tag, attrs = {}, ...children) {
   const el = document.createElementNS(NS, tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (value !== null && value !== undefined) el.setAttribute(name, String(value));
@@ -25,8 +25,8 @@ function s(tag, attrs = {}, ...children) {
 
 const hourSpan = (hour) => `${clock(hour * 60)}–${hour === 23 ? "24:00" : clock(hour * 60 + 60)}`;
 const tickLabel = (minute) => (minute === DAY_MINUTES ? "24:00" : clock(minute));
-const round = (value, digits = 0) => Number(value.toFixed(digits));
-const fmt = (value, digits = 0) =>
+export const round = (value, digits = 0) => Number(value.toFixed(digits));
+export const fmt = (value, digits = 0) =>
   round(value, digits).toLocaleString(undefined, { maximumFractionDigits: digits });
 const tickFormat = (value) => value.toLocaleString(undefined, { maximumFractionDigits: 2 });
 
@@ -42,7 +42,7 @@ export function niceTicks(lo, hi, count = 4) {
 }
 
 /** The frame shared by every chart: scales, grid, axes. */
-function frame({ width, height, xDomain = [0, DAY_MINUTES], yDomain, yTicks, yFormat = tickFormat, unit = null }) {
+export function frame({ width, height, xDomain = [0, DAY_MINUTES], yDomain, yTicks, yFormat = tickFormat, unit = null }) {
   const plotW = width - MARGIN.left - MARGIN.right;
   const plotH = height - MARGIN.top - MARGIN.bottom;
   const [x0, x1] = xDomain;
@@ -76,7 +76,7 @@ function frame({ width, height, xDomain = [0, DAY_MINUTES], yDomain, yTicks, yFo
 }
 
 /** The <svg> with its accessible name (title) and description. */
-function svgRoot({ width, height, title, desc, className }, ...children) {
+export function svgRoot({ width, height, title, desc, className }, ...children) {
   const titleId = uniqueId("chart-title");
   const descId = uniqueId("chart-desc");
   return s(
@@ -97,7 +97,7 @@ function svgRoot({ width, height, title, desc, className }, ...children) {
 }
 
 /** A data table for screen readers (the wrapper hides it: a table ignores a 1 px width). */
-function dataTable(caption, head, rows) {
+export function dataTable(caption, head, rows) {
   return h(
     "div",
     { class: "sr-only" },
@@ -124,7 +124,7 @@ const insufficient = (domain) => domain?.status && domain.status !== "ok";
 
 /** Hover or tap a chart: `pick(minute)` -> { text, x, y } | null is shown under it and
  * marked on the plot. */
-function readout(svg, f, xDomain, pick) {
+export function readout(svg, f, xDomain, pick) {
   const out = h("p", { class: "chart-readout", "aria-hidden": "true" }, "Hover or tap the chart for values.");
   const mark = s("g", { class: "readout-mark", visibility: "hidden" }, s("line", { class: "readout-line" }), s("circle", { r: 4 }));
   svg.append(mark);
@@ -157,7 +157,7 @@ function nearest(points, minute) {
   return best;
 }
 
-function figure(title, summary, svg, table, className, legend = null, domain = null, reading = null) {
+export function figure(title, summary, svg, table, className, legend = null, domain = null, reading = null) {
   return h(
     "figure",
     { class: `chart ${className}` },
@@ -168,7 +168,7 @@ function figure(title, summary, svg, table, className, legend = null, domain = n
   );
 }
 
-function emptyFigure(title, message, className) {
+export function emptyFigure(title, message, className) {
   return h(
     "figure",
     { class: `chart chart-empty ${className}` },
@@ -287,112 +287,6 @@ export function heartRateChart(points, width, metrics = null) {
     return p && { text: `${clock(p[0])}: ${fmt(p[1])} bpm`, x: f.x(p[0]), y: f.y(p[1]) };
   });
   return figure(title, summary, svg, hourlyTable("Heart rate by hour", "bpm", points), "chart-heart", null, metrics, reading);
-}
-
-// Hypnogram rows, top to bottom; Health Connect stage names map onto them.
-const STAGE_ROWS = [
-  { key: "awake", label: "Awake", text: "awake", stages: ["AWAKE", "OUT_OF_BED", "AWAKE_IN_BED"] },
-  { key: "rem", label: "REM", text: "REM", stages: ["REM"] },
-  { key: "light", label: "Light", text: "light", stages: ["LIGHT"] },
-  { key: "deep", label: "Deep", text: "deep", stages: ["DEEP"] },
-  { key: "sleeping", label: "Asleep", text: "asleep (unstaged)", stages: ["SLEEPING"], optional: true },
-  { key: "unknown", label: "Unknown", text: "unknown", stages: [], optional: true },
-];
-
-function stageRow(stage) {
-  return STAGE_ROWS.find((row) => row.stages.includes(stage)) ?? STAGE_ROWS[STAGE_ROWS.length - 1];
-}
-
-function duration(minutes) {
-  const m = Math.round(minutes);
-  return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m} min`;
-}
-
-/** Minutes per hypnogram row from the day's sleep metrics (`sleep.main.stages_min`). */
-function metricTotals(stagesMin) {
-  if (!stagesMin) return null;
-  const get = (key) => (typeof stagesMin[key] === "number" ? stagesMin[key] : 0);
-  return new Map([
-    ["awake", get("awake") + get("out_of_bed")],
-    ["rem", get("rem")],
-    ["light", get("light")],
-    ["deep", get("deep")],
-    ["sleeping", get("sleeping")],
-    ["unknown", get("unknown")],
-  ]);
-}
-
-/**
- * Sleep stages as a hypnogram: one row per stage, one rect per stage segment. The time per
- * stage comes from the sleep metrics when given (`stagesMin`), as the journal reports it;
- * otherwise it is summed from the segments.
- */
-export function hypnogram(stages, width, stagesMin = null) {
-  const title = "Sleep stages";
-  if (!stages.length) return emptyFigure(title, "No sleep stages recorded for the night before this day.", "chart-sleep");
-  const used = new Set(stages.map((st) => stageRow(st.stage).key));
-  const rows = STAGE_ROWS.filter((row) => !row.optional || used.has(row.key));
-  let totals = metricTotals(stagesMin);
-  if (!totals) {
-    totals = new Map(STAGE_ROWS.map((row) => [row.key, 0]));
-    for (const st of stages) totals.set(stageRow(st.stage).key, totals.get(stageRow(st.stage).key) + (st.end - st.start));
-  }
-  const start = Math.min(...stages.map((st) => st.start));
-  const end = Math.max(...stages.map((st) => st.end));
-  const summary =
-    `Stages recorded from ${clock(start)} to ${clock(end)}: ` +
-    rows.filter((row) => totals.get(row.key) > 0).map((row) => `${row.text} ${duration(totals.get(row.key))}`).join(", ") +
-    ".";
-  const rowH = 26;
-  const height = MARGIN.top + MARGIN.bottom + rowH * rows.length;
-  // the night's window (whole hours around it), not 24 h: readable on a phone
-  const xDomain = [Math.floor(start / 60) * 60, Math.max(Math.ceil(end / 60) * 60, Math.floor(start / 60) * 60 + 120)];
-  const f = frame({ width, height, xDomain, yDomain: [0, rows.length] });
-  const labels = s("g", { class: "axis", "aria-hidden": "true" });
-  const bands = s("g", { class: "rows", "aria-hidden": "true" });
-  rows.forEach((row, i) => {
-    const top = MARGIN.top + i * rowH;
-    bands.append(s("rect", { class: i % 2 ? "row-odd" : "row-even", x: MARGIN.left, y: top, width: f.plotW, height: rowH }));
-    labels.append(s("text", { x: MARGIN.left - 6, y: top + rowH / 2 + 4, "text-anchor": "end" }, row.label));
-  });
-  const segments = s("g", { class: "stages" });
-  for (const st of stages) {
-    const row = stageRow(st.stage);
-    const i = rows.indexOf(row);
-    segments.append(
-      s(
-        "rect",
-        {
-          class: `stage stage-${row.key}`,
-          x: round(f.x(st.start), 2),
-          width: Math.max(0.8, round(f.x(st.end) - f.x(st.start), 2)),
-          y: MARGIN.top + i * rowH + 3,
-          height: rowH - 6,
-        },
-        s("title", {}, `${row.label}: ${clock(st.start)}–${clock(st.end)}`),
-      ),
-    );
-  }
-  const svg = svgRoot(
-    { width, height, title: "Hypnogram: sleep stage by time of day", desc: summary, className: "sleep" },
-    bands,
-    f.grid,
-    segments,
-    labels,
-    f.axes,
-  );
-  const table = dataTable(
-    "Time in each sleep stage",
-    ["Stage", "Minutes"],
-    rows.filter((row) => totals.get(row.key) > 0).map((row) => [row.label, fmt(totals.get(row.key))]),
-  );
-  const reading = readout(svg, f, xDomain, (minute) => {
-    const st = stages.find((x) => x.start <= minute && minute < x.end);
-    if (!st) return null;
-    const row = stageRow(st.stage);
-    return { text: `${clock(st.start)}–${clock(st.end)}: ${row.text}`, x: f.x(minute), y: MARGIN.top + rows.indexOf(row) * rowH + rowH / 2 };
-  });
-  return figure(title, summary, svg, table, "chart-sleep", null, null, reading);
 }
 
 /** 24 hourly bars (steps, active kcal). */

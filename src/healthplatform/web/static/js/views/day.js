@@ -2,7 +2,8 @@
 // structural and semantic layers) and the plots of the day's series.
 
 import { ApiError, call } from "../api.js";
-import { glucoseChart, heartRateChart, hourlyBars, hypnogram } from "../charts.js";
+import { glucoseChart, heartRateChart, hourlyBars } from "../charts.js";
+import { hypnogram } from "../hypnogram.js";
 import { field, formatDay, h, replace, showError } from "../dom.js";
 import { journalView } from "../journal.js";
 import { barChart, CHARTS } from "./trends.js";
