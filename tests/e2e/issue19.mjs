@@ -284,6 +284,9 @@ try {
   await page.evaluate(() => { location.hash = "#/day/2025-13-45"; });
   await page.getByRole("heading", { name: "Day not found" }).waitFor();
   nav8.invalid = { heading: await page.locator("h1").textContent(), text: await page.locator("main .not-found").textContent() };
+  await page.evaluate(() => { location.hash = "#/trends/week/2025-02-30"; });
+  await page.getByRole("heading", { name: "Period not found" }).waitFor();
+  nav8.invalidPeriod = await page.locator("main .not-found").textContent();
   await page.evaluate(() => { location.hash = "#/nonsense"; });
   await page.getByRole("heading", { name: "Page not found" }).waitFor();
   nav8.unknown = { hash: await page.evaluate(() => location.hash), heading: await page.locator("h1").textContent() };

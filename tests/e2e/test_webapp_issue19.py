@@ -156,6 +156,7 @@ def check_history_and_navigation(steps: dict[str, Any]) -> None:
     assert nav["invalid"]["heading"] == "Day not found"
     assert "2025-13-45" in nav["invalid"]["text"] and "is not a date" in nav["invalid"]["text"]
     assert nav["unknown"] == {"hash": "#/nonsense", "heading": "Page not found"}
+    assert nav["invalidPeriod"].startswith("\u201c2025-02-30\u201d is not a date.")
 
     assert steps["history"]["phoneWidth"] <= 390
     devices = steps["devices"]

@@ -207,6 +207,11 @@ export async function render(main, params, ctx) {
   const period = params.period in PERIODS ? params.period : "week";
   if (!params.end) return latest(main, ctx, period).catch((error) => showError(error.message));
   const end = params.end;
+  const real = new Date(`${end}T00:00:00Z`);
+  if (Number.isNaN(real.getTime()) || real.toISOString().slice(0, 10) !== end) {
+    replace(main, h("h1", {}, "Period not found"), h("p", { class: "empty not-found" }, `“${end}” is not a date. `, h("a", { href: "#/trends" }, "Open your latest week"), "."));
+    return undefined;
+  }
   const length = PERIODS[period];
   const start = shiftDay(end, -(length - 1));
   const heading = h("h1", {}, `Trends: ${short(start)} – ${short(end)}`);
