@@ -48,7 +48,11 @@ class Settings(BaseSettings):
         description="Folder for embedded backends (SQLite file, local object store).",
     )
     log_level: str = Field("INFO", description="Python log level.")
-    log_format: LogFormat = Field(LogFormat.json, description="`json` or `console`.")
+    log_format: LogFormat = Field(
+        LogFormat.console,
+        description="`console` (readable text, the local default) or `json` (one object per "
+        "line; production sets it).",
+    )
     public_url: str = Field(
         "http://localhost:8000", description="External base URL (printed by `up`)."
     )
