@@ -11,15 +11,14 @@ help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml requirements.lock
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
-	rm -f $(VENV)/.installed-*; touch $@
+	@bash scripts/install-venv.sh $(VENV) $(PYTHON)
+	@rm -f $(VENV)/.installed-*; touch $@
 
 install: $(STAMP) ## Create .venv and install the pinned dependencies
 
-run: install ## Run the whole platform locally (embedded backends, data in .data/)
-	$(BIN)/healthplatform up
+PORT ?= 8000
+run: install ## Run the whole platform locally on http://localhost:8000 (other port: make run PORT=8080)
+	@$(BIN)/healthplatform up --port $(PORT)
 
 test: install ## Every test tier (unit, integration, deploy checks, browser); skips fail
 	bash scripts/ensure-services.sh

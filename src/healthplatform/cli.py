@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -20,11 +21,12 @@ import typer
 from rich.console import Console
 
 from healthplatform.auth.cli import auth_cli
+from healthplatform.auth.local_token import token
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.fhir.cli import export
 from healthplatform.me.cli import timezone
 from healthplatform.ops.backups.cli import backup_cli, reprocess
-from healthplatform.settings import EventsBackend, Settings, reference_table
+from healthplatform.settings import EventsBackend, LogFormat, Settings, reference_table
 from healthplatform.verify.cli import rederive, verify
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ app.command("rederive")(rederive)
 app.command("verify")(verify)
 app.command("timezone")(timezone)
 app.command("export")(export)
+app.command("token")(token)
 console = Console(stderr=True)
 
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]
@@ -246,6 +249,7 @@ def create_worker(settings: Settings, res: Resources) -> Worker:
         shutdown_grace=settings.etl_shutdown_grace_seconds,
         backoff_base=settings.etl_backoff_base_seconds,
         backoff_max=settings.etl_backoff_max_seconds,
+        retry_budget=settings.etl_retry_budget_seconds,
     )
 
 
@@ -294,7 +298,7 @@ def serve_relay(metrics_port: PortOpt = 9102) -> None:
     asyncio.run(_relay_main(settings, metrics_port))
 
 
-async def _up_main(settings: Settings, auth_settings: AuthSettings, host: str, port: int) -> None:
+async def _up_main(settings: Settings, auth_settings: AuthSettings, sock: socket.socket) -> None:
     import uvicorn
 
     from healthplatform.api.app import create_app
@@ -305,6 +309,7 @@ async def _up_main(settings: Settings, auth_settings: AuthSettings, host: str, p
     from healthplatform.core.serving import HTTP_LIMITS
     from healthplatform.db.migrate import upgrade
     from healthplatform.gateway.local import LocalGateway
+    from healthplatform.localrun import announce_when_serving
     from healthplatform.ops.housekeeping import run_housekeeping
     from healthplatform.runtime import open_resources
 
@@ -325,8 +330,6 @@ async def _up_main(settings: Settings, auth_settings: AuthSettings, host: str, p
         server = uvicorn.Server(
             uvicorn.Config(
                 gateway,
-                host=host,
-                port=port,
                 log_config=None,
                 access_log=False,
                 lifespan="on",
@@ -337,17 +340,15 @@ async def _up_main(settings: Settings, auth_settings: AuthSettings, host: str, p
             asyncio.create_task(run_housekeeping(res, stop)),
             asyncio.create_task(create_worker(settings, res).run(stop)),
             asyncio.create_task(_every(3600, lambda: run_maintenance(auth_settings), stop)),
+            asyncio.create_task(announce_when_serving(server, settings.public_url, data_dir)),
         ]
         if settings.events_backend is EventsBackend.rabbitmq:
             background.append(asyncio.create_task(relay_for(settings, res).run(stop)))
-        console.print(
-            f"[green]Health platform running at[/green] {settings.public_url}  "
-            f"(data in {data_dir}; Ctrl-C stops)"
-        )
         try:
-            await server.serve()
+            await server.serve(sockets=[sock])
         finally:
             stop.set()
+            background[-1].cancel()
             await asyncio.gather(*background, return_exceptions=True)
 
 
@@ -398,11 +399,21 @@ def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
 
     Embedded defaults: SQLite, a local folder as object store, the outbox table as the
     queue; data lives in HP_DATA_DIR (.data)."""
+    from healthplatform.localrun import PortTaken, bind_port, quiet_server_logs
+
     settings, auth_settings = local_settings(port)
+    if "HP_LOG_FORMAT" not in os.environ:  # readable text on a terminal
+        settings = settings.model_copy(update={"log_format": LogFormat.console})
     _logging(settings, "up")
+    quiet_server_logs()  # uvicorn would print its own 127.0.0.1 URL, where passkeys fail
+    try:
+        sock = bind_port(host, port)  # before anything starts: a taken port is one line
+    except PortTaken as exc:
+        console.print(f"[red]cannot start:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from exc
     # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal: that is a clean stop
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_up_main(settings, auth_settings, host, port))
+    with sock, contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_up_main(settings, auth_settings, sock))
     console.print("stopped")
 
 
@@ -418,11 +429,24 @@ def demo(
     """Load sample Health Connect files into a local account; a running `up` processes them."""
     from rich.progress import Progress
 
-    from healthplatform.ops.demo import DemoError, load_demo, sample_files
+    from healthplatform.ops.demo import (
+        SAMPLE_DESCRIPTION,
+        DemoError,
+        has_files,
+        load_demo,
+        sample_files,
+    )
 
     settings, auth_settings = local_settings(port)
     default = Path(__file__).resolve().parents[3] / "shared/samples/health-connect"
-    files = list(sample_files(samples or default))
+    folder = samples or default
+    synthetic = not has_files(folder)
+    if synthetic:
+        console.print(
+            f"no .avro files in {folder}: loading the synthetic sample week instead "
+            f"(labelled {SAMPLE_DESCRIPTION!r} in the web app)"
+        )
+    files = list(sample_files(folder))
     with Progress(console=console) as bar:
         task = bar.add_task("uploading", total=len(files))
         try:
@@ -433,6 +457,7 @@ def demo(
                     username,
                     files,
                     lambda name, _: bar.update(task, advance=1, description=name),
+                    SAMPLE_DESCRIPTION if synthetic else "demo data",
                 )
             )
         except DemoError as exc:

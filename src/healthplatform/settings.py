@@ -48,7 +48,11 @@ class Settings(BaseSettings):
         description="Folder for embedded backends (SQLite file, local object store).",
     )
     log_level: str = Field("INFO", description="Python log level.")
-    log_format: LogFormat = Field(LogFormat.json, description="`json` or `console`.")
+    log_format: LogFormat = Field(
+        LogFormat.console,
+        description="`console` (readable text, the local default) or `json` (one object per "
+        "line; production sets it).",
+    )
     public_url: str = Field(
         "http://localhost:8000", description="External base URL (printed by `up`)."
     )
@@ -62,6 +66,12 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(10, ge=1, description="Connections per process.")
     database_connect_timeout_seconds: float = Field(
         3.0, gt=0, description="Connect timeout; a down database answers 503 within it."
+    )
+    database_ping_idle_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="A pooled connection idle this long is pinged before use (a failed ping "
+        "invalidates the whole pool); 0 = ping on every checkout.",
     )
 
     # --- object store ------------------------------------------------------------------
@@ -80,6 +90,12 @@ class Settings(BaseSettings):
     s3_access_key_id: SecretStr = Field(SecretStr(""), description="S3 access key id.")
     s3_secret_access_key: SecretStr = Field(SecretStr(""), description="S3 secret key.")
     s3_timeout_seconds: float = Field(5.0, gt=0, description="Connect/read timeout for S3.")
+    erasure_log_bucket: str = Field(
+        "",
+        description="Bucket of the erasure log (who was erased when; applied after every "
+        "restore). Production: a bucket of its own, outside the backups; empty = the data "
+        "lake under `erasure-log/`.",
+    )
 
     # --- events --------------------------------------------------------------------------
     events_backend: EventsBackend = Field(
@@ -120,7 +136,30 @@ class Settings(BaseSettings):
     etl_backoff_base_seconds: float = Field(
         1.0, ge=0, description="First retry delay; doubles per attempt."
     )
-    etl_backoff_max_seconds: float = Field(60.0, ge=0, description="Longest retry delay.")
+    etl_backoff_max_seconds: float = Field(
+        30.0, ge=0, description="Longest retry delay (jittered: half of it plus up to half)."
+    )
+    etl_retry_budget_seconds: float = Field(
+        900.0,
+        ge=0,
+        description="How long an upload is retried while a dependency (database, object "
+        "store) is down before it is marked failed; housekeeping queues it again later.",
+    )
+    requeue_failed_after_seconds: float = Field(
+        120.0,
+        ge=0,
+        description="Uploads failed because a dependency was down are queued again this "
+        "long after their last attempt (housekeeping).",
+    )
+    requeue_failed_max_age_hours: int = Field(
+        72,
+        ge=1,
+        description="Uploads older than this that failed on a dependency are left for an "
+        "operator (`healthplatform reprocess`) instead of being queued again.",
+    )
+    housekeeping_interval_seconds: float = Field(
+        60.0, gt=0, description="How often housekeeping (requeues, sweeps, purges) runs."
+    )
     etl_lease_seconds: float = Field(
         300.0, gt=0, description="Database queue: a claimed event returns after this."
     )
@@ -193,6 +232,22 @@ class Settings(BaseSettings):
         description="Largest decompressed Avro payload (defeats deflate bombs).",
     )
     upload_max_records: int = Field(200_000, ge=1, description="Most records in one file.")
+    upload_max_block_items: int = Field(
+        200_000,
+        ge=1,
+        description="Most items in one Avro array/map block (checked before decoding).",
+    )
+    upload_max_items: int = Field(
+        2_000_000, ge=1, description="Most array/map items in one file (checked before decoding)."
+    )
+    upload_cpu_seconds: float = Field(
+        10.0, gt=0, description="CPU time budget for validating one uploaded file."
+    )
+    etl_decode_cpu_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="CPU time budget for decoding one stored file into observations (ETL).",
+    )
 
     # --- telemetry --------------------------------------------------------------------------
     otel_exporter_otlp_endpoint: str = Field(

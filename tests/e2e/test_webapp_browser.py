@@ -169,12 +169,13 @@ def check_result(result: dict[str, Any], username: str, total: int) -> None:
     assert history["glucoseRows"] == 3
     assert history["failedEmpty"] is True
 
-    # a reload: one refresh (single flight) from the refresh token kept in sessionStorage
+    # a reload: one refresh (single flight) from the refresh token kept in localStorage
+    # (shared by the browser's tabs; issue 19)
     assert steps["reload"] == {
         "refreshes": ["POST"],
         "stored": ["refreshToken", "username"],
         "storageKeys": ["hp.session"],
-        "localStorage": 0,
+        "sessionStorage": 0,
         "user": username,
     }
 
@@ -193,13 +194,15 @@ def check_result(result: dict[str, Any], username: str, total: int) -> None:
         "it is not a diagnosis",
     ):
         assert text in journal, text
-    assert day["clock"].startswith("Times in UTC-05:00.") and "placed in your zone" in day["clock"]
+    assert day["clock"].startswith("Times in UTC-05:00 (") and "placed in your zone" in day["clock"]
     assert "Steps: 3,933" in day["tiles"]
-    assert day["charts"] == 5 and day["tables"] == 5 and day["accessible"] is True
+    # five day plots and the HRV of the last 14 days (issue 19), each with a name and description
+    assert day["charts"] == 6 and day["tables"] == 5 and day["accessible"] is True
     assert day["glucosePath"] > 500 and day["heartPath"] > 500
     assert day["glucoseBand"] == 1 and day["bandHeight"] > 20
     assert day["stages"] > 50
-    assert day["stepBars"] == 24 and day["kcalBars"] == 20
+    # records spread evenly over the day are drawn as one even band (issue 19), not as bars
+    assert day["stepBars"] == 1 and day["kcalBars"] == 1
     assert day["hourTicks"][0] == "00:00" and day["hourTicks"][-1] == "24:00"
     assert "12:00" in day["hourTicks"]
     assert day["summaries"][0].startswith("251 readings from 00:01 to 23:56: mean 113 mg/dL")

@@ -209,28 +209,29 @@ try {
   page.off("request", onRequest);
   result.steps.reload = {
     refreshes,
-    stored: await page.evaluate(() => Object.keys(JSON.parse(sessionStorage.getItem("hp.session")) ?? {}).sort()),
-    storageKeys: await page.evaluate(() => [...Array(sessionStorage.length).keys()].map((i) => sessionStorage.key(i))),
-    localStorage: await page.evaluate(() => localStorage.length),
+    stored: await page.evaluate(() => Object.keys(JSON.parse(localStorage.getItem("hp.session")) ?? {}).sort()),
+    storageKeys: await page.evaluate(() => [...Array(localStorage.length).keys()].map((i) => localStorage.key(i))),
+    sessionStorage: await page.evaluate(() => sessionStorage.length),
     user: await page.locator(".user-name").textContent(),
   };
 
   // --- day view: latest day first, then the previous day ------------------------------------------
   await nav("Days");
   await page.waitForFunction(() => /^#\/day\/\d{4}-\d{2}-\d{2}$/.test(location.hash));
-  await page.locator(".journal").waitFor();
+  await page.locator(".highlights").waitFor();
   const latest = await hash();
   await page.getByLabel("Days with data").selectOption(args.day);
   await page.getByRole("button", { name: "Show" }).click();
   await waitHash(`#/day/${args.day}`);
-  await page.locator(".journal").waitFor();
+  await page.locator(".highlights").waitFor();
   await page.getByRole("link", { name: /Next day/ }).click();
-  await page.locator(".journal").waitFor();
+  await page.locator(".highlights").waitFor();
   const afterNext = await hash();
   await page.getByRole("link", { name: /Previous day/ }).click();
   await waitHash(`#/day/${args.day}`);
   await page.locator(".chart-glucose svg").waitFor();
   await unlabelled("day");
+  await page.locator(".journal-details summary").click(); // the full journal is folded
   result.steps.day = await page.evaluate(() => {
     const count = (selector) => document.querySelectorAll(selector).length;
     const svgs = [...document.querySelectorAll(".charts svg")];

@@ -77,8 +77,9 @@ def production_platform(s3_endpoint: str, jwks_url: str, data_dir: Path) -> Iter
     """Two fresh PostgreSQL databases and two buckets (data lake, backups) on moto."""
     run = uuid.uuid4().hex[:8]
     lake, backups = f"hp-dr-{run}", f"hp-dr-{run}-backups"
-    make_bucket(s3_endpoint, lake)
-    make_bucket(s3_endpoint, backups)
+    erasures = f"hp-dr-{run}-erasures"  # the erasure log's own bucket, as in production
+    for bucket in (lake, backups, erasures):
+        make_bucket(s3_endpoint, bucket)
     with services.postgres_database() as health_url, services.postgres_database() as auth_url:
         settings = Settings(
             database_url=health_url,
@@ -87,6 +88,7 @@ def production_platform(s3_endpoint: str, jwks_url: str, data_dir: Path) -> Iter
             s3_bucket=lake,
             s3_access_key_id="test",
             s3_secret_access_key="test",
+            erasure_log_bucket=erasures,
             **_common(jwks_url, data_dir),  # type: ignore[arg-type]
         )
         auth = AuthSettings(data_dir=data_dir, database_url=auth_url)
@@ -102,6 +104,7 @@ def production_platform(s3_endpoint: str, jwks_url: str, data_dir: Path) -> Iter
             "HP_AUTH_DATA_DIR": str(data_dir),
             "HP_AUTH_DATABASE_URL": auth_url,
             "HP_BACKUP_BUCKET": backups,
+            "HP_ERASURE_LOG_BUCKET": erasures,
         }
         yield Platform(settings, auth, BackupSettings(bucket=backups), env, lake, backups)
 

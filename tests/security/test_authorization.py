@@ -55,6 +55,10 @@ PER_USER_API = {
     ("GET", "/v1/me/fhir"),
     ("GET", "/v1/me/assistant-audit"),
     ("POST", "/mcp"),  # the MCP endpoint (docs/assistant.md): the API's tokens
+    ("GET", "/v1/trends"),
+    ("GET", "/v1/days/by-upload/{upload_id}"),
+    ("GET", "/v1/me/export.zip"),
+    ("POST", "/v1/me/sample-data"),
 }
 PUBLIC_AUTH = {
     ("POST", "/register/start"),
@@ -219,6 +223,47 @@ async def delete(api: ApiClient, owner: Owner, mallory: str) -> None:
     assert days.json()["days"] == owner.days
 
 
+async def trends(api: ApiClient, owner: Owner, mallory: str) -> None:
+    first, last = min(owner.days), max(owner.days)
+    params = {"from": first, "to": last}
+    theirs = await api.http.get("/v1/trends", params=params, headers=api.auth(mallory))
+    assert theirs.status_code == 200 and theirs.json()["days"] == [], theirs.json()
+    mine = await api.http.get("/v1/trends", params=params, headers=api.auth(owner.sub))
+    assert [d["date"] for d in mine.json()["days"]] == sorted(owner.days)
+    no_leak(theirs, owner)
+
+
+async def days_of_upload(api: ApiClient, owner: Owner, mallory: str) -> None:
+    for upload in owner.uploads:
+        path = f"/v1/days/by-upload/{upload['correlation_id']}"
+        theirs = await api.http.get(path, headers=api.auth(mallory))
+        assert theirs.json() == {"days": [], "narrative": None}, theirs.json()
+        no_leak(theirs, owner)
+        mine = await api.http.get(path, headers=api.auth(owner.sub))
+        assert mine.json()["days"], mine.json()
+
+
+async def export_zip(api: ApiClient, owner: Owner, mallory: str) -> None:
+    import io
+    import zipfile
+
+    response = await api.http.get("/v1/me/export.zip", headers=api.auth(mallory))
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert not [n for n in archive.namelist() if n.startswith("raw/")]
+    for name in archive.namelist():
+        text = archive.read(name).decode()
+        assert not any(secret in text for secret in owner.secrets), name
+
+
+async def sample_data(api: ApiClient, owner: Owner, mallory: str) -> None:
+    before = await api.http.get("/v1/upload/history?limit=100", headers=api.auth(owner.sub))
+    loaded = await api.http.post("/v1/me/sample-data", headers=api.auth(mallory))
+    assert loaded.status_code == 200 and loaded.json()["uploads_new"] > 0
+    after = await api.http.get("/v1/upload/history?limit=100", headers=api.auth(owner.sub))
+    assert after.json() == before.json(), "samples land in the caller's account only"
+
+
 async def owners_zone(api: ApiClient, owner: Owner) -> dict[str, Any]:
     response = await api.http.get("/v1/me/timezone", headers=api.auth(owner.sub))
     assert response.status_code == 200
@@ -333,6 +378,11 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/days"): days,
     ("GET", "/v1/days/{day}"): one_day,
     ("GET", "/v1/me/export"): export,
+    # before the upload of the same bytes (after it, mallory holds them too)
+    ("GET", "/v1/trends"): trends,
+    ("GET", "/v1/days/by-upload/{upload_id}"): days_of_upload,
+    ("GET", "/v1/me/export.zip"): export_zip,
+    ("POST", "/v1/me/sample-data"): sample_data,
     ("POST", "/v1/upload"): upload_same_file,
     ("GET", "/v1/me/timezone"): read_zone,
     ("PUT", "/v1/me/timezone"): set_zone,
@@ -365,6 +415,7 @@ async def test_no_user_reaches_another_users_data(api: ApiClient, samples: list[
 async def test_every_per_user_route_needs_a_token(api: ApiClient) -> None:
     for method, path in sorted(PER_USER_API):
         url = path.replace("{correlation_id}", str(uuid.uuid4())).replace("{day}", "2025-09-20")
+        url = url.replace("{upload_id}", str(uuid.uuid4()))
         response = await api.http.request(method, url)
         assert response.status_code == 401, (method, path, response.status_code)
         assert response.headers.get("www-authenticate", "").lower().startswith("bearer")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ApiClient
+from tests.support.hostile_avro import HOSTILE, ODD
 
 pytestmark = pytest.mark.integration
 
@@ -124,3 +126,29 @@ async def test_mutated_multipart_requests_never_cause_a_server_error(
         if response.status_code not in ACCEPTABLE:
             failures.append(f"round {i} {content_type!r}: {response.status_code}")
     assert not failures, f"seed {SEED + 1}:\n" + "\n".join(failures)
+
+
+async def test_hostile_generator_files_never_cause_a_server_error(api: ApiClient) -> None:
+    """The hostile-but-valid generator (tests/support/hostile_avro.py), with the mutations
+    above on top: every answer a 4xx (202 only for the harmless ones), each within 5 s.
+    The live probe against a real process is tests/security/test_hostile_files.py."""
+    rng = random.Random(SEED + 2)
+    user = f"fuzz-{uuid.uuid4().hex}"
+    makers = [(name, make, True) for name, make in HOSTILE.items()]
+    makers += [(name, make, False) for name, make in ODD.items()]
+    failures = []
+    for i in range(40):
+        name, make, hostile = rng.choice(makers)
+        body = make(rng)
+        mutated = rng.random() < 0.5
+        if mutated:
+            body = rng.choice(MUTATIONS)(rng, body)
+        started = time.monotonic()
+        response = await api.upload(user, "x.avro", body)
+        took = time.monotonic() - started
+        allowed = ACCEPTABLE - ({202} if hostile and not mutated else set())
+        if response.status_code not in allowed or took > 5:
+            failures.append(
+                f"round {i} {name} mutated={mutated}: {response.status_code} {took:.1f} s"
+            )
+    assert not failures, f"seed {SEED + 2}:\n" + "\n".join(failures)

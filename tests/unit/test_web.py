@@ -205,5 +205,7 @@ def test_packaged_static_folder_has_the_modules() -> None:
         "day.js",
         "history.js",
         "signin.js",
+        "trends.js",
         "upload.js",
+        "welcome.js",
     ]

@@ -24,7 +24,19 @@ def _json(error: PlatformError) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PlatformError)
-    async def platform_error(_: Request, exc: PlatformError) -> JSONResponse:
+    async def platform_error(request: Request, exc: PlatformError) -> JSONResponse:
+        if exc.status_code >= 500:  # every 503 says why in the log
+            cause = exc.__cause__ or exc.__context__
+            log.warning(
+                "answered %s: %s",
+                exc.status_code,
+                exc.message,
+                extra={
+                    "path": request.url.path,
+                    "dependency": getattr(exc, "dependency", None),
+                    "cause": f"{type(cause).__name__}: {cause}"[:500] if cause else None,
+                },
+            )
         return _json(exc)
 
     @app.exception_handler(RequestValidationError)
@@ -36,15 +48,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": problems}, status_code=422)
 
     @app.exception_handler(ObjectStoreError)
-    async def store_down(_: Request, exc: ObjectStoreError) -> JSONResponse:
-        log.warning("object store unavailable", extra={"error": str(exc)})
+    async def store_down(request: Request, exc: ObjectStoreError) -> JSONResponse:
+        log.warning(
+            "answered 503: object store unavailable",
+            extra={"path": request.url.path, "cause": f"{type(exc).__name__}: {exc}"[:500]},
+        )
         return _json(DependencyUnavailable("object store"))
 
     async def database_down(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, IntegrityError):
             log.exception("integrity error", extra={"path": request.url.path})
             return JSONResponse({"detail": "internal error"}, status_code=500)
-        log.warning("database unavailable", extra={"error": str(exc)[:500]})
+        log.warning(
+            "answered 503: database unavailable",
+            extra={"path": request.url.path, "cause": f"{type(exc).__name__}: {exc}"[:500]},
+        )
         return _json(DependencyUnavailable("database"))
 
     # Registered per class (not on Exception): Starlette re-raises what reaches the

@@ -1,4 +1,6 @@
-"""JSON logs with request and trace ids taken from context variables."""
+"""Logs with request and trace ids taken from context variables: one JSON object per line
+in production (``HP_LOG_FORMAT=json``, set by the Helm chart), readable text lines locally
+(the default, ``console``)."""
 
 from __future__ import annotations
 
@@ -48,12 +50,31 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
+class ConsoleFormatter(logging.Formatter):
+    """One readable line: ``08:30:01 INFO  etl.worker  message  key=value ...``; a traceback
+    follows on its own lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        clock = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        line = f"{clock} {record.levelname:<7} {record.name}  {record.getMessage()}"
+        extras = [
+            f"{key}={value}"
+            for key, value in record.__dict__.items()
+            if key not in _RESERVED and not key.startswith("_") and key != "color_message"
+        ]
+        if extras:
+            line += "  " + " ".join(extras)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def configure_logging(service: str, level: str = "INFO", fmt: str = "console") -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter(service))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(ConsoleFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -4,6 +4,7 @@ per-dependency state, set ``hp_dependency_up``, answer 503 when one is down."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi.responses import JSONResponse
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from healthplatform.core import metrics
 
+log = logging.getLogger(__name__)
 CHECK_TIMEOUT = 2.0
 Check = Callable[[], Awaitable[object]]
 
@@ -21,6 +23,10 @@ async def probe(check: Check) -> str:
         await asyncio.wait_for(check(), CHECK_TIMEOUT)
         return "ok"
     except Exception as exc:  # readiness reports any failure, it never raises
+        log.warning(
+            "readiness: dependency down (answering 503)",
+            extra={"cause": f"{type(exc).__name__}: {exc}"[:500]},
+        )
         return f"down: {type(exc).__name__}"
 
 

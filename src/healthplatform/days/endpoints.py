@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Annotated, Any
 
@@ -20,6 +21,15 @@ async def list_days(
 ) -> dict[str, list[str]]:
     """Local dates that have metrics, newest first."""
     return {"days": await service.days_with_data(res, user.subject, limit)}
+
+
+@router.get("/by-upload/{upload_id}")
+async def days_of_upload(
+    upload_id: uuid.UUID, user: CurrentUser, res: ResourcesDep
+) -> dict[str, Any]:
+    """The local days an upload's records fall on (those with data) and its narrative in
+    full, for the history's expanded row; an upload of someone else reads as empty."""
+    return await service.upload_days(res, user.subject, upload_id)
 
 
 @router.get("/{day}")

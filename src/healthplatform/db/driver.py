@@ -20,6 +20,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 from healthplatform.core.errors import DependencyUnavailable
+from healthplatform.db.engine import invalidate_pool
 
 # Errors after which the connection cannot be trusted again (cut, closed, timed out,
 # refused by the server); a server-side error in a healthy session keeps it.
@@ -72,6 +73,7 @@ async def fetchrow(
             raise
         except _CONNECTION_LOST as exc:
             await conn.invalidate(exc)
+            invalidate_pool(engine)  # the others opened before the same restart are dead too
             raise DependencyUnavailable("database") from exc
         except asyncpg.PostgresError as exc:
             raise DependencyUnavailable("database") from exc

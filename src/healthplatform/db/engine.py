@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
-from sqlalchemy import event, make_url
+from sqlalchemy import event, exc, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -69,6 +71,7 @@ def build_engine(
     application_name: str,
     pre_ping: bool,
     command_timeout: float = 30,
+    ping_idle_seconds: float = 10.0,
 ) -> AsyncEngine:
     """An engine for either database (health or auth): SQLite with WAL and foreign keys
     locally, asyncpg with a bounded pool and fast connect timeouts in production."""
@@ -86,7 +89,7 @@ def build_engine(
             cursor.close()
 
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         **JSON_CODEC,
         pool_size=pool_size,
@@ -100,11 +103,74 @@ def build_engine(
             "server_settings": {"application_name": application_name},
         },
     )
+    guard_pool(engine, ping_idle_seconds)
+    return engine
+
+
+# Errors that say the connection (not the statement) failed: the server restarted, the
+# backend was terminated, the network dropped.
+CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    OSError,
+)
+
+
+def invalidate_pool(engine: AsyncEngine) -> None:
+    """Every connection the pool holds now is replaced at its next checkout (what
+    SQLAlchemy does itself when it sees a disconnect): after one connection was found
+    dead, the others opened before the same restart are dead too."""
+    pool: Any = engine.sync_engine.pool
+    pool._invalidate(None, _checkin=False)
+
+
+def guard_pool(engine: AsyncEngine, ping_idle_seconds: float) -> None:
+    """A PostgreSQL restart leaves every pooled connection dead while the server is
+    healthy again. Three guards, so that no request gets one:
+
+    * checkout: a connection the server has closed (asyncpg saw the socket end) is never
+      handed out; a connection idle for ``ping_idle_seconds`` is pinged first (catches a
+      silently dropped TCP connection). Either failure invalidates the whole pool and the
+      pool opens a fresh connection (``InvalidatePoolError``);
+    * an error during a statement that says the connection was lost counts as a
+      disconnect: SQLAlchemy invalidates the whole pool, not just that connection;
+    * :func:`invalidate_pool` for the statements run on the driver
+      (:mod:`healthplatform.db.driver`)."""
+    sync = engine.sync_engine
+
+    @event.listens_for(sync, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(sync, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_conn, "_connection", None)
+        if driver is not None and driver.is_closed():
+            raise exc.InvalidatePoolError("pooled connection closed by the server")
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < ping_idle_seconds:
+            return
+        try:
+            dbapi_conn.ping()
+        except Exception as error:
+            raise exc.InvalidatePoolError(f"ping failed: {error}") from error
+
+    @event.listens_for(sync, "handle_error")
+    def _connection_lost(context: Any) -> None:
+        original = context.original_exception
+        if isinstance(original, CONNECTION_LOST) or isinstance(
+            getattr(original, "__cause__", None), CONNECTION_LOST
+        ):
+            context.is_disconnect = True
 
 
 def create_engine(settings: Settings, *, application_name: str = "healthplatform") -> AsyncEngine:
-    """The health database. No pre-ping (a round trip per checkout on the upload hot path):
-    a dropped connection fails one request with 503 and invalidates the pool."""
+    """The health database. No pre-ping on every checkout (a round trip per checkout on the
+    upload hot path); :func:`guard_pool` checks each checkout for a connection the server
+    closed (free), pings only connections idle for ``database_ping_idle_seconds``, and
+    invalidates the whole pool on the first connection-level failure."""
     return build_engine(
         settings.resolved_database_url,
         data_dir=settings.data_dir,
@@ -112,6 +178,7 @@ def create_engine(settings: Settings, *, application_name: str = "healthplatform
         connect_timeout=settings.database_connect_timeout_seconds,
         application_name=application_name,
         pre_ping=False,
+        ping_idle_seconds=settings.database_ping_idle_seconds,
     )
 
 

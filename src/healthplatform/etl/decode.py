@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
-import fastavro
-
 from healthplatform.etl.observations import MalformedRecord, Observation, from_record, is_newer
+from healthplatform.healthconnect.container import AvroFileError, ReadLimits, read_records
 
 
 @dataclass
@@ -29,11 +27,16 @@ class Decoded:
         }
 
 
-def decode_file(data: bytes, record_type: str) -> Decoded:
-    """Decode with the file's own writer schema; malformed records are counted, not fatal.
+def decode_file(data: bytes, record_type: str, limits: ReadLimits) -> Decoded:
+    """Decode with the file's writer schema, resolved to ours, under the same bounds as the
+    upload's validation (schema check, item caps, CPU budget: a stored file is read no
+    more trustingly than an uploaded one); malformed records are counted, not fatal.
+    Raises :class:`AvroFileError` for a file that breaks a bound.
 
     Records are not placed yet (``etl.zones`` does that with the person's zone)."""
-    reader = fastavro.reader(io.BytesIO(data))
+    _, checked, reader = read_records(data, limits)
+    if checked.record_type != record_type:
+        raise AvroFileError(f"the file holds {checked.record_type}, not {record_type}")
     newest: dict[str, Observation] = {}
     decoded = Decoded([])
     for record in reader:

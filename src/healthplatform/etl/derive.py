@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from healthplatform.core import metrics as prom
@@ -229,6 +230,8 @@ async def _write(
     around = await repo.load_days_around(conn, user, days[0], days[-1], HISTORY_DAYS)
     stored = {row.local_date: row for row in around}
     writer = _DayWriter(res, user, [(row.local_date, row.metrics) for row in around], training)
+    if training:  # sample data (me.samples) never becomes a training example
+        writer.sample_uploads = await _sample_uploads(conn, user)
     for day in days:
         result = computed[day]
         row = stored.get(day)
@@ -285,6 +288,17 @@ def _record(report: Report, kind: str, where: str) -> bool:
     return False
 
 
+async def _sample_uploads(conn: AsyncConnection, user: str) -> set[str]:
+    """The person's uploads of the web app's synthetic sample data (their description)."""
+    from healthplatform.db.models import Upload
+    from healthplatform.me import SAMPLE_DESCRIPTION
+
+    rows = await conn.execute(
+        select(Upload.id).where(Upload.user_id == user, Upload.description == SAMPLE_DESCRIPTION)
+    )
+    return {str(u) for u in rows.scalars()}
+
+
 class _DayWriter:
     """Writes one day's journal (verified before it is published), training example (only
     for people who opted in) and rows, keeping the history the next days' journals read."""
@@ -299,6 +313,7 @@ class _DayWriter:
         self.day_rows: list[dict[str, Any]] = []
         self.narrative_rows: list[dict[str, Any]] = []
         self.training_keys: dict[date, str | None] = {}
+        self.sample_uploads: set[str] = set()
 
     async def prune(self) -> None:
         """Delete every other version of the written days' examples, including one left by
@@ -324,7 +339,8 @@ class _DayWriter:
         known = facts(result.inputs, day, height_m=result.height_m, history=history)
         published = verified(journal, known, "daily", f"{self.user}:{day.isoformat()}")
         key: str | None = None
-        if published and self.training:
+        uploads = {str(u) for p in provenance.values() for u in p["uploads"]}
+        if published and self.training and not uploads & self.sample_uploads:
             key, body = training_example(
                 self.user,
                 day,

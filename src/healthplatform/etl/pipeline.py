@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -39,6 +39,7 @@ from healthplatform.etl.derive import (
     verified_upload,
 )
 from healthplatform.etl.narratives import upload_narrative
+from healthplatform.healthconnect.container import ReadLimits
 from healthplatform.runtime import Resources
 from healthplatform.storage.base import ObjectNotFound
 from healthplatform.uploads import service as uploads
@@ -71,7 +72,10 @@ async def _decode(res: Resources, upload: uploads.Claimed) -> Decoded:
     except ObjectNotFound as exc:
         raise PermanentError("the stored file is missing") from exc
     try:
-        decoded = await off_loop(decode_file, data, upload.record_type)
+        limits = replace(
+            ReadLimits.from_settings(res.settings), cpu_seconds=res.settings.etl_decode_cpu_seconds
+        )
+        decoded = await off_loop(decode_file, data, upload.record_type, limits)
     except Exception as exc:  # the file passed validation at upload: storage corruption
         raise PermanentError(f"stored file cannot be decoded: {exc}", quarantine=True) from exc
     if not decoded.observations:

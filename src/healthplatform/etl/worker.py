@@ -1,9 +1,11 @@
 """The ETL worker: consumes upload events with bounded concurrency.
 
-At-least-once delivery with idempotent effects (see :mod:`pipeline`). Retriable errors
-(database, object store, anything unexpected) go back with exponential backoff; after the
-delivery limit the event is dead-lettered with its error and the upload marked failed.
-Permanent errors mark the upload failed or quarantined at once. On shutdown no new event
+At-least-once delivery with idempotent effects (see :mod:`pipeline`). A dependency that is
+down (database, object store) is waited out with backoff and jitter for a time budget
+(:mod:`healthplatform.etl.retry`); the upload is then marked failed as a dependency
+failure, which housekeeping queues again. Anything else unexpected is retried up to the
+delivery limit, then dead-lettered with its error and the upload marked failed. Permanent
+errors mark the upload failed or quarantined at once. On shutdown no new event
 is taken, in-flight work gets ``shutdown_grace`` seconds, and what is left is given back.
 """
 
@@ -14,6 +16,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from opentelemetry import propagate, trace
@@ -23,6 +26,7 @@ from healthplatform.core import metrics
 from healthplatform.etl import repository as repo
 from healthplatform.etl.metrics import DEFINITIONS_VERSION
 from healthplatform.etl.pipeline import PermanentError, process_upload, rederive_user
+from healthplatform.etl.retry import DEPENDENCY_MARK, RetryPolicy, is_dependency_failure
 from healthplatform.events.delivery import Delivery, EventConsumer
 from healthplatform.events.outbox import PERSON_REDERIVE
 from healthplatform.runtime import Resources
@@ -41,14 +45,14 @@ class Worker:
         concurrency: int = 4,
         shutdown_grace: float = 25.0,
         backoff_base: float = 1.0,
-        backoff_max: float = 60.0,
+        backoff_max: float = 30.0,
+        retry_budget: float = 900.0,
     ) -> None:
         self.res = res
         self.consumer = consumer
         self.concurrency = concurrency
         self.shutdown_grace = shutdown_grace
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
+        self.policy = RetryPolicy(backoff_base, backoff_max, retry_budget)
 
     async def run(self, stop: asyncio.Event) -> None:
         await self._warn_of_older_definitions()
@@ -70,6 +74,11 @@ class Worker:
                     delivery = following.result()
                 except StopAsyncIteration:
                     break
+                except Exception as exc:  # the consumer lost its broker: start it again
+                    slots.release()
+                    log.warning("consumer failed, restarting it", extra={"error": str(exc)})
+                    deliveries = await self._restart_consumer(deliveries, stop)
+                    continue
                 task = asyncio.create_task(self.handle(delivery))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
@@ -86,6 +95,25 @@ class Worker:
             with contextlib.suppress(Exception):
                 await deliveries.aclose()  # type: ignore[attr-defined]
             await self.consumer.close()
+
+    async def _restart_consumer(
+        self, deliveries: AsyncIterator[Delivery], stop: asyncio.Event
+    ) -> AsyncIterator[Delivery]:
+        with contextlib.suppress(Exception):
+            await deliveries.aclose()  # type: ignore[attr-defined]
+        pause = 1.0
+        while not stop.is_set():
+            with contextlib.suppress(Exception):
+                await self.consumer.close()
+            try:
+                await self.consumer.start()
+                return self.consumer.deliveries()
+            except Exception as exc:
+                log.warning("consumer cannot start yet", extra={"error": str(exc)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+            pause = min(30.0, pause * 2)
+        return self.consumer.deliveries()
 
     async def _warn_of_older_definitions(self) -> None:
         """Days derived with older metric definitions stay as they are until someone
@@ -109,7 +137,7 @@ class Worker:
         await asyncio.gather(*pending, return_exceptions=True)
 
     def backoff(self, attempt: int) -> float:
-        return float(min(self.backoff_max, self.backoff_base * 2 ** max(0, attempt - 1)))
+        return self.policy.backoff(attempt)
 
     async def handle(self, delivery: Delivery) -> None:
         if delivery.topic == PERSON_REDERIVE:
@@ -169,7 +197,13 @@ class Worker:
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:1000]
             log.warning("retrying rederive", extra={"user_id": user, "error": error})
-            if delivery.attempt >= self.consumer.delivery_limit:
+            if is_dependency_failure(exc):
+                again = self.policy.next_dependency_retry(delivery)
+                if again is not None:
+                    delay, headers = again
+                    await self._settle(delivery.retry(error, delay, headers=headers, counted=False))
+                    return
+            if delivery.attempt >= self.consumer.delivery_limit or is_dependency_failure(exc):
                 await self._settle(delivery.dead_letter(error))
             else:
                 await self._settle(delivery.retry(error, self.backoff(delivery.attempt)))
@@ -203,26 +237,49 @@ class Worker:
         self, delivery: Delivery, upload_id: uuid.UUID, record_type: str, exc: BaseException
     ) -> None:
         error = f"{type(exc).__name__}: {exc}"[:1000]
-        if delivery.attempt >= self.consumer.delivery_limit:
-            log.error(
-                "giving up on upload",
-                extra={"upload_id": str(upload_id), "error": error, "attempt": delivery.attempt},
+        context = {"upload_id": str(upload_id), "error": error, "attempt": delivery.attempt}
+        if is_dependency_failure(exc):
+            again = self.policy.next_dependency_retry(delivery)
+            if again is not None:
+                delay, headers = again
+                log.warning("dependency down, retrying upload", extra=context | headers)
+                metrics.ETL_RETRIES.inc()
+                await self._settle(delivery.retry(error, delay, headers=headers, counted=False))
+                return
+            # the budget is spent: failed as a dependency failure, which housekeeping
+            # queues again (if the database is what is down, the upload stays queued and
+            # the stuck-upload requeue takes it)
+            await self._give_up(
+                delivery, upload_id, record_type, error, "dependency", DEPENDENCY_MARK + error
             )
-            metrics.ETL_FAILED.labels(reason="delivery_limit").inc()
-            metrics.ETL_DEAD_LETTERED.inc()
-            metrics.ETL_PROCESSED.labels(record_type=record_type, outcome="dead_lettered").inc()
-            with contextlib.suppress(Exception):
-                await uploads.mark_failed(
-                    self.res, upload_id, f"gave up after {delivery.attempt} attempts: {error}"
-                )
-            await self._settle(delivery.dead_letter(error))
             return
-        log.warning(
-            "retrying upload",
-            extra={"upload_id": str(upload_id), "error": error, "attempt": delivery.attempt},
-        )
+        if delivery.attempt >= self.consumer.delivery_limit:
+            message = f"gave up after {delivery.attempt} attempts: {error}"
+            await self._give_up(delivery, upload_id, record_type, error, "delivery_limit", message)
+            return
+        log.warning("retrying upload", extra=context)
         metrics.ETL_RETRIES.inc()
         await self._settle(delivery.retry(error, self.backoff(delivery.attempt)))
+
+    async def _give_up(
+        self,
+        delivery: Delivery,
+        upload_id: uuid.UUID,
+        record_type: str,
+        error: str,
+        reason: str,
+        message: str,
+    ) -> None:
+        log.error(
+            "giving up on upload",
+            extra={"upload_id": str(upload_id), "error": error, "reason": reason},
+        )
+        metrics.ETL_FAILED.labels(reason=reason).inc()
+        metrics.ETL_DEAD_LETTERED.inc()
+        metrics.ETL_PROCESSED.labels(record_type=record_type, outcome="dead_lettered").inc()
+        with contextlib.suppress(Exception):
+            await uploads.mark_failed(self.res, upload_id, message)
+        await self._settle(delivery.dead_letter(error))
 
     @staticmethod
     async def _settle(operation: object) -> None:

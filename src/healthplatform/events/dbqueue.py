@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from healthplatform.db.models import OutboxEvent, OutboxStatus
 from healthplatform.events.delivery import Delivery
 from healthplatform.events.outbox import ETL_TOPIC_PREFIXES
+
+log = logging.getLogger(__name__)
 
 
 class DatabaseQueue:
@@ -112,11 +116,19 @@ class DatabaseQueue:
         return deliveries
 
     async def deliveries(self) -> AsyncIterator[Delivery]:
+        """Claimed events, until closed. A database that cannot be reached is waited out
+        (backoff up to 10 s), never the end of the iteration."""
+        pause = self.poll_interval
         while not self._closed.is_set():
-            batch = await self.claim()
+            try:
+                batch = await self.claim()
+                pause = self.poll_interval
+            except Exception as exc:
+                log.warning("database queue: claim failed, waiting", extra={"error": str(exc)})
+                batch, pause = [], min(10.0, pause * 2)
             if not batch:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._closed.wait(), self.poll_interval)
+                    await asyncio.wait_for(self._closed.wait(), pause)
                 continue
             for delivery in batch:
                 yield delivery
@@ -133,15 +145,29 @@ class DatabaseQueue:
     async def ack(self, delivery: Delivery) -> None:
         await self._settle(delivery, status=OutboxStatus.done.value)
 
-    async def retry(self, delivery: Delivery, error: str, delay_seconds: float) -> None:
-        if delivery.attempt >= self.delivery_limit:
+    async def retry(
+        self,
+        delivery: Delivery,
+        error: str,
+        delay_seconds: float,
+        *,
+        headers: dict[str, Any] | None = None,
+        counted: bool = True,
+    ) -> None:
+        if counted and delivery.attempt >= self.delivery_limit:
             await self.dead_letter(delivery, error)
             return
+        values: dict[str, Any] = {}
+        if headers:
+            values["headers"] = {**delivery.headers, **headers}
+        if not counted:
+            values["attempts"] = OutboxEvent.attempts - 1
         await self._settle(
             delivery,
             status=OutboxStatus.pending.value,
             last_error=error[:2000],
             available_at=datetime.now(UTC) + timedelta(seconds=delay_seconds),
+            **values,
         )
 
     async def dead_letter(self, delivery: Delivery, error: str) -> None:

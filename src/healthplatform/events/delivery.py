@@ -21,9 +21,18 @@ class Delivery:
     async def ack(self) -> None:
         await self._settle.ack(self)
 
-    async def retry(self, error: str, delay_seconds: float) -> None:
-        """Give the event back for another attempt after ``delay_seconds``."""
-        await self._settle.retry(self, error, delay_seconds)
+    async def retry(
+        self,
+        error: str,
+        delay_seconds: float,
+        *,
+        headers: dict[str, Any] | None = None,
+        counted: bool = True,
+    ) -> None:
+        """Give the event back for another attempt after ``delay_seconds``, with
+        ``headers`` merged into its headers. An uncounted retry (a dependency was down:
+        the worker keeps its own time budget) does not count towards the delivery limit."""
+        await self._settle.retry(self, error, delay_seconds, headers=headers, counted=counted)
 
     async def dead_letter(self, error: str) -> None:
         """Park the event with its error; it will not be delivered again."""

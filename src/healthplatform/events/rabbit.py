@@ -117,6 +117,17 @@ class RabbitPublisher:
         )
 
 
+ATTEMPTS = "x-hp-attempts"  # counted attempts before this copy of a retried message
+
+
+def _count(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return 0
+
+
 class RabbitConsumer:
     """Consumes the quorum queue with a prefetch window; settles through :class:`Delivery`."""
 
@@ -128,11 +139,13 @@ class RabbitConsumer:
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
         self._queue: AbstractQueue | None = None
         self._dlx: AbstractExchange | None = None
+        self._channel: AbstractChannel | None = None
         self._inflight: dict[str, AbstractIncomingMessage] = {}
 
     async def start(self) -> None:
         self._connection = await aio_pika.connect_robust(self.url, timeout=5)
         channel = await self._connection.channel(publisher_confirms=True)
+        self._channel = channel
         await channel.set_qos(prefetch_count=self.prefetch)
         _, self._dlx, self._queue = await declare(channel, self.topology)
 
@@ -147,9 +160,10 @@ class RabbitConsumer:
         async with self._queue.iterator() as messages:
             async for message in messages:
                 headers = dict(message.headers or {})
-                # quorum queues count redeliveries in x-delivery-count (absent on the first)
-                count = headers.get("x-delivery-count", 0)
-                attempt = (int(count) if isinstance(count, int | str) else 0) + 1
+                # quorum queues count redeliveries in x-delivery-count (absent on the
+                # first); a retry is a fresh copy carrying the attempts before it
+                redelivered = _count(headers.get("x-delivery-count"))
+                attempt = _count(headers.get(ATTEMPTS)) + redelivered + 1
                 try:
                     payload = json.loads(message.body)
                     if not isinstance(payload, dict):
@@ -169,13 +183,43 @@ class RabbitConsumer:
     async def ack(self, delivery: Delivery) -> None:
         await self._pop(delivery).ack()
 
-    async def retry(self, delivery: Delivery, error: str, delay_seconds: float) -> None:
-        if delivery.attempt >= self.delivery_limit:
+    async def retry(
+        self,
+        delivery: Delivery,
+        error: str,
+        delay_seconds: float,
+        *,
+        headers: dict[str, Any] | None = None,
+        counted: bool = True,
+    ) -> None:
+        """Wait, then publish a copy (with the attempts so far and ``headers``) to the back
+        of the queue and ack the original. Not a nack: the queue's ``x-delivery-limit``
+        then counts only deliveries that never settled (a consumer that crashed on the
+        message), and a dependency retry (``counted=False``) never reaches it."""
+        if counted and delivery.attempt >= self.delivery_limit:
             await self.dead_letter(delivery, error)
             return
         message = self._pop(delivery)
         await asyncio.sleep(delay_seconds)
-        await message.nack(requeue=True)
+        carried = {
+            k: v for k, v in (message.headers or {}).items() if not k.startswith("x-delivery")
+        }
+        carried |= headers or {}
+        carried[ATTEMPTS] = delivery.attempt if counted else delivery.attempt - 1
+        carried["x-last-error"] = error[:1000]
+        assert self._channel is not None
+        await self._channel.default_exchange.publish(
+            aio_pika.Message(
+                message.body,
+                message_id=message.message_id,
+                type=message.type,
+                headers=carried,
+                content_type=message.content_type,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=self.topology.queue,
+        )
+        await message.ack()
 
     async def dead_letter(self, delivery: Delivery, error: str) -> None:
         await self._dead(self._pop(delivery), error)

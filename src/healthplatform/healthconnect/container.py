@@ -3,22 +3,28 @@
 The container framing (header, blocks, sync markers) is parsed here so that every limit is
 checked *before* work is done: block sizes against the file, decompressed sizes against
 ``max_decoded_bytes`` (a deflate bomb stops at the limit), record counts against the block
-size. Records are decoded with the file's own writer schema by fastavro. Every failure is an
+size. The writer schema must resolve against ours (:mod:`writer_schema`), array/map item
+counts are bounded before a block is decoded (:mod:`scan`), records are decoded by fastavro
+into our schema's shape, and one CPU budget covers the file. Every failure is an
 :class:`AvroFileError` carrying the HTTP status that describes it.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import fastavro
 
-from healthplatform.healthconnect.registry import record_type_from_schema_name
+from healthplatform.healthconnect.scan import Limits, Scan, ScanFn, ScanRefused, compile_scanner
+from healthplatform.healthconnect.writer_schema import (
+    CheckedSchema,
+    SchemaRefused,
+    check_writer_schema,
+)
 
 MAGIC = b"Obj\x01"
 SYNC_SIZE = 16
@@ -100,98 +106,34 @@ def _read_header(cur: _Cursor) -> tuple[dict[str, bytes], bytes]:
     return meta, cur.read_bytes(SYNC_SIZE)
 
 
-def _has_zero_width_repeat(schema: Any, named: dict[str, Any], seen: set[str]) -> bool:
-    """True when an array/map repeats a type that occupies no bytes (an endless loop risk)."""
-
-    def zero_width(t: Any, depth: int = 0) -> bool:
-        if depth > 50:
-            return False
-        if t == "null":
-            return True
-        if isinstance(t, str):
-            resolved = named.get(t)
-            return resolved is not None and zero_width(resolved, depth + 1)
-        if isinstance(t, dict) and t.get("type") == "record":
-            return all(zero_width(f.get("type"), depth + 1) for f in t.get("fields", []))
-        return False
-
-    def walk(t: Any) -> bool:
-        if isinstance(t, list):
-            return any(walk(x) for x in t)
-        if not isinstance(t, dict):
-            return False
-        kind = t.get("type")
-        if kind in ("record", "enum", "fixed") and isinstance(t.get("name"), str):
-            if t["name"] in seen:
-                return False
-            seen.add(t["name"])
-            named[t["name"]] = t
-        if kind == "record":
-            return any(walk(f.get("type")) for f in t.get("fields", []))
-        if kind == "array":
-            return zero_width(t.get("items")) or walk(t.get("items"))
-        if kind == "map":
-            return walk(t.get("values"))
-        return walk(kind) if isinstance(kind, dict | list) else False
-
-    return walk(schema)
-
-
-def _parse_writer_schema(meta: dict[str, bytes]) -> tuple[dict[str, Any], str, Any]:
+def _writer_schema(meta: dict[str, bytes]) -> CheckedSchema:
     raw = meta.get("avro.schema")
     if raw is None:
         raise AvroFileError("header has no avro.schema", reason="corrupt")
-    return _parse_schema_text(bytes(raw))
-
-
-@lru_cache(maxsize=64)
-def _parse_schema_text(raw: bytes) -> tuple[dict[str, Any], str, Any]:
-    """Checked and parsed writer schema. Cached by its text: a phone writes the same
-    schema into every file of a record type, and parsing it costs more than reading a
-    typical daily file's records. Only accepted schemas are cached (errors raise), at most
-    64, each bounded by the header size limit. Callers must not mutate the result."""
     try:
-        schema = json.loads(raw)
-    except ValueError as exc:
-        raise AvroFileError("header schema is not JSON", reason="corrupt") from exc
-    if not isinstance(schema, dict) or schema.get("type") != "record":
-        raise AvroFileError(
-            "writer schema is not a record", status_code=422, reason="unsupported_type"
-        )
-    name = str(schema.get("name", ""))
-    full_name = name if "." in name else f"{schema.get('namespace', '')}.{name}"
-    record_type = record_type_from_schema_name(full_name)
-    if record_type is None:
-        raise AvroFileError(
-            f"unsupported record type {full_name!r}: expected one of the 31 Health Connect "
-            "types in namespace io.github.hitoshura25.healthsyncapp.data.avro",
-            status_code=422,
-            reason="unsupported_type",
-        )
-    if not any(f.get("name") == "metadata" for f in schema.get("fields", [])):
-        raise AvroFileError(
-            "writer schema has no metadata field", status_code=422, reason="unsupported_type"
-        )
-    if _has_zero_width_repeat(schema, {}, set()):
-        raise AvroFileError(
-            "writer schema repeats an empty type", status_code=422, reason="unsupported_type"
-        )
-    try:
-        parsed = fastavro.parse_schema(schema)
-    except Exception as exc:  # fastavro raises several types for bad schemas
-        raise AvroFileError(
-            f"invalid writer schema: {exc}", status_code=422, reason="unsupported_type"
-        ) from exc
-    return schema, record_type, parsed
+        return check_writer_schema(bytes(raw))
+    except SchemaRefused as exc:
+        raise AvroFileError(str(exc), status_code=422, reason="unsupported_schema") from exc
 
 
-def _decompress(codec: str, block: bytes, budget: int) -> bytes:
+PREFIX_BYTES = 1 << 20
+
+
+def _decompress(
+    codec: str, block: bytes, budget: int, check_prefix: Callable[[bytes], None]
+) -> bytes:
+    """The block's bytes, at most ``budget``. A deflate block larger than
+    :data:`PREFIX_BYTES` is inflated in two steps: ``check_prefix`` sees the first MiB and
+    may refuse the block before the rest is inflated."""
     if codec == "null":
         data = block
     elif codec == "deflate":
         inflater = zlib.decompressobj(-15)
         try:
-            data = inflater.decompress(block, budget + 1)
+            data = inflater.decompress(block, min(PREFIX_BYTES, budget + 1))
+            if len(data) == PREFIX_BYTES and not inflater.eof and budget + 1 > PREFIX_BYTES:
+                check_prefix(data)
+                data += inflater.decompress(inflater.unconsumed_tail, budget + 1 - len(data))
         except zlib.error as exc:
             raise AvroFileError("corrupt deflate block", reason="corrupt") from exc
         if len(data) > budget or inflater.unconsumed_tail:
@@ -236,15 +178,66 @@ def _snappy(block: bytes, budget: int) -> bytes:
     return data
 
 
-def _time_bounds(record: dict[str, Any]) -> tuple[int | None, int | None]:
+# Instants a record may carry: 1900-01-01 .. 2200-01-01 UTC in epoch milliseconds. Outside
+# them a value is an error (2^62 ms is year 146 million: no date type can hold it): such a
+# record does not count for the file's date range, and a file without any valid instant is
+# refused (422).
+MIN_EPOCH_MS = -2_208_988_800_000
+MAX_EPOCH_MS = 7_258_118_400_000
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Every bound on reading one file (from the upload settings)."""
+
+    max_decoded_bytes: int
+    max_records: int
+    max_block_items: int = 200_000
+    max_items: int = 2_000_000
+    cpu_seconds: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ReadLimits:
+        return cls(
+            settings.upload_max_decoded_bytes,
+            settings.upload_max_records,
+            settings.upload_max_block_items,
+            settings.upload_max_items,
+            settings.upload_cpu_seconds,
+        )
+
+
+def _instant(record: dict[str, Any], name: str, bad: list[str]) -> int | None:
+    value = record.get(name)
+    if value is None:
+        return None
+    if isinstance(value, int) and MIN_EPOCH_MS <= value <= MAX_EPOCH_MS:
+        return value
+    if not bad:
+        bad.append(f"{name} {value!r}")
+    return None
+
+
+def _time_bounds(record: dict[str, Any], bad: list[str]) -> tuple[int | None, int | None]:
+    """The record's instants; one out of range is left out (the ETL counts that record as
+    malformed) and the first such value is noted in ``bad``."""
     if "timeEpochMillis" in record:
-        t = record["timeEpochMillis"]
+        t = _instant(record, "timeEpochMillis", bad)
         return t, t
-    return record.get("startTimeEpochMillis"), record.get("endTimeEpochMillis")
+    return _instant(record, "startTimeEpochMillis", bad), _instant(
+        record, "endTimeEpochMillis", bad
+    )
 
 
-def inspect_file(data: bytes, *, max_decoded_bytes: int, max_records: int) -> FileSummary:
-    """Validate a whole container file and summarise it. Raises :class:`AvroFileError`."""
+def read_records(data: bytes, limits: ReadLimits) -> tuple[str, CheckedSchema, Iterator[Any]]:
+    """Open a container file: its codec, its checked writer schema and an iterator of its
+    records (in our schema's shape). Every block is bounded before it is decoded: its size
+    against the file, its decompressed size against the budget, its record count against its
+    bytes, and its array/map item counts (scanned, unless the schema is ours and the block
+    too small to hold more items than a record may: every item takes at least the schema's
+    smallest item width; then the file's items are counted record by record).
+    One CPU budget covers the whole file.
+    Raises :class:`AvroFileError`, also while iterating."""
     if not data:
         raise AvroFileError("empty file", reason="empty")
     cur = _Cursor(memoryview(data))
@@ -252,12 +245,17 @@ def inspect_file(data: bytes, *, max_decoded_bytes: int, max_records: int) -> Fi
     codec = meta.get("avro.codec", b"null").decode("ascii", "replace") or "null"
     if codec not in SUPPORTED_CODECS:
         raise AvroFileError(f"unsupported codec {codec!r}", reason="codec")
-    schema, record_type, parsed = _parse_writer_schema(meta)
+    checked = _writer_schema(meta)
+    return codec, checked, _records(data, cur, sync, codec, checked, limits)
 
-    decoded_budget = max_decoded_bytes
-    total = 0
-    start: int | None = None
-    end: int | None = None
+
+def _records(
+    data: bytes, cur: _Cursor, sync: bytes, codec: str, checked: CheckedSchema, limits: ReadLimits
+) -> Iterator[Any]:
+    scan = Scan(Limits(limits.max_block_items, limits.max_items, limits.cpu_seconds))
+    width = checked.min_item_width
+    scanner: ScanFn | None = None
+    decoded, total = 0, 0
     while cur.pos < len(data):
         count = cur.read_long()
         size = cur.read_long()
@@ -268,34 +266,96 @@ def inspect_file(data: bytes, *, max_decoded_bytes: int, max_records: int) -> Fi
         block = cur.read_bytes(size)
         if cur.read_bytes(SYNC_SIZE) != sync:
             raise AvroFileError("sync marker mismatch (corrupt block)", reason="corrupt")
-        payload = _decompress(codec, block, decoded_budget)
-        decoded_budget -= len(payload)
+
+        def check_prefix(head: bytes, count: int = count) -> None:
+            nonlocal scanner
+            scanner = scanner or compile_scanner(checked.canonical, width)
+            try:
+                scan.prefix(head, count, scanner)
+            except ScanRefused as exc:
+                raise AvroFileError(str(exc), status_code=422, reason="unbounded") from exc
+
+        payload = _decompress(codec, block, limits.max_decoded_bytes - decoded, check_prefix)
+        decoded += len(payload)
         if count > len(payload):
             raise AvroFileError("block claims more records than it has bytes", reason="corrupt")
         total += count
-        if total > max_records:
+        if total > limits.max_records:
             raise AvroFileError(
-                f"more than {max_records} records", status_code=413, reason="too_large"
+                f"more than {limits.max_records} records", status_code=413, reason="too_large"
             )
-        stream = io.BytesIO(payload)
+        # Fast path, our own schema: every item takes at least ``width`` bytes, so a block
+        # this small cannot hold more items than a block or a record may, and fastavro stops
+        # at the block's end whatever count it reads (all our items hold a long, whose read
+        # fails at EOF); the file's items are counted as records are decoded (our arrays are
+        # top-level fields). Writer-only fields are another matter: fastavro *skips* them
+        # without noticing the block's end (a count of 10^9 booleans skipped ran for 140 s),
+        # so any other schema, and a larger block, is scanned before it is decoded.
+        fast = checked.same_as_ours and len(payload) <= limits.max_block_items * width
         try:
-            for _ in range(count):
-                record = fastavro.schemaless_reader(stream, parsed, None)
-                if not isinstance(record, dict):
-                    raise AvroFileError("record is not an object", reason="corrupt")
-                lo, hi = _time_bounds(record)
-                if lo is not None and (start is None or lo < start):
-                    start = lo
-                if hi is not None and (end is None or hi > end):
-                    end = hi
-        except AvroFileError:
-            raise
+            if not fast:
+                if scanner is None:
+                    scanner = compile_scanner(checked.canonical, width)
+                scan.block(payload, count, scanner)
+            else:
+                scan.check_time()
+        except ScanRefused as exc:
+            raise AvroFileError(str(exc), status_code=422, reason="unbounded") from exc
+        yield from _decode_block(payload, count, checked, scan, fast)
+
+
+def _decode_block(
+    payload: bytes, count: int, checked: CheckedSchema, scan: Scan, count_items: bool
+) -> Iterator[Any]:
+    stream = io.BytesIO(payload)
+    for index in range(count):
+        try:
+            record = fastavro.schemaless_reader(stream, checked.parsed, checked.reader)
         except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, ...
             raise AvroFileError(
                 f"corrupt record data: {type(exc).__name__}", reason="corrupt"
             ) from exc
-        if stream.tell() != len(payload):
-            raise AvroFileError("block has trailing bytes (corrupt block)", reason="corrupt")
+        try:
+            if count_items and isinstance(record, dict):
+                scan.add_items(sum(len(v) for v in record.values() if isinstance(v, list)))
+            if index & 15 == 15:
+                scan.check_time()
+        except ScanRefused as exc:
+            raise AvroFileError(str(exc), status_code=422, reason="unbounded") from exc
+        yield record
+    if stream.tell() != len(payload):
+        raise AvroFileError("block has trailing bytes (corrupt block)", reason="corrupt")
+
+
+def inspect_file(
+    data: bytes,
+    *,
+    max_decoded_bytes: int,
+    max_records: int,
+    limits: ReadLimits | None = None,
+) -> FileSummary:
+    """Validate a whole container file and summarise it. Raises :class:`AvroFileError`."""
+    limits = limits or ReadLimits(max_decoded_bytes, max_records)
+    codec, checked, records = read_records(data, limits)
+    total = 0
+    start: int | None = None
+    end: int | None = None
+    bad: list[str] = []
+    for record in records:
+        if not isinstance(record, dict):
+            raise AvroFileError("record is not an object", reason="corrupt")
+        total += 1
+        lo, hi = _time_bounds(record, bad)
+        if lo is not None and (start is None or lo < start):
+            start = lo
+        if hi is not None and (end is None or hi > end):
+            end = hi
     if total == 0:
         raise AvroFileError("file contains no records", reason="empty")
-    return FileSummary(record_type, total, codec, start, end, schema)
+    if start is None and end is None and bad:
+        raise AvroFileError(
+            f"no record has an instant between 1900 and 2200 (epoch milliseconds): {bad[0]}",
+            status_code=422,
+            reason="out_of_range",
+        )
+    return FileSummary(checked.record_type, total, codec, start, end, checked.canonical)

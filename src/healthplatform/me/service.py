@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from healthplatform.db.models import AssistantAudit, OutboxEvent
 from healthplatform.etl import repository as etl_repository
 from healthplatform.etl.training import TRAINING_PREFIX
+from healthplatform.me import erasure_log
 from healthplatform.runtime import Resources
 from healthplatform.uploads.repository import UploadRepository
 from healthplatform.uploads.service import RAW_PREFIX, user_key
@@ -37,6 +38,8 @@ async def delete_outbox_events(conn: AsyncConnection, user: str) -> int:
 
 async def erase_user_data(res: Resources, subject: str) -> Erased:
     user = user_key(subject)
+    async with erasure_log.open_log(res.settings, res.store) as log:
+        await erasure_log.record(log, user)  # first: a restore of an older backup honours it
     async with res.engine.begin() as conn:
         await etl_repository.lock_user(conn, user)  # waits for in-flight processing
         derived = await etl_repository.delete_user(conn, user)

@@ -2,7 +2,8 @@
 
 Passkeys are the only way in, so the demo account is one you create in the web app first;
 this command then uploads files for it through the same upload service the API uses. The
-real phone exports in shared/samples are used when present, else a synthetic week.
+real phone exports in shared/samples are used when present, else the synthetic sample week
+(labelled as sample data, as the web app's "Try sample data"; ``SAMPLE_DESCRIPTION``).
 """
 
 from __future__ import annotations
@@ -13,36 +14,29 @@ from pathlib import Path
 from healthplatform.auth.db import create_auth_engine, create_auth_sessionmaker
 from healthplatform.auth.repository import get_user_by_username
 from healthplatform.auth.settings import AuthSettings
-from healthplatform.healthconnect.synth import synthetic_file
+from healthplatform.me import SAMPLE_DESCRIPTION
+from healthplatform.me.samples import sample_week
 from healthplatform.runtime import open_resources
 from healthplatform.settings import Settings
 from healthplatform.uploads.service import Accepted, accept_upload
-
-DAY_MS = 86_400_000
-WEEK_START_MS = 1_758_326_400_000  # 2025-09-20 00:00 UTC
-SYNTHETIC_DAY = [
-    ("BloodGlucoseRecord", 288, 300_000),
-    ("HeartRateRecord", 96, 900_000),
-    ("StepsRecord", 24, 3_600_000),
-    ("SleepSessionRecord", 1, 28_800_000),
-    ("ActiveCaloriesBurnedRecord", 24, 3_600_000),
-]
 
 
 class DemoError(Exception):
     """The demo cannot run (no such account)."""
 
 
+def has_files(folder: Path | None) -> bool:
+    return folder is not None and folder.is_dir() and any(folder.glob("*.avro"))
+
+
 def sample_files(folder: Path | None) -> Iterator[tuple[str, bytes]]:
-    if folder is not None and folder.is_dir() and any(folder.glob("*.avro")):
+    """The folder's .avro files, else the synthetic sample week of the web app's "Try
+    sample data" (the same bytes every time: loading it twice doubles nothing)."""
+    if folder is not None and has_files(folder):
         for path in sorted(folder.glob("*.avro")):
             yield path.name, path.read_bytes()
         return
-    for day in range(7):
-        start = WEEK_START_MS + day * DAY_MS
-        for record_type, count, step in SYNTHETIC_DAY:
-            data = synthetic_file(record_type, count, seed=day, start_ms=start, step_ms=step)
-            yield f"{record_type}_{start}.avro", data
+    yield from sample_week()
 
 
 async def user_subject(auth_settings: AuthSettings, username: str) -> str:
@@ -63,13 +57,17 @@ async def load_demo(
     username: str,
     files: list[tuple[str, bytes]],
     progress: Callable[[str, Accepted], None] | None = None,
+    description: str = "demo data",
 ) -> list[Accepted]:
     subject = await user_subject(auth_settings, username)
     accepted = []
     async with open_resources(settings, "demo") as res:
         for name, data in files:
-            result = await accept_upload(res, subject, name, data, "demo data")
+            result = await accept_upload(res, subject, name, data, description)
             accepted.append(result)
             if progress is not None:
                 progress(name, result)
     return accepted
+
+
+__all__ = ["SAMPLE_DESCRIPTION", "DemoError", "has_files", "load_demo", "sample_files"]

@@ -1,5 +1,5 @@
 """Periodic housekeeping: sweep orphaned objects, purge delivered outbox rows, export
-outbox gauges."""
+outbox gauges, queue again uploads that are stuck or failed on a dependency."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from healthplatform.core import metrics
 from healthplatform.db.engine import transaction
 from healthplatform.db.models import Upload, UploadStatus
 from healthplatform.etl import person_jobs
+from healthplatform.etl.retry import DEPENDENCY_MARK
 from healthplatform.events.outbox import UPLOAD_RECEIVED, add_event
 from healthplatform.events.relay import outbox_stats, purge_finished
 from healthplatform.runtime import Resources
@@ -48,7 +49,7 @@ async def sweep_orphans(res: Resources, grace_seconds: int) -> int:
     return deleted
 
 
-async def requeue_stuck(res: Resources, after_seconds: int) -> int:
+async def requeue_stuck(res: Resources, after_seconds: float) -> int:
     """Publish a fresh event for uploads still queued/processing long after their last
     change: covers a broker that lost its messages (e.g. RabbitMQ without a disk) or a
     consumer that vanished mid-work. Processing is idempotent, so a spare event is harmless;
@@ -83,6 +84,42 @@ async def requeue_stuck(res: Resources, after_seconds: int) -> int:
     return len(stuck)
 
 
+async def requeue_failed(res: Resources, after_seconds: float, max_age_hours: int) -> int:
+    """Queue again uploads that failed only because a dependency stayed down longer than
+    the ETL's retry budget (their error starts with :data:`DEPENDENCY_MARK`). Bounded:
+    each is retried at most once per ``after_seconds``, up to 500 per run, and only while
+    younger than ``max_age_hours`` (older ones are left for an operator)."""
+    now = datetime.now(UTC)
+    async with transaction(res.sessions) as session:
+        failed = (
+            (
+                await session.execute(
+                    select(Upload)
+                    .where(
+                        Upload.status == UploadStatus.failed.value,
+                        Upload.error.startswith(DEPENDENCY_MARK, autoescape=True),
+                        Upload.updated_at < now - timedelta(seconds=after_seconds),
+                        Upload.created_at > now - timedelta(hours=max_age_hours),
+                    )
+                    .order_by(Upload.created_at)
+                    .limit(500)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for upload in failed:
+            upload.status = UploadStatus.queued.value
+            upload.updated_at = now
+            upload.finished_at = None
+            add_event(session, UPLOAD_RECEIVED, upload_event(upload, requeued=True))
+    if failed:
+        metrics.UPLOADS_REQUEUED.inc(len(failed))
+        log.warning("requeued uploads that failed on a dependency", extra={"count": len(failed)})
+    return len(failed)
+
+
 async def housekeeping_once(res: Resources) -> None:
     settings = res.settings
     if await person_jobs.requeue_stale(res.engine, settings.requeue_stuck_after_seconds):
@@ -95,13 +132,20 @@ async def housekeeping_once(res: Resources) -> None:
     metrics.OUTBOX_OLDEST_PENDING_AGE.set(age)
     await sweep_orphans(res, settings.orphan_grace_seconds)
     await requeue_stuck(res, settings.requeue_stuck_after_seconds)
+    await requeue_failed(
+        res, settings.requeue_failed_after_seconds, settings.requeue_failed_max_age_hours
+    )
 
 
-async def run_housekeeping(res: Resources, stop: asyncio.Event, interval: float = 60.0) -> None:
+async def run_housekeeping(
+    res: Resources, stop: asyncio.Event, interval: float | None = None
+) -> None:
+    """Housekeeping every ``interval`` seconds (default: ``housekeeping_interval_seconds``)."""
+    every = res.settings.housekeeping_interval_seconds if interval is None else interval
     while not stop.is_set():
         try:
             await housekeeping_once(res)
         except Exception as exc:
             log.warning("housekeeping failed", extra={"error": str(exc)[:500]})
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval)
+            await asyncio.wait_for(stop.wait(), every)

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import unicodedata
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
@@ -37,7 +38,12 @@ from healthplatform.db import driver
 from healthplatform.db.engine import autocommit, transaction
 from healthplatform.db.models import OutboxEvent, Upload, UploadStatus
 from healthplatform.events.outbox import UPLOAD_RECEIVED, outbox_row
-from healthplatform.healthconnect.container import AvroFileError, FileSummary, inspect_file
+from healthplatform.healthconnect.container import (
+    AvroFileError,
+    FileSummary,
+    ReadLimits,
+    inspect_file,
+)
 from healthplatform.healthconnect.registry import FILENAME_PATTERN
 from healthplatform.runtime import Resources
 from healthplatform.uploads.repository import UploadRepository
@@ -45,7 +51,10 @@ from healthplatform.uploads.repository import UploadRepository
 log = logging.getLogger(__name__)
 
 RAW_PREFIX = "raw"
-INLINE_VALIDATION_BYTES = 256 * 1024
+# Validation never runs on the event loop: a file's reading is bounded (item caps, a CPU
+# budget) but can still take seconds; two threads of their own, so hostile files cannot
+# take the default executor's threads (storage I/O) from everyone else.
+_VALIDATION = ThreadPoolExecutor(max_workers=2, thread_name_prefix="avro-validate")
 
 
 def user_key(subject: str) -> str:
@@ -90,8 +99,13 @@ class Accepted:
     duplicate: bool
 
 
-def _inspect(data: bytes, max_decoded: int, max_records: int) -> tuple[FileSummary, str]:
-    summary = inspect_file(data, max_decoded_bytes=max_decoded, max_records=max_records)
+def _inspect(data: bytes, limits: ReadLimits) -> tuple[FileSummary, str]:
+    summary = inspect_file(
+        data,
+        max_decoded_bytes=limits.max_decoded_bytes,
+        max_records=limits.max_records,
+        limits=limits,
+    )
     return summary, hashlib.sha256(data).hexdigest()
 
 
@@ -103,13 +117,8 @@ async def accept_upload(
         raise BadRequest("description longer than 1000 characters")
     settings = res.settings
     try:
-        args = (data, settings.upload_max_decoded_bytes, settings.upload_max_records)
-        # a typical daily file validates in well under a millisecond: a thread hop would
-        # cost more than it saves; large files go to a thread to keep the loop responsive
-        summary, sha256 = (
-            _inspect(*args)
-            if len(data) <= INLINE_VALIDATION_BYTES
-            else await asyncio.to_thread(_inspect, *args)
+        summary, sha256 = await asyncio.get_running_loop().run_in_executor(
+            _VALIDATION, _inspect, data, ReadLimits.from_settings(settings)
         )
     except AvroFileError as exc:
         metrics.UPLOADS_REJECTED.labels(reason=exc.reason).inc()

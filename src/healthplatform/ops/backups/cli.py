@@ -26,6 +26,7 @@ from healthplatform.ops.backups.console import (
     shown_url,
     when,
 )
+from healthplatform.ops.backups.erasure_cli import apply_erasures
 from healthplatform.ops.backups.reprocess_cli import reprocess
 from healthplatform.ops.backups.settings import reference_table
 from healthplatform.ops.backups.store import DatabaseName, Kind, open_backup_store
@@ -39,6 +40,7 @@ backup_cli = typer.Typer(
     no_args_is_help=True,
 )
 F = TypeVar("F", bound=Callable[..., None])
+backup_cli.command("apply-erasures", help=reflowed_help(apply_erasures))(apply_erasures)
 
 
 def command(name: str) -> Callable[[F], F]:
@@ -263,6 +265,7 @@ def restore(
     (e.g. a new CloudNativePG cluster) or, with --replace, is emptied. Stop the services
     first. The restored rows are checked against the manifest; uploads left queued get new
     events. For production point-in-time recovery use CloudNativePG (docs/backup.md)."""
+    from healthplatform.me import erasure_log
     from healthplatform.ops.backups.create import find_backup
     from healthplatform.ops.backups.db import database_targets
     from healthplatform.ops.backups.manifest import Manifest
@@ -316,6 +319,7 @@ def restore(
                                 result,
                                 objects=objects,
                                 reporter=report,
+                                erasures=await erasure_log.entries(settings, lake),
                             )
                         finally:
                             await lake.close()
@@ -333,6 +337,8 @@ def restore(
         )
         for line in failed:
             out.print(f"  [red]{line}[/red]")
+        if result.erased is not None and result.erased.people:
+            out.print(f"  erasure log applied: {result.erased}")
         if result.raw is not None:
             out.print(
                 f"  raw uploads: {result.raw.copied} copied back, {result.raw.skipped} present, "

@@ -3,9 +3,11 @@
 Database: the dump's checksum is checked, the target database created when it is missing
 (PostgreSQL) or refused when it holds tables unless ``replace``, the dump restored in one
 transaction, and the result checked against the manifest. Health database, afterwards:
-uploads left ``queued``/``processing`` get a new outbox event (the broker may have lost
-theirs), raw files the restored rows reference are copied back from the backup store when
-the lake lacks them, and missing training examples are rebuilt from the restored rows.
+the erasure log is applied first (:mod:`healthplatform.me.erasure_log`: people erased
+after the backup was taken are removed again, rows and objects), uploads left
+``queued``/``processing`` get a new outbox event (the broker may have lost theirs), raw
+files the restored rows reference are copied back from the backup store when the lake
+lacks them, and missing training examples are rebuilt from the restored rows.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from healthplatform.db.models import DailyMetrics, Narrative, Upload
 from healthplatform.etl.narratives import Narrative as NarrativeText
 from healthplatform.etl.training import TRAINING_PREFIX, training_example
+from healthplatform.me import erasure_log
 from healthplatform.ops.backups import db as db
 from healthplatform.ops.backups.db import DatabaseTarget
 from healthplatform.ops.backups.manifest import FORMAT_PG, FORMAT_SQLITE, Manifest
@@ -59,6 +62,7 @@ class RestoreReport:
     requeued: int = 0
     raw: CopyResult | None = None
     training: TrainingResult | None = None
+    erased: erasure_log.Applied | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -221,11 +225,18 @@ async def after_health_restore(
     *,
     objects: bool = True,
     reporter: Reporter | None = None,
+    erasures: list[erasure_log.Erasure] | None = None,
 ) -> None:
-    """Re-queue unfinished uploads, then (``objects``) bring back the raw files the
-    restored rows reference and rebuild the lost training examples."""
+    """Apply the erasure log (people erased after the backup was taken are removed again:
+    rows, lake objects, raw copies), re-queue unfinished uploads, then (``objects``) bring
+    back the raw files the restored rows reference and rebuild the lost training examples."""
     say = reporter or QuietReporter()
     async with db.open_engine(target.url) as engine:
+        erased = erasure_log.due(erasures or [], report.manifest.started_at)
+        say.step(f"health: applying the erasure log ({len(erased)} people erased since)")
+        report.erased = await erasure_log.apply(
+            engine, lake, erased, backup_store=store, backup_prefix=cfg.prefix
+        )
         report.requeued = await requeue_unfinished(engine)
         if not objects:
             return

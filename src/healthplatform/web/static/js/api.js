@@ -1,19 +1,22 @@
 // Calls to the platform (same origin): the auth service at the root, the Health API under
-// /v1. Token storage (see docs/webapp.md): the access token lives in memory only; the
-// refresh token and the username live in sessionStorage (this tab, until it is closed), so
-// a reload stays signed in through one /token/refresh.
+// /v1. Token storage (see docs/webapp.md): the access token lives in memory only (per tab);
+// the refresh token and the username live in localStorage, shared by the tabs of this
+// browser, so a reload or a new tab stays signed in through one /token/refresh. A refresh
+// token is single use: the tabs take turns (a Web Lock) and each reads the newest one.
 
 const STORE_KEY = "hp.session";
+const LOCK = "hp.refresh";
 const EARLY_REFRESH_MS = 30_000;
 
 let access = null; // { token, expiresAt }
 let stored = load(); // { refreshToken, username } | null
-let refreshing = null; // the one refresh in flight (a refresh token is single use)
+let refreshing = null; // the one refresh in flight in this tab
 const listeners = new Set();
 
 function load() {
   try {
-    const value = JSON.parse(sessionStorage.getItem(STORE_KEY) ?? "null");
+    sessionStorage.removeItem(STORE_KEY); // the per-tab place of earlier versions
+    const value = JSON.parse(localStorage.getItem(STORE_KEY) ?? "null");
     return value && typeof value.refreshToken === "string" ? value : null;
   } catch {
     return null;
@@ -22,9 +25,23 @@ function load() {
 
 function save(value) {
   stored = value;
-  if (value) sessionStorage.setItem(STORE_KEY, JSON.stringify(value));
-  else sessionStorage.removeItem(STORE_KEY);
+  if (value) localStorage.setItem(STORE_KEY, JSON.stringify(value));
+  else localStorage.removeItem(STORE_KEY);
 }
+
+/** Run `fn` while no other tab of this origin refreshes (Web Locks; without them, as is). */
+function exclusive(fn) {
+  return navigator.locks ? navigator.locks.request(LOCK, fn) : fn();
+}
+
+// another tab signed in, rotated the refresh token or signed out
+window.addEventListener("storage", (event) => {
+  if (event.key !== STORE_KEY && event.key !== null) return;
+  const was = isSignedIn();
+  stored = load();
+  if (!stored) access = null;
+  if (was !== isSignedIn()) notify();
+});
 
 /** A failed call: `status` 0 means the network failed; `message` is the server's text. */
 export class ApiError extends Error {
@@ -85,8 +102,9 @@ export function endSession() {
 }
 
 async function refresh() {
-  refreshing ??= (async () => {
+  refreshing ??= exclusive(async () => {
     try {
+      stored = load(); // another tab may have rotated it meanwhile
       if (!stored) throw new ApiError(401, "not signed in");
       const response = await fetch("/token/refresh", {
         method: "POST",
@@ -109,7 +127,7 @@ async function refresh() {
     } finally {
       refreshing = null;
     }
-  })();
+  });
   return refreshing;
 }
 

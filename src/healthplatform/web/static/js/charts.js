@@ -5,12 +5,12 @@
 import { clock, h, plural, uniqueId } from "./dom.js";
 
 const NS = "http://www.w3.org/2000/svg";
-const DAY_MINUTES = 1440;
-const MARGIN = { top: 12, right: 22, bottom: 28, left: 46 };
+export const DAY_MINUTES = 1440;
+export const MARGIN = { top: 18, right: 22, bottom: 28, left: 50 };
 export const GLUCOSE_TARGET = [70, 180];
 
 /** An SVG element: s("rect", { x: 1, class: "bar" }, child...). */
-function s(tag, attrs = {}, ...children) {
+export function s(tag, attrs = {}, ...children) {
   const el = document.createElementNS(NS, tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (value !== null && value !== undefined) el.setAttribute(name, String(value));
@@ -25,8 +25,8 @@ function s(tag, attrs = {}, ...children) {
 
 const hourSpan = (hour) => `${clock(hour * 60)}–${hour === 23 ? "24:00" : clock(hour * 60 + 60)}`;
 const tickLabel = (minute) => (minute === DAY_MINUTES ? "24:00" : clock(minute));
-const round = (value, digits = 0) => Number(value.toFixed(digits));
-const fmt = (value, digits = 0) =>
+export const round = (value, digits = 0) => Number(value.toFixed(digits));
+export const fmt = (value, digits = 0) =>
   round(value, digits).toLocaleString(undefined, { maximumFractionDigits: digits });
 const tickFormat = (value) => value.toLocaleString(undefined, { maximumFractionDigits: 2 });
 
@@ -42,7 +42,7 @@ export function niceTicks(lo, hi, count = 4) {
 }
 
 /** The frame shared by every chart: scales, grid, axes. */
-function frame({ width, height, xDomain = [0, DAY_MINUTES], yDomain, yTicks, yFormat = tickFormat }) {
+export function frame({ width, height, xDomain = [0, DAY_MINUTES], yDomain, yTicks, yFormat = tickFormat, unit = null }) {
   const plotW = width - MARGIN.left - MARGIN.right;
   const plotH = height - MARGIN.top - MARGIN.bottom;
   const [x0, x1] = xDomain;
@@ -51,7 +51,9 @@ function frame({ width, height, xDomain = [0, DAY_MINUTES], yDomain, yTicks, yFo
   const y = (value) => MARGIN.top + plotH - ((value - y0) / (y1 - y0)) * plotH;
   const grid = s("g", { class: "grid", "aria-hidden": "true" });
   const axes = s("g", { class: "axis", "aria-hidden": "true" });
-  const labelEvery = plotW < 420 ? 6 : 3;
+  // hour labels at least ~48 px apart: every 1, 2, 3 or 6 hours
+  const pxPerHour = plotW / Math.max(1, (x1 - x0) / 60);
+  const labelEvery = [1, 2, 3, 6].find((k) => pxPerHour * k >= 48) ?? 6;
   for (let m = Math.ceil(x0 / 60) * 60; m <= x1; m += 60) {
     const major = (((m / 60) % labelEvery) + labelEvery) % labelEvery === 0;
     grid.append(
@@ -69,11 +71,12 @@ function frame({ width, height, xDomain = [0, DAY_MINUTES], yDomain, yTicks, yFo
   axes.append(
     s("line", { x1: MARGIN.left, x2: MARGIN.left + plotW, y1: MARGIN.top + plotH, y2: MARGIN.top + plotH, class: "baseline" }),
   );
+  if (unit) axes.append(s("text", { x: MARGIN.left - 6, y: 9, "text-anchor": "end", class: "axis-unit" }, unit));
   return { x, y, grid, axes, plotW, plotH, bottom: MARGIN.top + plotH };
 }
 
 /** The <svg> with its accessible name (title) and description. */
-function svgRoot({ width, height, title, desc, className }, ...children) {
+export function svgRoot({ width, height, title, desc, className }, ...children) {
   const titleId = uniqueId("chart-title");
   const descId = uniqueId("chart-desc");
   return s(
@@ -94,7 +97,7 @@ function svgRoot({ width, height, title, desc, className }, ...children) {
 }
 
 /** A data table for screen readers (the wrapper hides it: a table ignores a 1 px width). */
-function dataTable(caption, head, rows) {
+export function dataTable(caption, head, rows) {
   return h(
     "div",
     { class: "sr-only" },
@@ -108,17 +111,64 @@ function dataTable(caption, head, rows) {
   );
 }
 
-function figure(title, summary, svg, table, className, legend = null) {
+/** "placed by your zone": the domain's records carried no zone of their own. */
+function placedFlag(domain) {
+  const placed = domain?.coverage?.placement ?? {};
+  const count = (placed.inferred ?? 0) + (placed.set ?? 0) + (placed.utc ?? 0);
+  if (!count) return null;
+  const how = placed.set ? "the zone you set" : placed.inferred ? "your zone inferred from your other records" : "UTC";
+  return h("p", { class: "placed-flag" }, h("span", { class: "badge" }, "placed by your zone"), ` ${plural(count, "record")} carried no zone of their own; their times use ${how}.`);
+}
+
+const insufficient = (domain) => domain?.status && domain.status !== "ok";
+
+/** Hover or tap a chart: `pick(minute)` -> { text, x, y } | null is shown under it and
+ * marked on the plot. */
+export function readout(svg, f, xDomain, pick) {
+  const out = h("p", { class: "chart-readout", "aria-hidden": "true" }, "Hover or tap the chart for values.");
+  const mark = s("g", { class: "readout-mark", visibility: "hidden" }, s("line", { class: "readout-line" }), s("circle", { r: 4 }));
+  svg.append(mark);
+  const show = (event) => {
+    const box = svg.getBoundingClientRect();
+    const scale = Number(svg.getAttribute("width")) / box.width;
+    const px = (event.clientX - box.left) * scale;
+    const minute = xDomain[0] + ((px - MARGIN.left) / f.plotW) * (xDomain[1] - xDomain[0]);
+    const hit = minute >= xDomain[0] && minute <= xDomain[1] ? pick(minute) : null;
+    if (!hit) return;
+    out.textContent = hit.text;
+    const [line, dot] = mark.children;
+    line.setAttribute("x1", hit.x);
+    line.setAttribute("x2", hit.x);
+    line.setAttribute("y1", MARGIN.top);
+    line.setAttribute("y2", f.bottom);
+    dot.setAttribute("cx", hit.x);
+    dot.setAttribute("cy", hit.y);
+    mark.setAttribute("visibility", "visible");
+  };
+  svg.addEventListener("pointermove", show);
+  svg.addEventListener("pointerdown", show);
+  return out;
+}
+
+/** The point nearest to `minute` (points sorted by time). */
+function nearest(points, minute) {
+  let best = null;
+  for (const p of points) if (!best || Math.abs(p[0] - minute) < Math.abs(best[0] - minute)) best = p;
+  return best;
+}
+
+export function figure(title, summary, svg, table, className, legend = null, domain = null, reading = null) {
   return h(
     "figure",
     { class: `chart ${className}` },
-    h("figcaption", {}, h("h3", {}, title), h("p", { class: "chart-summary" }, summary), legend),
+    h("figcaption", {}, h("h3", {}, title), h("p", { class: "chart-summary" }, summary), placedFlag(domain), legend),
     h("div", { class: "chart-body" }, svg),
+    reading,
     table,
   );
 }
 
-function emptyFigure(title, message, className) {
+export function emptyFigure(title, message, className) {
   return h(
     "figure",
     { class: `chart chart-empty ${className}` },
@@ -171,18 +221,22 @@ function stats(points) {
 }
 
 /** Glucose trace (mg/dL) over the shaded 70-180 target band. */
-export function glucoseChart(points, width) {
+export function glucoseChart(points, width, metrics = null) {
   const title = "Glucose";
   if (!points.length) return emptyFigure(title, "No glucose readings on this day.", "chart-glucose");
   const st = stats(points);
   const [lo, hi] = GLUCOSE_TARGET;
-  const inRange = points.filter(([, v]) => v >= lo && v <= hi).length;
-  const summary =
-    `${plural(st.count, "reading")} from ${clock(st.first)} to ${clock(st.last)}: mean ${fmt(st.mean)} mg/dL, ` +
-    `range ${fmt(st.min)}–${fmt(st.max)} mg/dL, ${fmt((100 * inRange) / st.count)} % of readings in the ${lo}–${hi} mg/dL target range.`;
+  // the numbers are the day's metrics (the tiles and the journal say the same)
+  const range = metrics?.readings_summary;
+  const summary = insufficient(metrics)
+    ? `${plural(st.count, "reading")} from ${clock(st.first)} to ${clock(st.last)}: not enough for the day's figures` +
+      `${metrics.reason ? ` (${metrics.reason})` : ""}; no mean or time in range is given.`
+    : `${plural(st.count, "reading")} from ${clock(st.first)} to ${clock(st.last)}: mean ${fmt(metrics?.mean_mg_dl ?? st.mean)} mg/dL, ` +
+      `range ${fmt(range?.min_mg_dl ?? st.min)}–${fmt(range?.max_mg_dl ?? st.max)} mg/dL, ` +
+      `${fmt(metrics?.tir_70_180_pct ?? (100 * points.filter(([, v]) => v >= lo && v <= hi).length) / st.count)} % of readings in the ${lo}–${hi} mg/dL target range.`;
   const height = 220;
   const yDomain = [40, Math.max(250, Math.ceil((st.max + 20) / 50) * 50)];
-  const f = frame({ width, height, yDomain, yTicks: [lo, hi, 250].filter((v) => v < yDomain[1]) });
+  const f = frame({ width, height, yDomain, yTicks: [lo, 100, 140, hi, 250, 300, 350, 400].filter((v) => v > yDomain[0] && v < yDomain[1]), unit: "mg/dL" });
   const band = s("rect", {
     class: "band",
     x: MARGIN.left,
@@ -199,21 +253,28 @@ export function glucoseChart(points, width) {
     f.axes,
   );
   const legend = h("p", { class: "legend", "aria-hidden": "true" }, h("span", { class: "swatch swatch-band" }), `target range ${lo}–${hi} mg/dL`);
-  return figure(title, summary, svg, hourlyTable("Glucose by hour", "mg/dL", points), "chart-glucose", legend);
+  const reading = readout(svg, f, [0, DAY_MINUTES], (minute) => {
+    const p = nearest(points, minute);
+    return p && { text: `${clock(p[0])}: ${fmt(p[1])} mg/dL`, x: f.x(p[0]), y: f.y(p[1]) };
+  });
+  return figure(title, summary, svg, hourlyTable("Glucose by hour", "mg/dL", points), "chart-glucose", legend, metrics, reading);
 }
 
 /** Heart rate (bpm) line. */
-export function heartRateChart(points, width) {
+export function heartRateChart(points, width, metrics = null) {
   const title = "Heart rate";
   if (!points.length) return emptyFigure(title, "No heart-rate samples on this day.", "chart-heart");
   const st = stats(points);
-  const summary =
-    `${plural(st.count, "sample")} from ${clock(st.first)} to ${clock(st.last)}: mean ${fmt(st.mean)} bpm, ` +
-    `range ${fmt(st.min)}–${fmt(st.max)} bpm.`;
+  const hr = metrics?.heart_rate;
+  const summary = insufficient(metrics)
+    ? `${plural(st.count, "sample")} from ${clock(st.first)} to ${clock(st.last)}: not enough for a daily profile` +
+      `${metrics.reason ? ` (${metrics.reason})` : ""}.`
+    : `${plural(st.count, "sample")} from ${clock(st.first)} to ${clock(st.last)}: mean of samples ${fmt(hr?.mean_bpm ?? st.mean)} bpm, ` +
+      `range ${fmt(hr?.min_bpm ?? st.min)}–${fmt(hr?.max_bpm ?? st.max)} bpm.`;
   const height = 190;
   const ticks = niceTicks(Math.max(0, st.min - 5), st.max + 5, 4);
   const yDomain = [Math.min(ticks[0], st.min - 5), Math.max(ticks[ticks.length - 1], st.max + 5)];
-  const f = frame({ width, height, yDomain, yTicks: ticks });
+  const f = frame({ width, height, yDomain, yTicks: ticks, unit: "bpm" });
   const line = s("path", { class: "line line-heart", d: linePath(points, f.x, f.y, 30) });
   const svg = svgRoot(
     { width, height, title: "Heart rate, beats per minute, by time of day", desc: summary, className: "heart" },
@@ -221,106 +282,11 @@ export function heartRateChart(points, width) {
     line,
     f.axes,
   );
-  return figure(title, summary, svg, hourlyTable("Heart rate by hour", "bpm", points), "chart-heart");
-}
-
-// Hypnogram rows, top to bottom; Health Connect stage names map onto them.
-const STAGE_ROWS = [
-  { key: "awake", label: "Awake", text: "awake", stages: ["AWAKE", "OUT_OF_BED", "AWAKE_IN_BED"] },
-  { key: "rem", label: "REM", text: "REM", stages: ["REM"] },
-  { key: "light", label: "Light", text: "light", stages: ["LIGHT"] },
-  { key: "deep", label: "Deep", text: "deep", stages: ["DEEP"] },
-  { key: "sleeping", label: "Asleep", text: "asleep (unstaged)", stages: ["SLEEPING"], optional: true },
-  { key: "unknown", label: "Unknown", text: "unknown", stages: [], optional: true },
-];
-
-function stageRow(stage) {
-  return STAGE_ROWS.find((row) => row.stages.includes(stage)) ?? STAGE_ROWS[STAGE_ROWS.length - 1];
-}
-
-function duration(minutes) {
-  const m = Math.round(minutes);
-  return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m} min`;
-}
-
-/** Minutes per hypnogram row from the day's sleep metrics (`sleep.main.stages_min`). */
-function metricTotals(stagesMin) {
-  if (!stagesMin) return null;
-  const get = (key) => (typeof stagesMin[key] === "number" ? stagesMin[key] : 0);
-  return new Map([
-    ["awake", get("awake") + get("out_of_bed")],
-    ["rem", get("rem")],
-    ["light", get("light")],
-    ["deep", get("deep")],
-    ["sleeping", get("sleeping")],
-    ["unknown", get("unknown")],
-  ]);
-}
-
-/**
- * Sleep stages as a hypnogram: one row per stage, one rect per stage segment. The time per
- * stage comes from the sleep metrics when given (`stagesMin`), as the journal reports it;
- * otherwise it is summed from the segments.
- */
-export function hypnogram(stages, width, stagesMin = null) {
-  const title = "Sleep stages";
-  if (!stages.length) return emptyFigure(title, "No sleep stages recorded for the night before this day.", "chart-sleep");
-  const used = new Set(stages.map((st) => stageRow(st.stage).key));
-  const rows = STAGE_ROWS.filter((row) => !row.optional || used.has(row.key));
-  let totals = metricTotals(stagesMin);
-  if (!totals) {
-    totals = new Map(STAGE_ROWS.map((row) => [row.key, 0]));
-    for (const st of stages) totals.set(stageRow(st.stage).key, totals.get(stageRow(st.stage).key) + (st.end - st.start));
-  }
-  const start = Math.min(...stages.map((st) => st.start));
-  const end = Math.max(...stages.map((st) => st.end));
-  const summary =
-    `Stages recorded from ${clock(start)} to ${clock(end)}: ` +
-    rows.filter((row) => totals.get(row.key) > 0).map((row) => `${row.text} ${duration(totals.get(row.key))}`).join(", ") +
-    ".";
-  const rowH = 26;
-  const height = MARGIN.top + MARGIN.bottom + rowH * rows.length;
-  const xDomain = [Math.min(0, Math.floor(start / 60) * 60), Math.max(DAY_MINUTES, Math.ceil(end / 60) * 60)];
-  const f = frame({ width, height, xDomain, yDomain: [0, rows.length] });
-  const labels = s("g", { class: "axis", "aria-hidden": "true" });
-  const bands = s("g", { class: "rows", "aria-hidden": "true" });
-  rows.forEach((row, i) => {
-    const top = MARGIN.top + i * rowH;
-    bands.append(s("rect", { class: i % 2 ? "row-odd" : "row-even", x: MARGIN.left, y: top, width: f.plotW, height: rowH }));
-    labels.append(s("text", { x: MARGIN.left - 6, y: top + rowH / 2 + 4, "text-anchor": "end" }, row.label));
+  const reading = readout(svg, f, [0, DAY_MINUTES], (minute) => {
+    const p = nearest(points, minute);
+    return p && { text: `${clock(p[0])}: ${fmt(p[1])} bpm`, x: f.x(p[0]), y: f.y(p[1]) };
   });
-  const segments = s("g", { class: "stages" });
-  for (const st of stages) {
-    const row = stageRow(st.stage);
-    const i = rows.indexOf(row);
-    segments.append(
-      s(
-        "rect",
-        {
-          class: `stage stage-${row.key}`,
-          x: round(f.x(st.start), 2),
-          width: Math.max(0.8, round(f.x(st.end) - f.x(st.start), 2)),
-          y: MARGIN.top + i * rowH + 3,
-          height: rowH - 6,
-        },
-        s("title", {}, `${row.label}: ${clock(st.start)}–${clock(st.end)}`),
-      ),
-    );
-  }
-  const svg = svgRoot(
-    { width, height, title: "Hypnogram: sleep stage by time of day", desc: summary, className: "sleep" },
-    bands,
-    f.grid,
-    segments,
-    labels,
-    f.axes,
-  );
-  const table = dataTable(
-    "Time in each sleep stage",
-    ["Stage", "Minutes"],
-    rows.filter((row) => totals.get(row.key) > 0).map((row) => [row.label, fmt(totals.get(row.key))]),
-  );
-  return figure(title, summary, svg, table, "chart-sleep");
+  return figure(title, summary, svg, hourlyTable("Heart rate by hour", "bpm", points), "chart-heart", null, metrics, reading);
 }
 
 /** 24 hourly bars (steps, active kcal). */
@@ -338,10 +304,22 @@ export function hourlyBars(values, { title, unit, className, digits = 0 }, width
       `with ${fmt(peak, digits)} ${unit}.`;
   const height = 170;
   const ticks = niceTicks(0, peak, 4);
-  const f = frame({ width, height, yDomain: [0, Math.max(peak, ticks[ticks.length - 1])], yTicks: ticks });
+  const f = frame({ width, height, yDomain: [0, Math.max(peak, ticks[ticks.length - 1])], yTicks: ticks, unit: `${unit}/h` });
   const bars = s("g", { class: "bars" });
+  if (even) {
+    // the records cover long periods: one even band over those hours, not identical bars
+    const first = values.findIndex((v) => v > 0);
+    const last = values.length - 1 - [...values].reverse().findIndex((v) => v > 0);
+    bars.append(
+      s(
+        "rect",
+        { class: `bar spread ${className}-bar`, x: round(f.x(first * 60), 2), width: round(f.x(last * 60 + 60) - f.x(first * 60), 2), y: round(f.y(peak), 2), height: round(f.bottom - f.y(peak), 2) },
+        s("title", {}, `${hourSpan(first).slice(0, 5)}–${hourSpan(last).slice(-5)}: ${fmt(peak, digits)} ${unit} per hour on average (spread evenly)`),
+      ),
+    );
+  }
   values.forEach((value, hour) => {
-    if (value <= 0) return;
+    if (value <= 0 || even) return;
     const x0 = f.x(hour * 60);
     const slot = f.x(hour * 60 + 60) - x0;
     bars.append(
@@ -363,5 +341,11 @@ export function hourlyBars(values, { title, unit, className, digits = 0 }, width
     ["Hour", `${title} (${unit})`],
     values.map((value, hour) => [hourSpan(hour), fmt(value, digits)]),
   );
-  return figure(title, summary, svg, table, className);
+  const reading = readout(svg, f, [0, DAY_MINUTES], (minute) => {
+    const hour = Math.min(23, Math.floor(minute / 60));
+    const value = values[hour] ?? 0;
+    const note = even && value > 0 ? " (an even share of longer records)" : "";
+    return { text: `${hourSpan(hour)}: ${fmt(value, digits)} ${unit}${note}`, x: f.x(hour * 60 + 30), y: f.y(value) };
+  });
+  return figure(title, summary, svg, table, className, null, null, reading);
 }

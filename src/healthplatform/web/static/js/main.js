@@ -6,6 +6,7 @@ import * as account from "./views/account.js";
 import * as day from "./views/day.js";
 import * as history from "./views/history.js";
 import * as signin from "./views/signin.js";
+import * as trends from "./views/trends.js";
 import * as upload from "./views/upload.js";
 
 // pattern -> view; `open` views are reachable signed out (and only signed out)
@@ -15,13 +16,31 @@ const ROUTES = [
   { pattern: /^\/upload$/, view: upload, nav: "upload" },
   { pattern: /^\/history$/, view: history, nav: "history" },
   { pattern: /^\/day$/, view: day, nav: "day", params: () => ({ date: null }) },
-  { pattern: /^\/day\/(\d{4}-\d{2}-\d{2})$/, view: day, nav: "day", params: (m) => ({ date: m[1] }) },
+  { pattern: /^\/day\/([^/]+)$/, view: day, nav: "day", params: (m) => ({ date: decodeURIComponent(m[1]) }) },
+  { pattern: /^\/trends$/, view: trends, nav: "trends", params: () => ({ period: "week", end: null }) },
+  { pattern: /^\/trends\/(week|month)$/, view: trends, nav: "trends", params: (m) => ({ period: m[1], end: null }) },
+  { pattern: /^\/trends\/(week|month)\/(\d{4}-\d{2}-\d{2})$/, view: trends, nav: "trends", params: (m) => ({ period: m[1], end: m[2] }) },
   { pattern: /^\/account$/, view: account, nav: "account" },
 ];
+// an address that names no screen says so (instead of silently showing another screen)
+const NOT_FOUND = {
+  nav: null,
+  view: {
+    render(target) {
+      replace(
+        target,
+        h("h1", {}, "Page not found"),
+        h("p", { class: "empty not-found" }, `There is no page at “#${currentPath()}”. `, h("a", { href: "#/day" }, "Open your days"), " or ", h("a", { href: "#/upload" }, "upload files"), "."),
+      );
+    },
+  },
+};
+
 const NAV = [
   { id: "upload", href: "#/upload", label: "Upload" },
   { id: "history", href: "#/history", label: "History" },
   { id: "day", href: "#/day", label: "Days" },
+  { id: "trends", href: "#/trends", label: "Trends" },
   { id: "account", href: "#/account", label: "Account" },
 ];
 
@@ -86,6 +105,7 @@ async function render() {
       break;
     }
   }
+  if (!route && path !== "/" && isSignedIn()) route = NOT_FOUND;
   if (!route) return navigate(isSignedIn() ? "/upload" : "/signin");
   if (!route.open && !isSignedIn()) {
     returnTo = path;

@@ -27,7 +27,10 @@ export function deviceName(agent) {
   const browser = browsers.find(([re]) => re.test(agent))?.[1];
   const system = systems.find(([re]) => re.test(agent))?.[1];
   if (browser && system) return `${browser} on ${system}`;
-  return browser ?? system ?? "Unknown device";
+  if (browser || system) return browser ?? system;
+  // a label that is not a browser's (the command line's token, say) is its own name
+  if (agent && !agent.includes("/") && agent.length <= 60) return agent;
+  return "Unknown device";
 }
 
 const failure = (error) => (error instanceof ApiError ? error.message : passkeyErrorText(error));
@@ -175,7 +178,9 @@ function devicesSection(ctx) {
             h("strong", {}, label),
             device.current ? h("span", { class: "badge badge-current" }, "this device") : null,
             h("span", { class: "meta" }, `Signed in ${formatDateTime(device.createdAt)} · last active ${formatDateTime(device.lastUsedAt)} · expires ${formatDateTime(device.expiresAt)}`),
-            device.label ? h("span", { class: "meta device-agent" }, device.label) : null,
+            device.label && deviceName(device.label) !== device.label
+              ? h("details", { class: "device-details" }, h("summary", {}, "Technical details"), h("span", { class: "meta device-agent" }, device.label))
+              : null,
           ),
           actions,
         );
@@ -185,18 +190,21 @@ function devicesSection(ctx) {
   return { section, load };
 }
 
-async function exportData() {
+async function download(path, extension, what) {
   announce("Preparing your export…");
-  const response = await fetchRaw("/v1/me/export");
+  const response = await fetchRaw(path);
   const blob = await response.blob();
   const url = URL.createObjectURL(blob);
-  const link = h("a", { href: url, download: `healthplatform-export-${new Date().toISOString().slice(0, 10)}.jsonl`, hidden: true });
+  const link = h("a", { href: url, download: `healthplatform-export-${new Date().toISOString().slice(0, 10)}.${extension}`, hidden: true });
   document.body.append(link);
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
-  announce(`Export downloaded (${formatBytes(blob.size)}, JSON lines).`);
+  announce(`Export downloaded (${formatBytes(blob.size)}, ${what}).`);
 }
+
+const exportData = () => download("/v1/me/export", "jsonl", "JSON lines");
+const exportZip = () => download("/v1/me/export.zip", "zip", "ZIP: original files, CSV and JSON lines");
 
 function dataSection() {
   const confirmInput = h("input", { name: "confirm", type: "text", autocomplete: "off", autocapitalize: "characters", spellcheck: "false" });
@@ -243,8 +251,8 @@ function dataSection() {
     "section",
     { class: "card", "aria-labelledby": "data-heading" },
     h("h2", { id: "data-heading" }, "Your data"),
-    h("p", {}, "Download everything derived from your uploads (uploads, daily metrics, narratives) as JSON lines."),
-    h("div", { class: "button-row" }, actionButton("Export my data", exportData)),
+    h("p", {}, "Download everything derived from your uploads (uploads, daily metrics, narratives) as JSON lines, or everything in one ZIP: your original files as uploaded, CSV tables of your records and days, and the JSON lines."),
+    h("div", { class: "button-row" }, actionButton("Export my data", exportData), actionButton("Download everything (ZIP)", exportZip)),
     h("h3", {}, "Delete my data"),
     h("div", { class: "button-row" }, start),
     confirmForm,

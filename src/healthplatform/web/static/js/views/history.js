@@ -3,8 +3,10 @@
 
 import { call } from "../api.js";
 import { announceQuietly, field, formatDateTime, h, plural, replace, showError } from "../dom.js";
+import { recordName } from "../names.js";
 
 const PAGE_SIZE = 20;
+const SAMPLE_LABEL = "Sample data (synthetic, not yours)"; // me/samples.py SAMPLE_DESCRIPTION
 const POLL_MS = 3000;
 const STATUSES = ["queued", "processing", "completed", "failed", "quarantined"];
 const BUSY = new Set(["queued", "processing"]);
@@ -14,13 +16,56 @@ function recordTypes() {
   return (meta?.content ?? "").split(",").filter(Boolean);
 }
 
-function select(name, options) {
+function select(name, options, label = (value) => value) {
   return h(
     "select",
     { name },
     h("option", { value: "" }, "All"),
-    options.map((value) => h("option", { value }, value)),
+    options
+      .map((value) => [value, label(value)])
+      .sort((a, b) => a[1].localeCompare(b[1]))
+      .map(([value, text]) => h("option", { value }, text)),
   );
+}
+
+const shortDay = (day) =>
+  new Intl.DateTimeFormat(undefined, { weekday: "short", month: "short", day: "numeric", timeZone: "UTC" }).format(new Date(`${day}T00:00:00Z`));
+
+/** The row's result, expandable: the whole narrative and links to the days it touched
+ * (loaded when opened). */
+function resultCell(upload) {
+  if (upload.error) return h("span", { class: "error-text" }, upload.error);
+  const preview = upload.narrative_preview ?? (BUSY.has(upload.status) ? "Processing…" : "");
+  if (upload.status !== "completed") return h("span", { class: "result-text" }, preview);
+  const body = h("div", { class: "result-full" }, h("p", { class: "hint" }, "Loading…"));
+  const details = h(
+    "details",
+    { class: "result-details" },
+    h("summary", {}, h("span", { class: "result-text" }, preview), h("span", { class: "more" }, " Show all and its days")),
+    body,
+  );
+  details.addEventListener(
+    "toggle",
+    async () => {
+      if (!details.open || details.dataset.loaded) return;
+      details.dataset.loaded = "true";
+      try {
+        const data = await call("GET", `/v1/days/by-upload/${upload.correlation_id}`);
+        replace(
+          body,
+          data.narrative ? h("p", { class: "result-narrative" }, data.narrative.text) : null,
+          data.narrative?.superseded ? h("p", { class: "hint" }, "A later upload changed these days since; each day's journal has the current numbers.") : null,
+          data.days.length
+            ? h("p", { class: "result-days" }, "Days: ", data.days.map((day, i) => [i ? ", " : "", h("a", { href: `#/day/${day}` }, shortDay(day))]))
+            : h("p", { class: "hint" }, "No day's data comes from this file any more (a later upload replaced its records)."),
+        );
+      } catch (error) {
+        delete details.dataset.loaded;
+        replace(body, h("p", { class: "error-text" }, `Could not load the details: ${error.message}`));
+      }
+    },
+  );
+  return details;
 }
 
 function cell(label, ...content) {
@@ -33,17 +78,19 @@ function breakable(name) {
 }
 
 function row(upload) {
-  const result = upload.error
-    ? h("span", { class: "error-text" }, upload.error)
-    : (upload.narrative_preview ?? (BUSY.has(upload.status) ? "Processing…" : ""));
   return h(
     "tr",
-    { "data-status": upload.status },
-    h("th", { scope: "row", "data-label": "File" }, h("span", { class: "file-name" }, breakable(upload.file_name))),
+    { "data-status": upload.status, "data-id": upload.correlation_id },
+    h(
+      "th",
+      { scope: "row", "data-label": "File" },
+      h("span", { class: "record-name" }, recordName(upload.record_type), upload.description === SAMPLE_LABEL ? h("span", { class: "badge badge-sample" }, "Sample data") : null),
+      h("span", { class: "file-name" }, breakable(upload.file_name)),
+    ),
     cell("Records", upload.record_count.toLocaleString()),
     cell("Uploaded", formatDateTime(upload.upload_timestamp)),
     cell("Status", h("span", { class: `badge badge-${upload.status}` }, upload.status)),
-    cell("Result", h("span", { class: "result-text" }, result)),
+    cell("Result", resultCell(upload)),
   );
 }
 
@@ -52,7 +99,7 @@ export function render(main, _params, ctx) {
   let timer = null;
   let wasBusy = null; // null until the first load
   const statusSelect = select("status", STATUSES);
-  const typeSelect = select("record_type", recordTypes());
+  const typeSelect = select("record_type", recordTypes(), recordName);
   const summary = h("p", { class: "history-summary" });
   const body = h("tbody");
   const table = h(
@@ -70,7 +117,7 @@ export function render(main, _params, ctx) {
       body,
     ),
   );
-  const empty = h("p", { class: "empty", hidden: true }, "No uploads yet. ", h("a", { href: "#/upload" }, "Upload files"), ".");
+  const empty = h("p", { class: "empty", hidden: true });
   const previous = h("button", { type: "button", onclick: () => go(offset - PAGE_SIZE) }, "Previous page");
   const next = h("button", { type: "button", onclick: () => go(offset + PAGE_SIZE) }, "Next page");
   const refresh = h("button", { type: "button", onclick: () => go(offset) }, "Refresh");
@@ -114,7 +161,16 @@ export function render(main, _params, ctx) {
     const { uploads, pagination } = data;
     if (!uploads.length && pagination.total && offset) return go(offset - PAGE_SIZE); // page gone
     replace(body, uploads.map(row));
+    // one message when there is nothing: the summary gives way to it
+    const filtered = Boolean(statusSelect.value || typeSelect.value);
+    replace(
+      empty,
+      filtered ? "No uploads match these filters. " : "No uploads yet. ",
+      filtered ? null : h("a", { href: "#/upload" }, "Upload files"),
+      filtered ? null : ".",
+    );
     empty.hidden = pagination.total > 0;
+    summary.hidden = pagination.total === 0;
     table.hidden = pagination.total === 0;
     previous.disabled = offset === 0;
     next.disabled = !pagination.has_more;

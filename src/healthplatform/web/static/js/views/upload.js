@@ -1,8 +1,10 @@
 // Upload Health Connect .avro files: drag and drop or a file input, per-file progress and
 // result (accepted / duplicate / error with the API's text).
 
-import { ApiError, uploadFile } from "../api.js";
+import { ApiError, call, uploadFile } from "../api.js";
 import { announce, field, formatBytes, formatDateTime, h, plural, replace } from "../dom.js";
+import { nextStep, recordName } from "../names.js";
+import { welcome } from "./welcome.js";
 
 const PARALLEL = 3;
 const MAX_RATE_LIMIT_RETRIES = 3;
@@ -13,6 +15,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 function fileRow(file) {
   const progress = h("progress", { max: 100, value: 0, "aria-label": `Upload progress of ${file.name}` });
   const status = h("span", { class: "file-status" }, "Waiting");
+  const hint = h("span", { class: "file-next", hidden: true });
   const el = h(
     "li",
     { class: "file-row" },
@@ -20,15 +23,18 @@ function fileRow(file) {
     h("span", { class: "file-size" }, formatBytes(file.size)),
     progress,
     status,
+    hint,
   );
   return {
     file,
     el,
     outcome: null,
-    set(kind, text, percent) {
+    set(kind, text, percent, next = null) {
       status.textContent = text;
       el.dataset.state = kind;
       if (percent !== undefined) progress.value = percent;
+      hint.textContent = next ?? "";
+      hint.hidden = !next;
     },
   };
 }
@@ -42,7 +48,7 @@ async function send(row, alive) {
         row.set("duplicate", `Duplicate: the same file was uploaded on ${formatDateTime(answer.upload_timestamp)}`, 100);
         return "duplicate";
       }
-      row.set("accepted", `Accepted: ${plural(answer.record_count, "record")} of ${answer.record_type}, processing ${answer.processing_status}`, 100);
+      row.set("accepted", `Accepted: ${plural(answer.record_count, "record")} of ${recordName(answer.record_type).toLowerCase()}, processing ${answer.processing_status}`, 100);
       return "accepted";
     } catch (error) {
       const limited = error instanceof ApiError && error.status === 429;
@@ -53,7 +59,7 @@ async function send(row, alive) {
         continue;
       }
       const code = error instanceof ApiError && error.status ? ` (HTTP ${error.status})` : "";
-      row.set("error", `Error${code}: ${error.message}`, 0);
+      row.set("error", `Error${code}: ${error.message}`, 0, nextStep(error instanceof ApiError ? error.status : -1));
       return "error";
     }
   }
@@ -107,7 +113,7 @@ export function render(main, _params, ctx) {
       rows.push(row);
       list.append(row.el);
       if (!file.name.toLowerCase().endsWith(".avro")) {
-        row.set("error", "Error: not an .avro file; skipped");
+        row.set("error", "Error: not an .avro file; skipped", undefined, "Next step: Health Connect exports .avro files; choose those (see “How to get your files”).");
         row.outcome = "error";
       } else {
         queue.push(row);
@@ -162,6 +168,16 @@ export function render(main, _params, ctx) {
     zone,
     results,
   );
+  // first visit: the how-to, sample data and the AI-training choice come first, open
+  const intro = h("div", { class: "welcome-slot" });
+  main.querySelector(".lead").after(intro);
+  call("GET", "/v1/upload/history?limit=1")
+    .then((data) => {
+      if (!ctx.signal.aborted) replace(intro, welcome(ctx, data.pagination.total === 0));
+    })
+    .catch(() => {
+      if (!ctx.signal.aborted) replace(intro, welcome(ctx, true));
+    });
   return () => {
     queue = [];
     window.removeEventListener("dragover", swallow);

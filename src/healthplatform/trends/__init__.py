@@ -1,0 +1,1 @@
+"""Week and month views: per-day values of the main metrics over a date range."""
