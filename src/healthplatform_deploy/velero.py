@@ -10,7 +10,11 @@ from typing import Any
 import yaml
 
 from healthplatform_deploy.backup_schedules import parse_cron
-from healthplatform_deploy.backups import NEVER_IN_VELERO, VELERO_EXCLUDED_RESOURCES
+from healthplatform_deploy.backups import (
+    NEVER_IN_VELERO,
+    VELERO_EXCLUDE,
+    VELERO_EXCLUDED_RESOURCES,
+)
 from healthplatform_deploy.kube import Doc, name_of, of_kind, ref
 
 # --------------------------------------------------------------------------------------
@@ -86,10 +90,31 @@ def _go_duration_hours(text: str) -> float:
     return sum(float(n) * units[u] for n, u in parts)
 
 
+def fs_backup_needed(docs: Iterable[Doc]) -> bool:
+    """Does any persistent volume of the render need Velero's file-system backup? PVCs and
+    StatefulSet claim templates do; CloudNativePG Clusters do not when their pods carry
+    the exclude label (the operator backs them up to object storage itself)."""
+    for doc in docs:
+        kind = doc.get("kind")
+        if kind == "PersistentVolumeClaim":
+            return True
+        if kind == "StatefulSet" and (doc.get("spec") or {}).get("volumeClaimTemplates"):
+            return True
+        if kind == "Cluster" and str(doc.get("apiVersion", "")).startswith("postgresql.cnpg.io"):
+            inherited = (doc.get("spec") or {}).get("inheritedMetadata") or {}
+            if str((inherited.get("labels") or {}).get(VELERO_EXCLUDE)) != "true":
+                return True
+    return False
+
+
 def check_velero(
-    values: Mapping[str, Any], platform_namespaces: Iterable[str], release: str = "velero"
+    values: Mapping[str, Any],
+    platform_namespaces: Iterable[str],
+    release: str = "velero",
+    fs_backup_needed: bool = False,
 ) -> list[str]:
-    """Velero's schedules: file-system backups through the node agent (kopia), no volume
+    """Velero's schedules: the node agent and file-system backups (kopia) exactly when a
+    volume needs them (``fs_backup_needed``: a persistent volume not excluded), no volume
     snapshots, a volume policy ConfigMap the chart renders that skips scratch volumes, a
     backup location that exists, a TTL of at least a day, the platform namespaces in and the
     CloudNativePG objects out, and never a namespace whose Secrets must not reach the bucket
@@ -104,8 +129,12 @@ def check_velero(
     }
     if not schedules:
         problems.append("velero: no schedule (values `schedules`)")
-    if not values.get("deployNodeAgent"):
-        problems.append("velero: deployNodeAgent is off: file-system backups need the node agent")
+    if bool(values.get("deployNodeAgent")) != fs_backup_needed:
+        problems.append(
+            "velero: deployNodeAgent is on with no volume to copy (a DaemonSet for nothing)"
+            if values.get("deployNodeAgent")
+            else "velero: deployNodeAgent is off: file-system backups need the node agent"
+        )
     if (values.get("configuration") or {}).get("uploaderType") != "kopia":
         problems.append("velero: configuration.uploaderType is not kopia")
     covered: set[str] = set()
@@ -117,8 +146,11 @@ def check_velero(
             parse_cron(spec["schedule"])
         except ValueError as exc:
             problems.append(f"{where}: schedule {spec['schedule']!r}: {exc}")
-        if template.get("defaultVolumesToFsBackup") is not True:
-            problems.append(f"{where}: defaultVolumesToFsBackup is not true (file-system backup)")
+        if template.get("defaultVolumesToFsBackup") is not fs_backup_needed:
+            problems.append(
+                f"{where}: defaultVolumesToFsBackup is not {str(fs_backup_needed).lower()} "
+                "(file-system backup only when a volume needs it)"
+            )
         if template.get("snapshotVolumes") is not False:
             problems.append(f"{where}: snapshotVolumes is not false (no volume snapshots here)")
         location = template.get("storageLocation")

@@ -526,7 +526,14 @@ def velero_values(env: str) -> dict[str, Any]:
 @pytest.mark.parametrize("env", g.ENVS)
 def test_velero_schedules_back_up_with_the_node_agent(env: str, tmp_path: Path) -> None:
     values = velero_values(env)
-    assert not velero_rules.check_velero(values, VELERO_NAMESPACES)
+    # the node agent runs exactly when a rendered volume needs a file-system copy: none in
+    # the GitOps environments, which both use the always-free profile (paid-small's RabbitMQ
+    # claim would: messages in flight, the outbox in PostgreSQL being their source of truth)
+    needed = velero_rules.fs_backup_needed(render("always-free"))
+    assert not needed
+    assert velero_rules.fs_backup_needed(render("paid-small"))
+    assert not velero_rules.check_velero(values, VELERO_NAMESPACES, fs_backup_needed=needed)
+    assert velero_rules.check_velero(values, VELERO_NAMESPACES, fs_backup_needed=True)
     objects = velero_rules.velero_objects(values)
     (schedule,) = kube.of_kind(objects, "Schedule")
     assert kube.name_of(schedule) == "velero-daily"
@@ -546,6 +553,8 @@ def test_database_volumes_are_labelled_out_of_velero() -> None:
         for cluster in kube.of_kind(render(profile), "Cluster"):
             labels = cluster["spec"]["inheritedMetadata"]["labels"]
             assert labels[backup_rules.VELERO_EXCLUDE] == "true", kube.ref(cluster)
+            unlabelled = {**cluster, "spec": {**cluster["spec"], "inheritedMetadata": {}}}
+            assert velero_rules.fs_backup_needed([unlabelled])
 
 
 # --------------------------------------------------------------------------------------
@@ -604,7 +613,7 @@ def load(name: str) -> list[kube.Doc]:
 def fixture_problems(rule: str, name: str) -> list[str]:
     if rule == "velero":
         values = yaml.safe_load((FIXTURES / f"{name}.yaml").read_text())
-        return velero_rules.check_velero(values, VELERO_NAMESPACES)
+        return velero_rules.check_velero(values, VELERO_NAMESPACES, fs_backup_needed=True)
     docs = load(name)
     ctx = render_context.Context(docs, {"auth-keys": {"kek"}})
     if rule == "settings":

@@ -1,4 +1,4 @@
-"""Secrets: generation (`healthplatform secrets generate`), Sealed Secrets sealing checked by
+"""Secrets: generation (`healthplatform-deploy secrets generate`), Sealed Secrets sealing checked by
 decrypting our own output, the chart's SealedSecret template, and a scan of the rendered
 chart and of the repository tree for anything that looks like a credential."""
 
