@@ -246,3 +246,32 @@ async def test_tiles_journal_charts_and_export_show_the_same_numbers(
             )
             assert light == pytest.approx(tiles["sleep"]["main"]["stages_min"]["light"], abs=0.05)
         assert view["context"]["offset_minutes"] == -300
+
+
+async def test_the_sample_week_publishes_every_narrative(api: ApiClient, user: str) -> None:
+    """'Try sample data' through the worker: every day's journal and every upload's
+    narrative is published (none withheld by the verifier), and the journal states the
+    readings that are stored. The week's generator gives records of different types the
+    same id: each is still its own record (a record's key is its type and id)."""
+    loaded = await api.http.post("/v1/me/sample-data", headers=api.auth(user))
+    assert loaded.status_code == 200 and loaded.json()["uploads_new"] == 35, loaded.text
+    await process_all(api, user)
+    res: Resources = api.app.state.resources  # type: ignore[attr-defined]
+    async with res.sessions() as session:
+        rows = (
+            await session.execute(
+                select(Narrative.kind, Narrative.key, Narrative.status, Narrative.claims).where(
+                    Narrative.user_id == user_key(user)
+                )
+            )
+        ).all()
+    withheld = [(r.kind, r.key) for r in rows if r.status != "published"]
+    assert withheld == []
+    kinds = sorted(r.kind for r in rows)
+    assert kinds.count("upload") == 35 and kinds.count("daily") == 8  # 19-26 Sep, local
+    days = await daily(api, user)
+    assert days["2025-09-22"]["glucose"]["readings_summary"]["count"] == 288  # 24 h at 5 min
+    assert days["2025-09-22"]["activity"]["steps"]["total"] == 27010  # as the chart says
+    journal = next(r.claims for r in rows if r.key.endswith(":2025-09-22"))
+    claimed = {c["metric"]: c["value"] for c in journal}
+    assert claimed["glucose.readings_summary.count"] == 288

@@ -151,7 +151,7 @@ class Derived:
 def _current(
     uploads: Sequence[tuple[Any, list[Observation]]],
     stored: list[Observation],
-    sources: dict[str, str],
+    sources: dict[tuple[str, str], str],
 ) -> list[Observation]:
     """The stored rows of other uploads, and the in-memory records they do not replace.
     Versions of one record in several of these uploads: the newest (``is_newer``), from
@@ -169,7 +169,7 @@ def _current(
             if newer or (kept is not None and not is_newer(kept[0], o) and source < kept[1]):
                 best[key] = (o, source)
     for o, upload_id in best.values():
-        sources[o.hc_id] = upload_id
+        sources[(o.record_type, o.hc_id)] = upload_id
     return stored + [o for o, _ in best.values()]
 
 
@@ -222,7 +222,7 @@ async def _write(
     user: str,
     days: list[date],
     computed: dict[date, DayResult],
-    sources: dict[str, str],
+    sources: dict[tuple[str, str], str],
     derived: Derived,
     training: bool,
 ) -> None:
@@ -245,7 +245,7 @@ async def _write(
             derived.changed.add(day)
         provenance = {
             domain: {
-                "uploads": sorted({sources[o.hc_id] for o in found}),
+                "uploads": sorted({sources[(o.record_type, o.hc_id)] for o in found}),
                 "records": sorted(o.hc_id for o in found),
             }
             for domain, found in sorted(result.observations.items())

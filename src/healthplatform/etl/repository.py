@@ -250,10 +250,11 @@ async def load_window(
     last: date,
     record_types: Collection[str],
     exclude_uploads: Collection[uuid.UUID] = (),
-) -> tuple[list[Observation], dict[str, str]]:
+) -> tuple[list[Observation], dict[tuple[str, str], str]]:
     """The user's observations of ``record_types`` touching [first, last] (exercise
     sessions touching the day before or after too: the recovery window after a late
-    session), and the upload each current version came from (by Health Connect id). Rows
+    session), and the upload each current version came from (by record type and Health
+    Connect id, the record's key: an id alone may recur across types). Rows
     written by ``exclude_uploads`` are left out (the caller holds them in memory)."""
     table = ObservationRow.__table__
     touching = and_(table.c.local_date <= last, table.c.end_local_date >= first)
@@ -275,10 +276,10 @@ async def load_window(
         )
     )
     observations: list[Observation] = []
-    sources: dict[str, str] = {}
+    sources: dict[tuple[str, str], str] = {}
     for row in result.mappings():
         observations.append(to_observation(row))
-        sources[row["hc_id"]] = str(row["upload_id"])
+        sources[(row["record_type"], row["hc_id"])] = str(row["upload_id"])
     return observations, sources
 
 

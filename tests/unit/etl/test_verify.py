@@ -147,3 +147,37 @@ def test_history_claims_are_recomputed(hours: int) -> None:
         shift = hours * 60 if i == 3 else 0
         observations.append(sleep(at(day, -1) + shift * MIN, [(480, "SLEEPING")]))
     assert assert_all_verified(observations)
+
+
+def test_records_of_two_types_with_the_same_id_both_count() -> None:
+    # a record's key is its type and its id (as stored): a heart-rate record and a steps
+    # record that share a glucose reading's id are three records, none drops another
+    readings = cgm(DAY, [100.0 + (i % 9) * 10 for i in range(288)])
+    heart = [hr_record(at(DAY, h), [60.0 + h] * 60) for h in range(24)]
+    steps = [obs("StepsRecord", at(DAY, h), at(DAY, h, 30), count=100 * h) for h in range(24)]
+    for i, (h, s) in enumerate(zip(heart, steps, strict=True)):
+        h.hc_id = s.hc_id = readings[i * 12].hc_id
+    results = compute_days([*readings, *heart, *steps], [DAY], 1.75)[DAY].metrics
+    assert results["glucose"]["readings_summary"]["count"] == 288  # type: ignore[index]
+    assert results["heart"]["heart_rate"]["samples"] == 24 * 60  # type: ignore[index]
+    assert results["activity"]["steps"]["total"] == 100 * sum(range(24))  # type: ignore[index]
+    assert assert_all_verified([*readings, *heart, *steps]) > 20
+
+
+def test_the_sample_week_verifies() -> None:
+    # "Try sample data" (me.samples): every day of the synthetic week, decoded as the
+    # pipeline decodes it, narrates only numbers the verifier recomputes
+    import io
+
+    import fastavro
+
+    from healthplatform.me.samples import sample_week
+
+    observations = [
+        from_record(name.split("_")[0], record)
+        for name, data in sample_week()
+        for record in fastavro.reader(io.BytesIO(data))
+        if isinstance(record, dict)
+    ]
+    assert len(observations) == 7 * (288 + 96 + 24 + 1 + 24)
+    assert assert_all_verified(observations) > 400

@@ -70,15 +70,19 @@ def num(value: object) -> float | None:
 
 
 def canonical(observations: Iterable[Observation]) -> list[Observation]:
-    """One observation per ``hc_id`` (``observations.is_newer`` decides), in a fixed order.
+    """One observation per record, i.e. per (record type, ``hc_id``), as the database keys
+    them (``observations.is_newer`` decides between versions), in a fixed order.
 
-    The fixed order makes every result independent of the order of the input.
+    The fixed order makes every result independent of the order of the input. The key
+    includes the type: an id is a record's identity only within its type, and records of
+    two types with the same id are two records, both counted (as stored and verified).
     """
-    best: dict[str, Observation] = {}
+    best: dict[tuple[str, str], Observation] = {}
     for obs in observations:
-        kept = best.get(obs.hc_id)
+        key = (obs.record_type, obs.hc_id)
+        kept = best.get(key)
         if kept is None or _rank(obs) > _rank(kept):
-            best[obs.hc_id] = obs
+            best[key] = obs
     return sorted(best.values(), key=lambda o: (o.start_ms, o.end_ms, o.record_type, o.hc_id))
 
 

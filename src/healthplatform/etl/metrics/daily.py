@@ -49,8 +49,8 @@ def compute_day(
     """Metrics per domain for the local ``day``; only domains with data that day appear.
 
     ``observations`` may span several days (needed for sleep ending that day, exercise
-    windows, the latest height); duplicates by ``hc_id`` are dropped and the input order
-    does not matter. ``height_m`` is used for BMI when no HeightRecord is given;
+    windows, the latest height); duplicates (same type and ``hc_id``) are dropped and the
+    input order does not matter. ``height_m`` is used for BMI when no HeightRecord is given;
     ``hrv_previous`` (previous days' mean RMSSD) adds an HRV trend. ``domains`` limits the
     work to those domains (default: all).
     """
