@@ -468,6 +468,7 @@ def test_jwt_only_on_the_api_routes() -> None:
         "/passkeys",
         "/devices",
         "/logout",
+        "/account",
         "/.well-known",
     }
 

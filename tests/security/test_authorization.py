@@ -84,6 +84,7 @@ PER_USER_AUTH = {
     ("POST", "/passkeys/register/start"),
     ("POST", "/passkeys/register/complete"),
     ("DELETE", "/passkeys/{passkey_id}"),
+    ("DELETE", "/account"),
 }
 
 

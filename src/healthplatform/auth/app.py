@@ -109,6 +109,7 @@ def create_auth_app(
         endpoints.webauthn,
         endpoints.sessions,
         endpoints.passkeys,
+        endpoints.account,
         endpoints.well_known,
         endpoints.health,
         internal.internal,

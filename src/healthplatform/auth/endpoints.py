@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from healthplatform.auth.account import delete_account
 from healthplatform.auth.compat import (
     FEATURE_PASSKEY_ID,
     FEATURE_REFRESH_TOKEN,
@@ -53,6 +54,7 @@ webauthn = APIRouter(  # 429 per client IP
 )
 sessions = APIRouter(tags=["sessions"], responses=SIGNED_IN)
 passkeys = APIRouter(tags=["passkeys"], responses=SIGNED_IN)
+account = APIRouter(tags=["account"], responses=SIGNED_IN)
 well_known = APIRouter(tags=["well-known"])
 health = APIRouter(tags=["health"])
 
@@ -191,6 +193,28 @@ async def delete_passkey(
     """Remove a passkey (not the last one); sessions it signed in are revoked."""
     await svc.delete_passkey(principal, passkey_id)
     return SuccessResponse(message="passkey removed")
+
+
+# --- the account itself ------------------------------------------------------------------
+
+
+@account.delete(
+    "/account",
+    response_model_exclude_none=True,
+    responses={
+        503: {
+            "model": ErrorBody,
+            "description": "The revocation list is unreachable: nothing deleted (Retry-After)",
+        }
+    },
+)
+async def delete_my_account(principal: Principal, svc: ServiceDep) -> SuccessResponse:
+    """Delete the caller's account: every device session ends (its tokens are refused at
+    once, here and by the Health API), then the passkeys, sessions and the user are deleted
+    in one transaction. The username is free again. Health data is deleted separately with
+    ``DELETE /v1/me/data`` (call it first)."""
+    await delete_account(svc.res, principal)
+    return SuccessResponse(message="account deleted")
 
 
 # --- well-known documents ------------------------------------------------------------------

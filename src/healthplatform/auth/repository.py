@@ -136,3 +136,31 @@ async def purge_device_sessions(session: AsyncSession, now: datetime, grace: tim
         )
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- account deletion ------------------------------------------------------------------------
+
+
+async def lock_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    """The user row, locked until the transaction ends (a login that would add a device
+    session waits for it; a no-op on SQLite, whose writers are serialised anyway)."""
+    result: User | None = await session.scalar(
+        select(User).where(User.id == user_id).with_for_update()
+    )
+    return result
+
+
+async def device_session_ids(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """Every device session of the user, revoked or not."""
+    rows = await session.scalars(select(DeviceSession.id).where(DeviceSession.user_id == user_id))
+    return list(rows)
+
+
+async def delete_user_rows(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Delete the user and every row keyed to them, children first (no reliance on the
+    foreign keys' ``ON DELETE CASCADE``, which SQLite applies only when asked to)."""
+    sessions_of_user = select(DeviceSession.id).where(DeviceSession.user_id == user_id)
+    await session.execute(delete(RefreshToken).where(RefreshToken.session_id.in_(sessions_of_user)))
+    await session.execute(delete(DeviceSession).where(DeviceSession.user_id == user_id))
+    await session.execute(delete(Credential).where(Credential.user_id == user_id))
+    await session.execute(delete(User).where(User.id == user_id))

@@ -16,6 +16,7 @@ AUTH_PREFIXES = (
     "/logout",
     "/devices",
     "/passkeys",
+    "/account",  # DELETE /account (the web app's "Delete my account")
     "/.well-known/",
     "/auth/",  # the auth service's OpenAPI document (/auth/openapi.json)
 )
