@@ -30,6 +30,7 @@ from healthplatform.db.models import (
     Consent,
     DailyMetrics,
     Narrative,
+    PersonJob,
     Upload,
     UploadStatus,
     UtcStampingOrigin,
@@ -585,8 +586,9 @@ async def delete_derived(conn: AsyncConnection, user_id: str) -> int:
 
 
 async def delete_user(conn: AsyncConnection, user_id: str) -> int:
-    """Everything derived, and the person's own settings and choices (erasure)."""
-    return await _delete(conn, user_id, DERIVED + CHOICES)
+    """Everything derived, the person's own settings and choices, and their re-derive
+    bookkeeping (``person_jobs``, keyed by the same user key): erasure."""
+    return await _delete(conn, user_id, DERIVED + CHOICES + (PersonJob,))
 
 
 async def _delete(conn: AsyncConnection, user_id: str, models: tuple[Any, ...]) -> int:
