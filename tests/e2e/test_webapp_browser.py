@@ -233,5 +233,20 @@ def check_result(result: dict[str, Any], username: str, total: int) -> None:
     assert deleted["rowsAfter"] == 0 and deleted["emptyShown"] is True
     assert deleted["daysAfter"].startswith("No days with data yet")
 
-    for name in ("upload", "history", "day", "day-phone", "account"):
+    # delete my account: the warning says what goes; data then account; signed out; the
+    # passkey no longer signs in; the username registers again (a new, empty account)
+    gone = steps["deleteAccount"]
+    warning = " ".join(gone["warning"])
+    for words in ("all your health data", "passkeys", "signed-in session", "cannot be undone"):
+        assert words in warning, words
+    assert "Download everything (ZIP)" in warning
+    assert gone["disabledBefore"] is True
+    assert gone["calls"] == ["/v1/me/data", "/account"]
+    assert gone["status"].startswith("Your account is deleted")
+    assert gone["user"] == 0 and gone["tokensKept"] == []
+    assert gone["signInAlert"].strip() and gone["hashAfterSignIn"] == "#/signin"
+    assert gone["failedRequests"] == ["POST /authenticate/complete 401"]
+    assert gone["again"]["user"] == username and gone["again"]["status"].startswith("Account created")
+
+    for name in ("upload", "history", "day", "day-phone", "account", "account-delete-confirm"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000, name

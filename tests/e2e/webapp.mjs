@@ -336,6 +336,49 @@ try {
   await page.getByText("No days with data yet").waitFor();
   result.steps.delete.daysAfter = await page.locator("main .empty").textContent();
 
+  // --- delete my account: typed confirmation, signed out, the passkey no longer signs in, -------
+  // --- the username registers again --------------------------------------------------------------
+  const failedBefore = result.failedRequests.length;
+  await nav("Account");
+  await page.getByRole("button", { name: "Delete my account…" }).click();
+  const accountForm = page.locator("#delete-account-confirm");
+  const warning = await accountForm.locator("p").allTextContents();
+  const accountConfirm = page.getByRole("button", { name: "Delete my account permanently" });
+  const accountDisabledBefore = await accountConfirm.isDisabled();
+  await page.getByLabel("To delete your account, type DELETE").fill("DELETE");
+  await shot("account-delete-confirm");
+  const calls = [];
+  const onDelete = (request) => {
+    if (request.method() === "DELETE") calls.push(new URL(request.url()).pathname);
+  };
+  page.on("request", onDelete);
+  await accountConfirm.click();
+  await waitHash("#/signin");
+  page.off("request", onDelete);
+  result.steps.deleteAccount = {
+    warning,
+    disabledBefore: accountDisabledBefore,
+    calls,
+    status: await waitForStatus(/account is deleted/),
+    user: await page.locator(".user-name").count(),
+    tokensKept: await page.evaluate(() => Object.keys(localStorage).filter((k) => localStorage.getItem(k)?.includes("refresh"))),
+  };
+  await shot("account-deleted");
+  await page.getByLabel("Username (optional)").fill("");
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await page.waitForFunction(() => document.getElementById("alert").textContent.trim() !== "");
+  result.steps.deleteAccount.signInAlert = await alertText();
+  result.steps.deleteAccount.hashAfterSignIn = await hash();
+  await page.getByRole("link", { name: "Create account" }).first().click();
+  await waitHash("#/signup");
+  await page.getByLabel("Username", { exact: true }).fill(args.username);
+  await page.getByRole("button", { name: "Create account with a passkey" }).click();
+  await waitHash("#/upload");
+  result.steps.deleteAccount.again = { user: await page.locator(".user-name").textContent(), status: await waitForStatus(/Signed in/) };
+  await nav("History");
+  await page.waitForFunction(() => document.querySelector(".history-summary")?.textContent.startsWith("No uploads"));
+  result.steps.deleteAccount.failedRequests = result.failedRequests.splice(failedBefore);
+
   result.csp = await page.evaluate(() => window.__csp);
   result.alert = await alertText();
   result.ok = true;

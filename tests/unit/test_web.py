@@ -203,6 +203,7 @@ def test_packaged_static_folder_has_the_modules() -> None:
     assert sorted(p.name for p in (STATIC_DIR / "js" / "views").glob("*.js")) == [
         "account.js",
         "day.js",
+        "deletion.js",
         "history.js",
         "signin.js",
         "trends.js",

@@ -1,11 +1,10 @@
 // Account: passkeys (list, add, remove), signed-in devices (list, sign out), export and
-// deletion of my data.
+// deletion of my data, deletion of my account.
 
 import { ApiError, call, endSession, fetchRaw } from "../api.js";
 import { addPasskey, passkeyErrorText } from "../auth.js";
 import { announce, field, flash, formatBytes, formatDateTime, h, plural, replace, showError } from "../dom.js";
-
-const CONFIRM_WORD = "DELETE";
+import { deletionParts } from "./deletion.js";
 
 /** "Chrome on Linux" from a User-Agent string (the full string stays visible too). */
 export function deviceName(agent) {
@@ -207,55 +206,13 @@ const exportData = () => download("/v1/me/export", "jsonl", "JSON lines");
 const exportZip = () => download("/v1/me/export.zip", "zip", "ZIP: original files, CSV and JSON lines");
 
 function dataSection() {
-  const confirmInput = h("input", { name: "confirm", type: "text", autocomplete: "off", autocapitalize: "characters", spellcheck: "false" });
-  const confirmButton = h("button", { type: "submit", class: "danger", disabled: true }, "Delete permanently");
-  const cancel = h("button", { type: "button" }, "Cancel");
-  const start = h("button", { type: "button", class: "danger-outline", "aria-expanded": "false", "aria-controls": "delete-confirm" }, "Delete my data…");
-  const confirmForm = h(
-    "form",
-    { id: "delete-confirm", class: "danger-zone", hidden: true },
-    h("p", {}, "This permanently deletes every upload, stored file, daily metric, journal and training example of yours. Your account and passkeys stay. It cannot be undone."),
-    field(`Type ${CONFIRM_WORD} to confirm`, confirmInput),
-    h("div", { class: "button-row" }, confirmButton, cancel),
-  );
-  const toggle = (open) => {
-    confirmForm.hidden = !open;
-    start.setAttribute("aria-expanded", String(open));
-    confirmInput.value = "";
-    confirmButton.disabled = true;
-    (open ? confirmInput : start).focus();
-  };
-  start.addEventListener("click", () => toggle(true));
-  cancel.addEventListener("click", () => toggle(false));
-  confirmInput.addEventListener("input", () => {
-    confirmButton.disabled = confirmInput.value.trim() !== CONFIRM_WORD;
-  });
-  confirmForm.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    if (confirmInput.value.trim() !== CONFIRM_WORD) return;
-    confirmButton.disabled = true;
-    announce("Deleting your data…");
-    try {
-      const erased = await call("DELETE", "/v1/me/data");
-      toggle(false);
-      announce(
-        `Your data is deleted: ${plural(erased.uploads_deleted, "upload")}, ` +
-          `${plural(erased.derived_rows_deleted, "derived record")} and ${plural(erased.objects_deleted, "stored file")}.`,
-      );
-    } catch (error) {
-      confirmButton.disabled = false;
-      showError(`Nothing was deleted: ${failure(error)}`);
-    }
-  });
   return h(
     "section",
     { class: "card", "aria-labelledby": "data-heading" },
     h("h2", { id: "data-heading" }, "Your data"),
     h("p", {}, "Download everything derived from your uploads (uploads, daily metrics, narratives) as JSON lines, or everything in one ZIP: your original files as uploaded, CSV tables of your records and days, and the JSON lines."),
     h("div", { class: "button-row" }, actionButton("Export my data", exportData), actionButton("Download everything (ZIP)", exportZip)),
-    h("h3", {}, "Delete my data"),
-    h("div", { class: "button-row" }, start),
-    confirmForm,
+    ...deletionParts(),
   );
 }
 
