@@ -246,7 +246,8 @@ def check_result(result: dict[str, Any], username: str, total: int) -> None:
     assert gone["user"] == 0 and gone["tokensKept"] == []
     assert gone["signInAlert"].strip() and gone["hashAfterSignIn"] == "#/signin"
     assert gone["failedRequests"] == ["POST /authenticate/complete 401"]
-    assert gone["again"]["user"] == username and gone["again"]["status"].startswith("Account created")
+    again = gone["again"]
+    assert again["user"] == username and again["status"].startswith("Account created")
 
     for name in ("upload", "history", "day", "day-phone", "account", "account-delete-confirm"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000, name
