@@ -466,3 +466,9 @@ async def test_no_user_reaches_another_users_devices_or_passkeys(
         )
         response = await auth.http.request(method, url, json={} if method == "POST" else None)
         assert response.status_code == 401, (method, path, response.status_code)
+    # deleting an account deletes the caller's only
+    again = await auth.login(mallory_device, mallory_name)
+    gone = await auth.http.delete("/account", headers=auth.bearer(again["access_token"]))
+    assert gone.status_code == 200, gone.text
+    assert (await auth.http.get("/devices", headers=as_alice)).json() == alice_devices
+    assert (await auth.http.get("/passkeys", headers=as_alice)).json() == alice_passkeys
