@@ -2,7 +2,8 @@
 ``DELETE /v1/me/data`` then ``DELETE /account``. Afterwards the old access token is refused
 by ``/v1`` and by the auth service, the refresh token is refused, no row of the user is left
 in the auth database nor in the health database, no stored file of theirs is left, and the
-username registers again (a new, empty account); another user's data is untouched."""
+username registers again (a new, empty account); another user's data is untouched. After
+a restart (the in-memory revocation list starts empty) the old token is still refused."""
 
 from __future__ import annotations
 
@@ -128,5 +129,8 @@ async def test_up_delete_data_then_account(tmp_path: Path, samples: list[Path]) 
             request_id, options = await auth.start_login()
             signin = await auth.complete("/authenticate/complete", request_id, device.get(options))
             assert signin.status_code == 401, signin.text
+            # the in-memory list starts empty: the ended sessions are published again
+            refused = await http.get("/v1/upload/history", headers=as_alice)
+            assert refused.status_code == 401 and "revoked" in refused.text, refused.text
     finally:
         assert stop(proc) == 0

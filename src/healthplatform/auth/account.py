@@ -1,13 +1,14 @@
 """Account deletion (issue 19 item 6): the signed-in user removes their account.
 
-Order of the steps, in one database transaction:
-
-1. lock the user row (a concurrent login waits, then finds no credential or user);
-2. read every device session id of the user and publish them to the revocation list
-   (:mod:`healthplatform.auth.revocations`) *before* the rows go: once deleted, the
-   periodic republish can no longer find them. An unreachable list refuses the deletion
-   (503, nothing deleted) rather than leave access tokens the Health API would accept;
-3. delete refresh tokens, device sessions, passkeys and the user; commit.
+In one database transaction: lock the user row (a concurrent login waits, then finds no
+passkey or user), read every device session id of the user, record those ids in
+``auth_ended_sessions`` (a random id and a time, nothing linking them to the user), delete
+refresh tokens, device sessions, passkeys and the user; commit. Then publish the ids to the
+revocation list (:mod:`healthplatform.auth.revocations`), as logout does: the database is
+the record, a failed publish is retried by the periodic republish, which reads the ended
+sessions too (the deleted device sessions can no longer tell it), and so does the pass at
+start of a restarted local run. ``auth maintain`` drops the ids once no access token of
+them can be valid.
 
 Pending ceremonies are not keyed to the user (a request id, expiring after
 ``challenge_ttl``); one that completes later finds no user and is refused. The health data
@@ -22,9 +23,10 @@ import uuid
 from healthplatform.auth import metrics
 from healthplatform.auth import repository as repo
 from healthplatform.auth.errors import unauthorized
+from healthplatform.auth.models import utcnow
 from healthplatform.auth.resources import AuthResources
+from healthplatform.auth.revocations import publish
 from healthplatform.auth.tokens import AccessClaims
-from healthplatform.core.errors import DependencyUnavailable
 from healthplatform.db.engine import transaction
 
 log = logging.getLogger(__name__)
@@ -36,13 +38,10 @@ async def delete_account(res: AuthResources, principal: AccessClaims) -> int:
     async with transaction(res.sessions) as session:
         if await repo.lock_user(session, user_id) is None:
             raise unauthorized("unknown user", "unknown_user")
-        session_ids = [str(sid) for sid in await repo.device_session_ids(session, user_id)]
-        try:
-            await res.revocations.revoke(session_ids)
-        except DependencyUnavailable:
-            log.warning("account not deleted: revocation list unreachable")
-            raise
+        session_ids = await repo.device_session_ids(session, user_id)
+        await repo.add_ended_sessions(session, session_ids, utcnow())
         await repo.delete_user_rows(session, user_id)
+    await publish(res.revocations, [str(sid) for sid in session_ids])
     metrics.SESSIONS_REVOKED.labels(reason="account_deleted").inc(len(session_ids))
     log.info("account deleted", extra={"user_id": str(user_id), "sessions_ended": len(session_ids)})
     return len(session_ids)

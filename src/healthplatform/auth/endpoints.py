@@ -198,16 +198,7 @@ async def delete_passkey(
 # --- the account itself ------------------------------------------------------------------
 
 
-@account.delete(
-    "/account",
-    response_model_exclude_none=True,
-    responses={
-        503: {
-            "model": ErrorBody,
-            "description": "The revocation list is unreachable: nothing deleted (Retry-After)",
-        }
-    },
-)
+@account.delete("/account", response_model_exclude_none=True)
 async def delete_my_account(principal: Principal, svc: ServiceDep) -> SuccessResponse:
     """Delete the caller's account: every device session ends (its tokens are refused at
     once, here and by the Health API), then the passkeys, sessions and the user are deleted

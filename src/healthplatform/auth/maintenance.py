@@ -1,5 +1,6 @@
 """Periodic housekeeping of the auth database (a CronJob runs it, e.g. hourly): advance the
-signing-key lifecycle and delete device sessions that ended long ago."""
+signing-key lifecycle, delete device sessions that ended long ago and the ids of sessions
+deleted with their account once no token of them can be valid."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from healthplatform.auth.keys import (
     rotate_keys,
 )
 from healthplatform.auth.models import utcnow
+from healthplatform.auth.revocations import keep_seconds
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.auth.usernames import refresh_skeletons
 from healthplatform.db.engine import transaction
@@ -42,6 +44,8 @@ async def run_maintenance(
         keys = await rotate_keys(sessions, encryptor, settings, now=now, force=force_rotation)
         async with transaction(sessions) as session:
             deleted = await repo.purge_device_sessions(session, now, SESSION_GRACE)
+            before = now - timedelta(seconds=keep_seconds(settings))
+            deleted += await repo.purge_ended_sessions(session, before)
         async with transaction(sessions) as session:
             skeletons = await refresh_skeletons(session)
     finally:

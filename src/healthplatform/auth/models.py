@@ -27,6 +27,7 @@ __all__ = [
     "AuthBase",
     "Credential",
     "DeviceSession",
+    "EndedSession",
     "KeyState",
     "RefreshToken",
     "SigningKeyRow",
@@ -113,6 +114,18 @@ class RefreshToken(AuthBase):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class EndedSession(AuthBase):
+    """The id of a device session deleted with its account, kept while a token of it could
+    still be valid so that the revocation list can be published again (a restarted local
+    run, an emptied Valkey). A random id and a time: nothing links it to the user."""
+
+    __tablename__ = "auth_ended_sessions"
+    __table_args__ = (Index("ix_auth_ended_sessions_ended_at", "ended_at"),)
+
+    session_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class SigningKeyRow(AuthBase):

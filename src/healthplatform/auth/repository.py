@@ -10,7 +10,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from healthplatform.auth.models import Credential, DeviceSession, RefreshToken, User
+from healthplatform.auth.models import (
+    Credential,
+    DeviceSession,
+    EndedSession,
+    RefreshToken,
+    User,
+)
 
 # --- users -----------------------------------------------------------------------------------
 
@@ -164,3 +170,14 @@ async def delete_user_rows(session: AsyncSession, user_id: uuid.UUID) -> None:
     await session.execute(delete(DeviceSession).where(DeviceSession.user_id == user_id))
     await session.execute(delete(Credential).where(Credential.user_id == user_id))
     await session.execute(delete(User).where(User.id == user_id))
+
+
+async def add_ended_sessions(
+    session: AsyncSession, session_ids: Sequence[uuid.UUID], now: datetime
+) -> None:
+    session.add_all(EndedSession(session_id=sid, ended_at=now) for sid in session_ids)
+
+
+async def purge_ended_sessions(session: AsyncSession, before: datetime) -> int:
+    result = await session.execute(delete(EndedSession).where(EndedSession.ended_at < before))
+    return int(result.rowcount)  # type: ignore[attr-defined]

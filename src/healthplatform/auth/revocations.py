@@ -1,7 +1,8 @@
 """Revoked device sessions, published to the list every token verifier reads
 (:mod:`healthplatform.core.revocation`).
 
-The database stays the record: a revocation is committed there first, then published.
+The database stays the record: a revocation is committed there first, then published
+(a session deleted with its account leaves its id in ``auth_ended_sessions`` for this).
 A failed publish (Redis down) is logged and retried by :func:`republish_loop`, which
 every ``REPUBLISH_SECONDS`` re-publishes the sessions revoked within the keep window (this
 also refills a Valkey that restarted empty). A revocation therefore reaches every verifier
@@ -19,7 +20,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from healthplatform.auth.models import DeviceSession, utcnow
+from healthplatform.auth.models import DeviceSession, EndedSession, utcnow
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.core.errors import DependencyUnavailable
 from healthplatform.core.revocation import (
@@ -63,13 +64,18 @@ async def republish_recent(
     revocations: RevocationList,
     settings: AuthSettings,
 ) -> int:
-    """Publish every session revoked within the keep window; the number published."""
+    """Publish every session revoked, or deleted with its account, within the keep window;
+    the number published."""
     since = utcnow() - timedelta(seconds=keep_seconds(settings))
     async with sessions() as session:
         rows = await session.scalars(
             select(DeviceSession.id).where(DeviceSession.revoked_at >= since)
         )
         ids = [str(sid) for sid in rows]
+        ended = await session.scalars(
+            select(EndedSession.session_id).where(EndedSession.ended_at >= since)
+        )
+        ids += [str(sid) for sid in ended]
     if ids and not await publish(revocations, ids):
         return 0
     return len(ids)
