@@ -21,7 +21,14 @@ LIMITED = (
     "/token/refresh",
     "/passkeys/register/start",
 )
-NOT_LIMITED = ("/logout", "/devices", "/.well-known/jwks.json", "/passkeys", "/v1/upload")
+NOT_LIMITED = (
+    "/logout",
+    "/devices",
+    "/account",
+    "/.well-known/jwks.json",
+    "/passkeys",
+    "/v1/upload",
+)
 
 
 def one(docs: list[kube.Doc], kind: str) -> kube.Doc:

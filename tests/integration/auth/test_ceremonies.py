@@ -228,6 +228,7 @@ async def test_account_endpoints_need_a_valid_token(auth: AuthClient) -> None:
         ("DELETE", f"/passkeys/{uuid.uuid4()}"),
         ("GET", "/devices"),
         ("POST", "/logout"),
+        ("DELETE", "/account"),
     ):
         for headers in ({}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": "Basic x"}):
             response = await auth.http.request(method, path, headers=headers)
