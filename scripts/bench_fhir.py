@@ -33,11 +33,15 @@ from healthplatform.api.app import create_app  # noqa: E402
 from healthplatform.db.migrate import upgrade  # noqa: E402
 from healthplatform.etl.decode import decode_file  # noqa: E402
 from healthplatform.etl.repository import upsert_observations  # noqa: E402
+from healthplatform.healthconnect.container import ReadLimits  # noqa: E402
 from healthplatform.healthconnect.person import year_files  # noqa: E402
 from healthplatform.healthconnect.registry import FILENAME_PATTERN  # noqa: E402
 from healthplatform.runtime import open_resources  # noqa: E402
 from healthplatform.settings import Settings  # noqa: E402
 from healthplatform.uploads.service import user_key  # noqa: E402
+
+LIMITS = ReadLimits.from_settings(Settings())  # the ETL's decoding bounds
+
 
 FIRST_DAY = date(2025, 1, 1)
 GOAL_MB = 64.0  # the same goal as the JSON-lines export (docs/benchmarks.md)
@@ -49,7 +53,7 @@ async def store(settings: Settings, person: str, days: int) -> int:
         for name, data in year_files(FIRST_DAY, days):
             match = FILENAME_PATTERN.match(name)
             assert match
-            observations = decode_file(data, match["hc_class"]).observations
+            observations = decode_file(data, match["hc_class"], LIMITS).observations
             async with res.engine.begin() as conn:
                 await upsert_observations(conn, user_key(person), uuid.uuid4(), observations)
             records += len(observations)

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, SAMPLES_ERROR
 from tests.e2e.test_passkey_browser import CHROMIUM, require_browser
 from tests.e2e.test_webapp_browser import platform  # noqa: F401 (the fixture)
 
@@ -21,7 +21,7 @@ ARTIFACTS = HERE.parents[1] / "test-artifacts" / "issue19"
 
 def run_browser(url: str) -> dict[str, Any]:
     node = require_browser()
-    assert sorted(SAMPLES.glob("*.avro")), f"no sample files in {SAMPLES} (set HP_SAMPLES_DIR)"
+    assert sorted(SAMPLES.glob("*.avro")), SAMPLES_ERROR or f"no sample files in {SAMPLES}"
     completed = subprocess.run(
         [
             node,

@@ -15,8 +15,13 @@ from healthplatform.etl.observations import Observation
 from healthplatform.etl.zones import place_all
 from healthplatform.fhir.bundle import bundle
 from healthplatform.fhir.codes import UCUM
+from healthplatform.healthconnect.container import ReadLimits
 from healthplatform.healthconnect.synth import synthetic_file, synthetic_records
+from healthplatform.settings import Settings
 from tests.assistant_eval.people import avro_file
+
+LIMITS = ReadLimits.from_settings(Settings())  # the ETL's decoding bounds
+
 
 DAY_MS = 86_400_000
 
@@ -26,7 +31,9 @@ def _cgm(days: int) -> list[Observation]:
     for i, r in enumerate(records):
         r["specimenSource"] = "INTERSTITIAL_FLUID" if i % 50 else "CAPILLARY_BLOOD"
         r["zoneOffsetId"] = "-05:00"
-    observations = decode_file(avro_file("BloodGlucoseRecord", records), "BloodGlucoseRecord")
+    observations = decode_file(
+        avro_file("BloodGlucoseRecord", records), "BloodGlucoseRecord", LIMITS
+    )
     return observations.observations
 
 
@@ -71,6 +78,6 @@ def test_cgm_summary_of_fifteen_days() -> None:
 def test_no_gmi_before_fourteen_days_and_no_summary_without_cgm() -> None:
     summary = _summary(_cgm(12))  # 12 x 24 h from 15:26 local: 13 local dates
     assert "97506-0" not in summary and "97507-8" in summary
-    steps = decode_file(synthetic_file("StepsRecord", 30), "StepsRecord").observations
+    steps = decode_file(synthetic_file("StepsRecord", 30), "StepsRecord", LIMITS).observations
     place_all(steps)
     assert _summary(steps) == {}

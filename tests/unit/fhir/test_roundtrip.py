@@ -18,14 +18,18 @@ from healthplatform.etl.observations import Observation
 from healthplatform.etl.zones import place_all
 from healthplatform.fhir import codes
 from healthplatform.fhir.observation import from_fhir, to_fhir
+from healthplatform.healthconnect.container import ReadLimits
 from healthplatform.healthconnect.registry import FILENAME_PATTERN, record_types
 from healthplatform.healthconnect.synth import synthetic_file
+from healthplatform.settings import Settings
+
+LIMITS = ReadLimits.from_settings(Settings())  # the ETL's decoding bounds
 
 
 def _placed(files: list[tuple[str, bytes]]) -> list[Observation]:
     out: list[Observation] = []
     for record_type, data in files:
-        out.extend(decode_file(data, record_type).observations)
+        out.extend(decode_file(data, record_type, LIMITS).observations)
     place_all(out)
     return out
 
