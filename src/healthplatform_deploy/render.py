@@ -36,12 +36,12 @@ from typing import Any
 
 import yaml
 
-Doc = dict[str, Any]
+from healthplatform_deploy.kube import KUBE_VERSION as KUBE_VERSION  # re-exported
+from healthplatform_deploy.kube import REPO_ROOT as REPO_ROOT
+from healthplatform_deploy.kube import Doc, name_of
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ARGOCD_DIR = REPO_ROOT / "deploy" / "argocd"
 TOOLS_DIR = REPO_ROOT / ".cache" / "k8s-tools"
-KUBE_VERSION = "1.34.1"
 REPO_URL = "https://github.com/healthplatform/healthplatform.git"
 CHARTS_ENV = "HP_UPSTREAM_CHARTS"
 WAVE = "argocd.argoproj.io/sync-wave"
@@ -153,10 +153,6 @@ def _run(command: Sequence[str], what: str, cwd: Path | None = None) -> str:
 def sources(app: Doc) -> list[Doc]:
     spec = app.get("spec", {})
     return list(spec.get("sources") or ([spec["source"]] if spec.get("source") else []))
-
-
-def name_of(doc: Doc) -> str:
-    return str(doc.get("metadata", {}).get("name", ""))
 
 
 def wave_of(doc: Doc) -> int:
