@@ -42,6 +42,7 @@ from tests.conftest import make_bucket  # noqa: E402
 from tests.support import services  # noqa: E402
 
 from healthplatform.api.app import create_app  # noqa: E402
+from healthplatform.core.logging import configure_logging  # noqa: E402
 from healthplatform.etl.pipeline import rederive_user  # noqa: E402
 from healthplatform.healthconnect.person import year_files  # noqa: E402
 from healthplatform.runtime import open_resources  # noqa: E402
@@ -123,9 +124,18 @@ async def drain(app: ASGIApp, path: str, headers: dict[str, str]) -> int:
     would (httpx's ASGITransport buffers the whole body, which would measure the client)."""
     size = 0
     status = 0
+    requested = False
+    finished = asyncio.Event()
 
     async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        # the request once; afterwards a client that stays connected until the body ends
+        # (Starlette's streaming response listens for a disconnect while it sends)
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await finished.wait()
+        return {"type": "http.disconnect"}
 
     async def send(message: Message) -> None:
         nonlocal size, status
@@ -133,6 +143,8 @@ async def drain(app: ASGIApp, path: str, headers: dict[str, str]) -> int:
             status = message["status"]
         elif message["type"] == "http.response.body":
             size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                finished.set()
 
     scope: Scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
@@ -154,6 +166,7 @@ async def rederive(settings: Settings, person: str) -> tuple[float, float, int]:
 
 
 def main() -> None:
+    configure_logging("bench-year", "WARNING")  # before the MCP SDK installs an INFO handler
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--days", type=int, default=365, help="days of data (default a year)")
     parser.add_argument("--concurrency", type=int, default=4, help="worker concurrency")
