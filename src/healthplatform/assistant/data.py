@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from healthplatform.db.models import DailyMetrics, Narrative
 from healthplatform.etl.metrics import DEFINITIONS, DEFINITIONS_VERSION
 from healthplatform.etl.narratives.model import Narrative as NarrativeText
+from healthplatform.narratives.service import published_journal
 from healthplatform.runtime import Resources
 
 MAX_RANGE_DAYS = 366
@@ -97,16 +98,7 @@ async def get_day(res: Resources, user: str, day_text: str) -> dict[str, Any]:
         row = await session.get(DailyMetrics, (user, day))
         if row is None:
             raise ToolInputError(f"no data for {day.isoformat()}")
-        journal = (
-            await session.execute(
-                select(Narrative).where(
-                    Narrative.user_id == user,
-                    Narrative.kind == "daily",
-                    Narrative.local_date == day,
-                    Narrative.status == "published",
-                )
-            )
-        ).scalar_one_or_none()
+        journal = await published_journal(session, user, day)
         return {
             "date": day.isoformat(),
             "metrics": row.metrics,

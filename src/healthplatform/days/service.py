@@ -18,6 +18,7 @@ from healthplatform.etl.narratives.journal import zone_label
 from healthplatform.etl.narratives.model import Narrative as NarrativeText
 from healthplatform.me import SAMPLE_DESCRIPTION
 from healthplatform.me.samples import sample_days
+from healthplatform.narratives.service import published_journal
 from healthplatform.runtime import Resources
 from healthplatform.uploads.service import user_key
 
@@ -28,16 +29,7 @@ async def day_view(res: Resources, subject: str, day: date) -> dict[str, Any] | 
         stored = await session.get(DailyMetrics, (user, day))
         if stored is None:
             return None
-        journal = (
-            await session.execute(
-                select(Narrative).where(
-                    Narrative.user_id == user,
-                    Narrative.kind == "daily",
-                    Narrative.local_date == day,
-                    Narrative.status == "published",
-                )
-            )
-        ).scalar_one_or_none()
+        journal = await published_journal(session, user, day)
         set_zones = await placement.history(await session.connection(), user)
         sample = day in await sample_days(session, user, day, day)
     text = (

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from healthplatform.db.models import DailyMetrics, Narrative, Upload
 from healthplatform.runtime import Resources
@@ -26,6 +27,20 @@ _COLUMNS = (
     Narrative.updated_at,
 )
 LAYERS = ("statistical", "structural", "semantic")
+
+
+async def published_journal(session: AsyncSession, user: str, day: date) -> Narrative | None:
+    """The day's published daily journal (None when there is none or it was withheld)."""
+    return (
+        await session.execute(
+            select(Narrative).where(
+                Narrative.user_id == user,
+                Narrative.kind == "daily",
+                Narrative.local_date == day,
+                Narrative.status == "published",
+            )
+        )
+    ).scalar_one_or_none()
 
 
 def narrative_json(
