@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from tests.conftest import make_bucket  # noqa: E402
 from tests.support import services  # noqa: E402
 
-from healthplatform.api.app import create_app  # noqa: E402
+from healthplatform.apps.api import create_app  # noqa: E402
 from healthplatform.db.models import Upload  # noqa: E402
 from healthplatform.events.relay import OutboxRelay  # noqa: E402
 from healthplatform.healthconnect.synth import synthetic_file  # noqa: E402

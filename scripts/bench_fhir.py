@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support import services  # noqa: E402
 
-from healthplatform.api.app import create_app  # noqa: E402
+from healthplatform.apps.api import create_app  # noqa: E402
 from healthplatform.db.migrate import upgrade  # noqa: E402
 from healthplatform.etl.decode import decode_file  # noqa: E402
 from healthplatform.etl.repository import upsert_observations  # noqa: E402

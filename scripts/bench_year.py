@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from tests.conftest import make_bucket  # noqa: E402
 from tests.support import services  # noqa: E402
 
-from healthplatform.api.app import create_app  # noqa: E402
+from healthplatform.apps.api import create_app  # noqa: E402
 from healthplatform.core.gc_tuning import tune_for_service  # noqa: E402
 from healthplatform.core.logging import configure_logging  # noqa: E402
 from healthplatform.etl.pipeline import rederive_user  # noqa: E402

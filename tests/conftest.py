@@ -13,7 +13,7 @@ import httpx
 import pytest
 from botocore.config import Config
 
-from healthplatform.api.app import create_app
+from healthplatform.apps.api import create_app
 from healthplatform.db.migrate import upgrade
 from healthplatform.settings import Settings
 from tests.support import services

@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 
-from healthplatform.api.app import create_app
+from healthplatform.apps.api import create_app
 from healthplatform.auth.app import create_auth_app
 from healthplatform.auth.migrate import upgrade as upgrade_auth
 from healthplatform.auth.settings import AuthSettings

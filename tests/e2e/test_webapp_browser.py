@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from healthplatform.api.app import create_app
+from healthplatform.apps.api import create_app
 from healthplatform.auth.app import create_auth_app
 from healthplatform.auth.migrate import upgrade as upgrade_auth
 from healthplatform.auth.settings import AuthSettings
-from healthplatform.cli import create_worker
 from healthplatform.db.migrate import upgrade as upgrade_api
+from healthplatform.etl.worker import Worker
 from healthplatform.gateway.local import LocalGateway
 from healthplatform.settings import Settings
 from healthplatform.web import install as install_web
@@ -60,8 +60,8 @@ class Platform:
         async def send_with_worker(message: Message) -> None:
             nonlocal worker
             if message["type"] == "lifespan.startup.complete":
-                resources = self.api.state.resources
-                worker = asyncio.create_task(create_worker(self.settings, resources).run(stop))
+                consumer = Worker.from_settings(self.settings, self.api.state.resources)
+                worker = asyncio.create_task(consumer.run(stop))
             await send(message)
 
         async def receive_with_worker() -> Message:
@@ -75,7 +75,7 @@ class Platform:
 
 
 def platform_settings(data_dir: Path, port: int) -> tuple[Settings, AuthSettings]:
-    """As `healthplatform up` (cli.local_settings) makes them for http://localhost:<port>."""
+    """As `healthplatform up` (apps.local.local_settings) makes them for http://localhost:<port>."""
     auth_settings = AuthSettings(
         data_dir=data_dir,
         rp_id="localhost",

@@ -13,7 +13,7 @@ import uvicorn
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from healthplatform.api.app import create_app
+from healthplatform.apps.api import create_app
 from healthplatform.settings import Settings
 from tests.conftest import ApiClient
 from tests.support import services

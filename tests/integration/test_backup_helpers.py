@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner, Result
 
-from healthplatform.api.app import create_app
+from healthplatform.apps.api import create_app
 from healthplatform.auth.migrate import upgrade as upgrade_auth
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.db.migrate import upgrade

@@ -17,7 +17,7 @@ import asyncpg
 import httpx
 import pytest
 
-from healthplatform.api.app import create_app
+from healthplatform.apps.api import create_app
 from healthplatform.healthconnect.synth import synthetic_file
 from healthplatform.settings import Settings
 from tests.integration.test_faults import via_proxy

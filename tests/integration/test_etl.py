@@ -15,9 +15,9 @@ import fastavro
 import pytest
 from sqlalchemy import func, or_, select, text, update
 
-from healthplatform.cli import create_worker
 from healthplatform.db.models import DailyMetrics, Narrative, PersonJob, Upload
 from healthplatform.db.models import Observation as ObservationRow
+from healthplatform.etl.worker import Worker
 from healthplatform.events.relay import OutboxRelay
 from healthplatform.healthconnect.registry import record_types
 from healthplatform.healthconnect.synth import synthetic_records
@@ -43,7 +43,7 @@ async def process_all(
     if users:
         await set_aside_other_users(res, {user_key(u) for u in users})
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(create_worker(settings, res).run(stop))]
+    tasks = [asyncio.create_task(Worker.from_settings(settings, res).run(stop))]
     if settings.events_backend is EventsBackend.rabbitmq:
         relay = OutboxRelay.from_settings(res.sessions, settings, poll_interval=0.05)
         tasks.append(asyncio.create_task(relay.run(stop)))

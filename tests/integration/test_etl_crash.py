@@ -20,7 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from healthplatform.api.app import create_app
+from healthplatform.apps.api import create_app
 from healthplatform.db.models import DailyMetrics, Narrative, Upload
 from healthplatform.events.relay import OutboxRelay
 from healthplatform.healthconnect.synth import synthetic_file

@@ -210,7 +210,7 @@ async def test_upload_writes_its_event_in_the_same_transaction(
 ) -> None:  # type: ignore[no-untyped-def]
     import httpx
 
-    from healthplatform.api.app import create_app
+    from healthplatform.apps.api import create_app
 
     app = create_app(production_settings)
     sub = f"user-{uuid.uuid4().hex}"

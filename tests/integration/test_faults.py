@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from healthplatform.api.app import create_app
+from healthplatform.apps.api import create_app
 from healthplatform.db.models import OutboxEvent, Upload
 from healthplatform.events.rabbit import RabbitConsumer, RabbitPublisher, Topology
 from healthplatform.events.relay import OutboxRelay

@@ -32,11 +32,12 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from healthplatform.api.app import create_app
-from healthplatform.cli import create_worker, relay_for
+from healthplatform.apps.api import create_app
 from healthplatform.core import metrics
 from healthplatform.db.engine import create_engine
 from healthplatform.db.models import Upload
+from healthplatform.etl.worker import Worker
+from healthplatform.events.relay import OutboxRelay
 from healthplatform.healthconnect.synth import synthetic_file
 from healthplatform.ops.housekeeping import run_housekeeping
 from healthplatform.settings import Settings
@@ -166,8 +167,8 @@ async def test_dependency_down_under_load_every_accepted_upload_completes(
         async with app.router.lifespan_context(app):
             res = app.state.resources
             background = [
-                asyncio.create_task(create_worker(settings, res).run(stop)),
-                asyncio.create_task(relay_for(settings, res).run(stop)),
+                asyncio.create_task(Worker.from_settings(settings, res).run(stop)),
+                asyncio.create_task(OutboxRelay.from_settings(res.sessions, settings).run(stop)),
                 asyncio.create_task(run_housekeeping(res, stop)),
             ]
             transport = httpx.ASGITransport(app=app)

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from healthplatform.api.app import create_app
+from healthplatform.apps.api import create_app
 from healthplatform.auth.app import create_auth_app
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.settings import Settings

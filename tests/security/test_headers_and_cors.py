@@ -13,7 +13,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from healthplatform.api.app import create_app
+from healthplatform.apps.api import create_app
 from healthplatform.settings import Settings
 from tests.conftest import ApiClient
 from tests.integration.auth.conftest import AuthClient

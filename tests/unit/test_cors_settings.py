@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from healthplatform.cli import local_settings
+from healthplatform.apps.local import local_settings
 from healthplatform.settings import Settings
 
 OLD_CLIENT = "http://localhost:5173"

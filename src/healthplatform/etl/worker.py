@@ -27,9 +27,10 @@ from healthplatform.etl import repository as repo
 from healthplatform.etl.metrics import DEFINITIONS_VERSION
 from healthplatform.etl.pipeline import PermanentError, process_upload, rederive_user
 from healthplatform.etl.retry import DEPENDENCY_MARK, RetryPolicy, is_dependency_failure
-from healthplatform.events.delivery import Delivery, EventConsumer
+from healthplatform.events.delivery import Delivery, EventConsumer, create_consumer
 from healthplatform.events.outbox import PERSON_REDERIVE
 from healthplatform.runtime import Resources
+from healthplatform.settings import Settings
 from healthplatform.uploads import service as uploads
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,19 @@ class Worker:
         self.concurrency = concurrency
         self.shutdown_grace = shutdown_grace
         self.policy = RetryPolicy(backoff_base, backoff_max, retry_budget)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, res: Resources) -> Worker:
+        """The worker of `serve etl` and `up`, consuming from the queue the settings name."""
+        return cls(
+            res,
+            create_consumer(settings, res.sessions),
+            concurrency=settings.etl_concurrency,
+            shutdown_grace=settings.etl_shutdown_grace_seconds,
+            backoff_base=settings.etl_backoff_base_seconds,
+            backoff_max=settings.etl_backoff_max_seconds,
+            retry_budget=settings.etl_retry_budget_seconds,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         await self._warn_of_older_definitions()

@@ -43,12 +43,16 @@ class OutboxRelay:
     def from_settings(
         cls, sessions: async_sessionmaker[AsyncSession], settings: Settings, **options: Any
     ) -> OutboxRelay:
-        """A relay publishing to the RabbitMQ the settings name (``options``: batch size,
-        poll interval)."""
+        """A relay publishing to the RabbitMQ the settings name, with the settings' batch
+        size and poll interval (``options`` override them)."""
         publisher = RabbitPublisher(
             settings.rabbitmq_url.get_secret_value(), Topology.from_settings(settings)
         )
-        return cls(sessions, publisher, **options)
+        defaults = {
+            "batch_size": settings.outbox_batch_size,
+            "poll_interval": settings.outbox_poll_interval_seconds,
+        }
+        return cls(sessions, publisher, **(defaults | options))
 
     async def drain(self) -> int:
         """Publish everything pending now, then disconnect (scripts and tests)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from healthplatform.api.app import create_app
+from healthplatform.apps.api import create_app
 from healthplatform.db.migrate import upgrade
 from healthplatform.settings import Settings
 from tests.integration.auth.conftest import AuthClient

@@ -22,7 +22,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
-from healthplatform.api.app import create_app
+from healthplatform.apps.api import create_app
 from healthplatform.auth.app import create_auth_app
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.core.errors import DependencyUnavailable, Unauthorized
