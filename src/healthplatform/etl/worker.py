@@ -27,7 +27,8 @@ from healthplatform.etl import repository as repo
 from healthplatform.etl.metrics import DEFINITIONS_VERSION
 from healthplatform.etl.pipeline import PermanentError, process_upload, rederive_user
 from healthplatform.etl.retry import DEPENDENCY_MARK, RetryPolicy, is_dependency_failure
-from healthplatform.events.delivery import Delivery, EventConsumer, create_consumer
+from healthplatform.events.consumers import create_consumer
+from healthplatform.events.delivery import Delivery, EventConsumer
 from healthplatform.events.outbox import PERSON_REDERIVE
 from healthplatform.runtime import Resources
 from healthplatform.settings import Settings

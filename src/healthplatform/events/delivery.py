@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-    from healthplatform.settings import Settings
+from typing import Any, Protocol
 
 
 @dataclass
@@ -52,27 +47,3 @@ class EventConsumer(Protocol):
     async def close(self) -> None: ...
 
     def deliveries(self) -> AsyncIterator[Delivery]: ...
-
-
-def create_consumer(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> EventConsumer:
-    """The consumer the settings name: RabbitMQ in production, the outbox table locally."""
-    from healthplatform.settings import EventsBackend
-
-    if settings.events_backend is EventsBackend.rabbitmq:
-        from healthplatform.events.rabbit import RabbitConsumer, Topology
-
-        return RabbitConsumer(
-            settings.rabbitmq_url.get_secret_value(),
-            Topology.from_settings(settings),
-            prefetch=settings.etl_concurrency,
-        )
-    from healthplatform.events.dbqueue import DatabaseQueue
-
-    return DatabaseQueue(
-        sessions,
-        delivery_limit=settings.rabbitmq_delivery_limit,
-        lease_seconds=settings.etl_lease_seconds,
-        poll_interval=settings.outbox_poll_interval_seconds,
-    )
