@@ -16,14 +16,15 @@ from typing import Annotated
 
 import typer
 
-from healthplatform.apps.process import configure, console, load_settings
+from healthplatform.apps.process import configure, load_settings
 from healthplatform.auth.cli import auth_cli
 from healthplatform.auth.local_token import token
+from healthplatform.core.console import console
 from healthplatform.fhir.cli import export
 from healthplatform.me.cli import timezone
+from healthplatform.ops.audit_cli import rederive, verify
 from healthplatform.ops.backups.cli import backup_cli, reprocess
 from healthplatform.settings import LogFormat, reference_table
-from healthplatform.verify.cli import rederive, verify
 
 app = typer.Typer(
     help="Health data platform: passkey auth, Health Connect ingestion, clinical narratives.",
@@ -183,13 +184,9 @@ def demo(
     from rich.progress import Progress
 
     from healthplatform.apps.local import local_settings
-    from healthplatform.ops.demo import (
-        SAMPLE_DESCRIPTION,
-        DemoError,
-        has_files,
-        load_demo,
-        sample_files,
-    )
+    from healthplatform.auth.subjects import UnknownUser
+    from healthplatform.ops.demo import has_files, load_demo, sample_files
+    from healthplatform.uploads import SAMPLE_DESCRIPTION
 
     settings, auth_settings = local_settings(port)
     default = Path(__file__).resolve().parents[3] / "shared/samples/health-connect"
@@ -214,7 +211,7 @@ def demo(
                     SAMPLE_DESCRIPTION if synthetic else "demo data",
                 )
             )
-        except DemoError as exc:
+        except UnknownUser as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc
     new = sum(not a.duplicate for a in accepted)

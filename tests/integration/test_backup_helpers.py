@@ -24,12 +24,12 @@ from healthplatform.apps.api import create_app
 from healthplatform.auth.migrate import upgrade as upgrade_auth
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.db.migrate import upgrade
+from healthplatform.ops.audit_cli import verify
 from healthplatform.ops.backups.cli import backup_cli, reprocess
 from healthplatform.ops.backups.db import table_names
 from healthplatform.ops.backups.settings import BackupSettings
 from healthplatform.settings import Settings
 from healthplatform.storage import ObjectStore
-from healthplatform.verify.cli import verify
 from tests.conftest import ApiClient, make_bucket, token_settings
 from tests.support import services
 

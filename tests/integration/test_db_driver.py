@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from healthplatform.db.engine import create_engine
 from healthplatform.db.models import OutboxEvent, Upload
 from healthplatform.etl import repository as repo
-from healthplatform.etl.observations import Observation
 from healthplatform.events.outbox import UPLOAD_RECEIVED, outbox_row
+from healthplatform.healthconnect.observations import Observation
 from healthplatform.settings import Settings
 from healthplatform.uploads.service import _row, upload_event
 from healthplatform.uploads.service import insert_on_postgres as insert

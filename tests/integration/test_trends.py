@@ -192,8 +192,8 @@ async def test_sample_data_never_becomes_training_data(
     from sqlalchemy import select
 
     from healthplatform.db.models import DailyMetrics
-    from healthplatform.me import SAMPLE_DESCRIPTION
     from healthplatform.runtime import Resources
+    from healthplatform.uploads import SAMPLE_DESCRIPTION
     from healthplatform.uploads.service import user_key
 
     async def training_keys(sub: str) -> set[str | None]:

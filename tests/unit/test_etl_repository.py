@@ -7,7 +7,7 @@ import uuid
 import orjson
 
 from healthplatform.etl import repository as repo
-from healthplatform.etl.observations import Observation
+from healthplatform.healthconnect.observations import Observation
 
 
 def test_pg_columns_match_row_in_column_order() -> None:

@@ -9,11 +9,9 @@ import signal
 from collections.abc import Awaitable, Callable
 
 import typer
-from rich.console import Console
 
+from healthplatform.core.console import console
 from healthplatform.settings import Settings
-
-console = Console(stderr=True)
 
 
 def load_settings() -> Settings:

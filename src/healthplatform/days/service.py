@@ -16,10 +16,10 @@ from healthplatform.db.models import DailyMetrics, Narrative, Observation
 from healthplatform.etl import placement, zones
 from healthplatform.etl.narratives.journal import zone_label
 from healthplatform.etl.narratives.model import Narrative as NarrativeText
-from healthplatform.me import SAMPLE_DESCRIPTION
 from healthplatform.me.samples import sample_days
 from healthplatform.narratives.service import published_journal
 from healthplatform.runtime import Resources
+from healthplatform.uploads import SAMPLE_DESCRIPTION
 from healthplatform.uploads.service import user_key
 
 

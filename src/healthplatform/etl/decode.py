@@ -5,8 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from healthplatform.etl.observations import MalformedRecord, Observation, from_record, is_newer
 from healthplatform.healthconnect.container import AvroFileError, ReadLimits, read_records
+from healthplatform.healthconnect.observations import (
+    MalformedRecord,
+    Observation,
+    from_record,
+    is_newer,
+)
 
 
 @dataclass

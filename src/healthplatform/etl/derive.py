@@ -29,8 +29,8 @@ from healthplatform.etl.metrics.activity import EXERCISE
 from healthplatform.etl.metrics.common import hhmm
 from healthplatform.etl.metrics.series import day_series
 from healthplatform.etl.narratives import Narrative, daily_journal
-from healthplatform.etl.observations import Observation, is_newer, local_day_bounds_ms
 from healthplatform.etl.training import month_prefix, training_day, training_example
+from healthplatform.healthconnect.observations import Observation, is_newer, local_day_bounds_ms
 from healthplatform.runtime import Resources
 from healthplatform.verify.check import Report, check, facts
 
@@ -291,7 +291,7 @@ def _record(report: Report, kind: str, where: str) -> bool:
 async def _sample_uploads(conn: AsyncConnection, user: str) -> set[str]:
     """The person's uploads of the web app's synthetic sample data (their description)."""
     from healthplatform.db.models import Upload
-    from healthplatform.me import SAMPLE_DESCRIPTION
+    from healthplatform.uploads import SAMPLE_DESCRIPTION
 
     rows = await conn.execute(
         select(Upload.id).where(Upload.user_id == user, Upload.description == SAMPLE_DESCRIPTION)

@@ -40,7 +40,7 @@ from healthplatform.db.models import (
 from healthplatform.db.models import Observation as ObservationRow
 from healthplatform.etl.metrics.activity import EXERCISE
 from healthplatform.etl.narratives.model import Narrative as NarrativeText
-from healthplatform.etl.observations import Observation
+from healthplatform.healthconnect.observations import Observation
 
 UPSERT_BATCH = 1000
 

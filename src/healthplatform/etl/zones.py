@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from healthplatform.etl.observations import Observation
+from healthplatform.healthconnect.observations import Observation
 
 HOUR_MS = 3_600_000
 SOURCES = ("record", "inferred", "set", "utc")

@@ -12,11 +12,11 @@ import orjson
 from sqlalchemy import select
 
 from healthplatform.db.models import Observation as ObservationRow
-from healthplatform.etl.observations import Observation
 from healthplatform.etl.repository import to_observation
 from healthplatform.fhir.cgm import CgmSummary
 from healthplatform.fhir.codes import code_system, concept_map
 from healthplatform.fhir.observation import resource_id, to_fhir
+from healthplatform.healthconnect.observations import Observation
 from healthplatform.runtime import Resources
 from healthplatform.uploads.service import user_key
 

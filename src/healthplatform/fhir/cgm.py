@@ -9,9 +9,9 @@ from datetime import date
 from typing import Any
 
 from healthplatform.etl.metrics import gmi
-from healthplatform.etl.observations import Observation
 from healthplatform.fhir.codes import CGM, OBS_CATEGORY, UCUM
 from healthplatform.fhir.observation import resource_id
+from healthplatform.healthconnect.observations import Observation
 
 GMI_MIN_DAYS = 14  # Bergenstal 2018; as the day metrics (docs/metrics.md)
 MINUTE_MS = 60_000

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from healthplatform.ops.backups.console import console, reflowed_help
+from healthplatform.core.console import console, reflowed_help
 
 
 class ExportFormat(StrEnum):
@@ -33,9 +33,9 @@ def export(
     """Export a person's data: `fhir` writes a FHIR R4 Bundle (docs/fhir.md), `jsonl` the
     JSON lines of /v1/me/export. Streamed: memory stays flat for years of data."""
     from healthplatform.auth.cli import load_settings
+    from healthplatform.auth.subjects import UnknownUser, user_subject
     from healthplatform.fhir.bundle import bundle_chunks
     from healthplatform.narratives.service import export_lines
-    from healthplatform.ops.demo import DemoError, user_subject
     from healthplatform.runtime import Resources, open_resources
     from healthplatform.settings import Settings
 
@@ -45,7 +45,7 @@ def export(
         auth_settings = auth_settings.model_copy(update={"data_dir": settings.data_dir})
     try:
         subject = asyncio.run(user_subject(auth_settings, username))
-    except DemoError as exc:
+    except UnknownUser as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
 

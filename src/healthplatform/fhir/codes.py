@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from healthplatform.etl.observations import TIME_FIELDS
+from healthplatform.healthconnect.observations import TIME_FIELDS
 from healthplatform.healthconnect.registry import record_types
 
 LOINC = "http://loinc.org"

@@ -15,7 +15,6 @@ from typing import Any
 
 import orjson
 
-from healthplatform.etl.observations import Observation
 from healthplatform.fhir.codes import (
     EXT,
     GLUCOSE_BY_SPECIMEN,
@@ -29,6 +28,7 @@ from healthplatform.fhir.codes import (
     Quantity,
     TypeMap,
 )
+from healthplatform.healthconnect.observations import Observation
 from healthplatform.healthconnect.registry import record_types
 
 _NS = uuid.UUID("6f1c1a52-6a4e-4b7e-9d0e-2f3f8c1b5a10")

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from healthplatform.ops.backups.console import console, out, reflowed_help, run
+from healthplatform.core.console import console, out, reflowed_help, run
 
 
 def timezone(
@@ -28,9 +28,9 @@ def timezone(
     or set it from a day on. A change is applied by the ETL worker (`healthplatform up`
     runs one): the person's records are placed again and the days that moved derived."""
     from healthplatform.auth.cli import load_settings
+    from healthplatform.auth.subjects import UnknownUser, user_subject
     from healthplatform.etl.zones import check_zone
     from healthplatform.me import timezone as zones
-    from healthplatform.ops.demo import DemoError, user_subject
     from healthplatform.runtime import open_resources
     from healthplatform.settings import Settings
     from healthplatform.uploads.service import user_key
@@ -44,7 +44,7 @@ def timezone(
         if zone is not None:
             check_zone(zone)
         subject = asyncio.run(user_subject(auth_settings, username))
-    except (ValueError, DemoError) as exc:  # UnknownZone is a ValueError
+    except (ValueError, UnknownUser) as exc:  # UnknownZone is a ValueError
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
 

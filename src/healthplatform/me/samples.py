@@ -22,8 +22,8 @@ from healthplatform.api.deps import CurrentUser, ResourcesDep
 from healthplatform.db.models import Observation, Upload
 from healthplatform.healthconnect.registry import record_types
 from healthplatform.healthconnect.synth import synthetic_records
-from healthplatform.me import SAMPLE_DESCRIPTION
 from healthplatform.runtime import Resources
+from healthplatform.uploads import SAMPLE_DESCRIPTION
 from healthplatform.uploads.service import accept_upload
 
 SYNC_MARKER = b"hp-sample-week.1"  # 16 bytes: the same bytes on every load

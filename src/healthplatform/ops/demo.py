@@ -3,7 +3,9 @@
 Passkeys are the only way in, so the demo account is one you create in the web app first;
 this command then uploads files for it through the same upload service the API uses. The
 real phone exports in shared/samples are used when present, else the synthetic sample week
-(labelled as sample data, as the web app's "Try sample data"; ``SAMPLE_DESCRIPTION``).
+(labelled as sample data, as the web app's "Try sample data";
+``uploads.SAMPLE_DESCRIPTION``). ``load_demo`` raises ``auth.subjects.UnknownUser`` for an
+account that does not exist.
 """
 
 from __future__ import annotations
@@ -11,18 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from healthplatform.auth.db import create_auth_engine, create_auth_sessionmaker
-from healthplatform.auth.repository import get_user_by_username
 from healthplatform.auth.settings import AuthSettings
-from healthplatform.me import SAMPLE_DESCRIPTION
+from healthplatform.auth.subjects import user_subject
 from healthplatform.me.samples import sample_week
 from healthplatform.runtime import open_resources
 from healthplatform.settings import Settings
 from healthplatform.uploads.service import Accepted, accept_upload
-
-
-class DemoError(Exception):
-    """The demo cannot run (no such account)."""
 
 
 def has_files(folder: Path | None) -> bool:
@@ -37,18 +33,6 @@ def sample_files(folder: Path | None) -> Iterator[tuple[str, bytes]]:
             yield path.name, path.read_bytes()
         return
     yield from sample_week()
-
-
-async def user_subject(auth_settings: AuthSettings, username: str) -> str:
-    engine = create_auth_engine(auth_settings, application_name="healthplatform-demo")
-    try:
-        async with create_auth_sessionmaker(engine)() as session:
-            user = await get_user_by_username(session, username)
-    finally:
-        await engine.dispose()
-    if user is None:
-        raise DemoError(f"no account named {username!r}: sign up in the web app first")
-    return str(user.id)
 
 
 async def load_demo(
@@ -68,6 +52,3 @@ async def load_demo(
             if progress is not None:
                 progress(name, result)
     return accepted
-
-
-__all__ = ["SAMPLE_DESCRIPTION", "DemoError", "has_files", "load_demo", "sample_files"]

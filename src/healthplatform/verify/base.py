@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from healthplatform.etl.observations import Observation
+from healthplatform.healthconnect.observations import Observation
 
 DAY = 86_400_000
 MIN = 60_000

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from healthplatform.etl.narratives.model import Claim
-from healthplatform.etl.observations import Observation
+from healthplatform.healthconnect.observations import Observation
 from healthplatform.verify import glucose_heart, other_domains
 from healthplatform.verify.base import (
     CONSTANTS,
@@ -26,6 +25,7 @@ from healthplatform.verify.base import (
     sample_sd,
     unique,
 )
+from healthplatform.verify.claims import Claim
 
 DOMAIN_TYPES = {
     "glucose": {"BloodGlucoseRecord"},

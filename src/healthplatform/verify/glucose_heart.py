@@ -7,7 +7,7 @@ import itertools
 import math
 from typing import Any
 
-from healthplatform.etl.observations import Observation
+from healthplatform.healthconnect.observations import Observation
 from healthplatform.verify.base import (
     MIN,
     Timed,

@@ -6,7 +6,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from healthplatform.etl.observations import Observation
+from healthplatform.healthconnect.observations import Observation
 from healthplatform.verify.base import (
     DAY,
     MIN,

@@ -6,7 +6,7 @@ import itertools
 from datetime import date, timedelta
 from typing import Any
 
-from healthplatform.etl.observations import Observation, local_day_bounds_ms
+from healthplatform.healthconnect.observations import Observation, local_day_bounds_ms
 
 EST = -300  # -05:00
 MIN = 60_000

@@ -16,7 +16,7 @@ from healthplatform.etl.metrics import (
     compute_day,
     definitions_markdown,
 )
-from healthplatform.etl.observations import Observation, from_record
+from healthplatform.healthconnect.observations import Observation, from_record
 from healthplatform.healthconnect.registry import record_types
 from healthplatform.healthconnect.synth import synthetic_records
 from tests.unit.etl.helpers import DAY, at, cgm, hr_record, sleep

@@ -15,7 +15,7 @@ from healthplatform.etl.narratives import (
     upload_narrative,
 )
 from healthplatform.etl.narratives.writer import Writer
-from healthplatform.etl.observations import Observation
+from healthplatform.healthconnect.observations import Observation
 from tests.unit.etl.helpers import DAY, at, cgm, hr_record, obs, sleep
 
 Metrics = dict[str, dict]  # type: ignore[type-arg]

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from healthplatform.etl.metrics import compute_day, range_percentages
-from healthplatform.etl.observations import Observation, from_record, local_time
+from healthplatform.healthconnect.observations import Observation, from_record, local_time
 from healthplatform.healthconnect.synth import synthetic_records
 from tests.unit.etl.helpers import DAY, at, cgm, obs, sleep
 

@@ -12,8 +12,8 @@ import pytest
 from healthplatform.etl.derive import compute_days
 from healthplatform.etl.metrics import compute_day
 from healthplatform.etl.narratives import daily_journal, upload_narrative
-from healthplatform.etl.observations import Observation, from_record
 from healthplatform.etl.zones import place_all
+from healthplatform.healthconnect.observations import Observation, from_record
 from healthplatform.verify.check import check, facts
 from tests.conftest import SAMPLES, SAMPLES_ERROR
 

@@ -9,13 +9,14 @@ from datetime import date, timedelta
 import pytest
 
 from healthplatform.etl.derive import compute_days
-from healthplatform.etl.narratives import Claim, Narrative, daily_journal
-from healthplatform.etl.observations import Observation, from_record
+from healthplatform.etl.narratives import Narrative, daily_journal
 from healthplatform.etl.repository import observation_days
 from healthplatform.etl.zones import SetZone, place_all
+from healthplatform.healthconnect.observations import Observation, from_record
 from healthplatform.healthconnect.registry import record_types
 from healthplatform.healthconnect.synth import synthetic_records
 from healthplatform.verify.check import check, facts
+from healthplatform.verify.claims import Claim
 from tests.unit.etl.helpers import DAY, EST, MIN, at, cgm, hr_record, obs, sleep
 
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from healthplatform.etl.observations import Observation
 from healthplatform.etl.zones import (
     SetZone,
     Timeline,
@@ -16,6 +15,7 @@ from healthplatform.etl.zones import (
     place_all,
     zone_offset,
 )
+from healthplatform.healthconnect.observations import Observation
 
 HOUR = 3_600_000
 

@@ -11,11 +11,11 @@ import orjson
 from fhir.resources.R4B.bundle import Bundle
 
 from healthplatform.etl.decode import decode_file
-from healthplatform.etl.observations import Observation
 from healthplatform.etl.zones import place_all
 from healthplatform.fhir.bundle import bundle
 from healthplatform.fhir.codes import UCUM
 from healthplatform.healthconnect.container import ReadLimits
+from healthplatform.healthconnect.observations import Observation
 from healthplatform.healthconnect.synth import synthetic_file, synthetic_records
 from healthplatform.settings import Settings
 from tests.assistant_eval.people import avro_file

@@ -14,11 +14,11 @@ from fhir.resources.R4B.conceptmap import ConceptMap
 from fhir.resources.R4B.observation import Observation as FhirObservation
 
 from healthplatform.etl.decode import decode_file
-from healthplatform.etl.observations import Observation
 from healthplatform.etl.zones import place_all
 from healthplatform.fhir import codes
 from healthplatform.fhir.observation import from_fhir, to_fhir
 from healthplatform.healthconnect.container import ReadLimits
+from healthplatform.healthconnect.observations import Observation
 from healthplatform.healthconnect.registry import FILENAME_PATTERN, record_types
 from healthplatform.healthconnect.synth import synthetic_file
 from healthplatform.settings import Settings

@@ -30,7 +30,7 @@ from healthplatform.etl.metrics.common import (
     series_summary,
     union_ms,
 )
-from healthplatform.etl.observations import Observation
+from healthplatform.healthconnect.observations import Observation
 
 # record type -> (output key, field, unit)
 CUMULATIVE: dict[str, tuple[str, str, str]] = {

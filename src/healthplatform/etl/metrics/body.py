@@ -13,7 +13,7 @@ from healthplatform.etl.metrics.common import (
     record_counts,
     series_metrics,
 )
-from healthplatform.etl.observations import Observation, local_day_bounds_ms
+from healthplatform.healthconnect.observations import Observation, local_day_bounds_ms
 
 # record type -> (output key, field, unit)
 SERIES: dict[str, tuple[str, str, str]] = {

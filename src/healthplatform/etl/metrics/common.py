@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from healthplatform.etl.observations import Observation, local_day_bounds_ms, local_time
+from healthplatform.healthconnect.observations import Observation, local_day_bounds_ms, local_time
 
 Json = dict[str, Any]
 

@@ -14,7 +14,7 @@ from healthplatform.etl.metrics.heart import heart_day
 from healthplatform.etl.metrics.intake import intake_day
 from healthplatform.etl.metrics.sleep import sleep_day
 from healthplatform.etl.metrics.vitals import vitals_day
-from healthplatform.etl.observations import Observation
+from healthplatform.healthconnect.observations import Observation
 
 DOMAINS = ("glucose", "heart", "sleep", "activity", "body", "vitals", "intake")
 

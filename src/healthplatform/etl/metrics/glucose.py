@@ -27,7 +27,7 @@ from healthplatform.etl.metrics.common import (
     num,
     of_type,
 )
-from healthplatform.etl.observations import Observation
+from healthplatform.healthconnect.observations import Observation
 
 RECORD = "BloodGlucoseRecord"
 VERY_LOW, LOW, HIGH, VERY_HIGH = 54.0, 70.0, 180.0, 250.0

@@ -19,7 +19,7 @@ from healthplatform.etl.metrics.common import (
     of_type,
     samples_on,
 )
-from healthplatform.etl.observations import Observation
+from healthplatform.healthconnect.observations import Observation
 
 HEART_RATE, RESTING, HRV = (
     "HeartRateRecord",

@@ -21,7 +21,7 @@ from healthplatform.etl.metrics.common import (
     of_type,
     record_counts,
 )
-from healthplatform.etl.observations import Observation
+from healthplatform.healthconnect.observations import Observation
 
 HYDRATION, NUTRITION = "HydrationRecord", "NutritionRecord"
 RECORD_TYPES = (HYDRATION, NUTRITION)

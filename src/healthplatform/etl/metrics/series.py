@@ -22,7 +22,7 @@ from healthplatform.etl.metrics.common import (
     minutes_from_midnight,
     of_type,
 )
-from healthplatform.etl.observations import Observation
+from healthplatform.healthconnect.observations import Observation
 
 HOURLY = {
     "steps": ("StepsRecord", "count"),

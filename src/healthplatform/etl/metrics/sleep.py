@@ -21,7 +21,7 @@ from healthplatform.etl.metrics.common import (
     minutes_from_midnight,
     of_type,
 )
-from healthplatform.etl.observations import Observation
+from healthplatform.healthconnect.observations import Observation
 
 RECORD = "SleepSessionRecord"
 SLEEP_STAGES = ("LIGHT", "DEEP", "REM", "SLEEPING")

@@ -21,7 +21,7 @@ from healthplatform.etl.metrics.common import (
     series_metrics,
     series_summary,
 )
-from healthplatform.etl.observations import Observation
+from healthplatform.healthconnect.observations import Observation
 
 BLOOD_PRESSURE = "BloodPressureRecord"
 SPO2 = "OxygenSaturationRecord"

@@ -1,11 +1,8 @@
-"""The narrative value objects: claims, sentences, and the three-layer narrative.
+"""The narrative value objects: sentences and the three-layer narrative.
 
-Every number a narrative shows is a :class:`Claim`: the metric (its path in the day's
-metrics, ``def.*`` for a definition's threshold, ``context.*`` for the day's clock), the
-unrounded value, the unit, the text it reads as, the local window it describes, how many
-source records it rests on and the definitions version. Sentences carry the ids of the
-claims they show; the writer (``narratives.writer``) refuses a sentence with a digit that
-no claim accounts for.
+Every number a narrative shows is a claim (:class:`healthplatform.verify.claims.Claim`, owned
+by the verifier that checks it). Sentences carry the ids of the claims they show; the writer
+(``narratives.writer``) refuses a sentence with a digit that no claim accounts for.
 """
 
 from __future__ import annotations
@@ -13,39 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from healthplatform.verify.claims import Claim
+
 LAYERS = ("statistical", "structural", "semantic")
-
-
-@dataclass(frozen=True)
-class Claim:
-    id: str
-    metric: str
-    value: Any
-    unit: str
-    text: str
-    window: tuple[str, str]
-    records: int
-    domain: str
-    layer: str
-    version: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "metric": self.metric,
-            "value": self.value,
-            "unit": self.unit,
-            "text": self.text,
-            "window": list(self.window),
-            "records": self.records,
-            "domain": self.domain,
-            "layer": self.layer,
-            "version": self.version,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Claim:
-        return cls(**{**data, "window": tuple(data["window"])})
 
 
 @dataclass(frozen=True)

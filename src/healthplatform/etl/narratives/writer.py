@@ -12,7 +12,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from healthplatform.etl.narratives.model import Claim, Narrative, Sentence
+from healthplatform.etl.narratives.model import Narrative, Sentence
+from healthplatform.verify.claims import Claim
 
 # Names that contain digits but are not numbers a person reads as a measurement.
 NAMES = ("ACC/AHA 2017", "SpO2", "VO2", "stage 1 hypertension", "stage 2 hypertension")

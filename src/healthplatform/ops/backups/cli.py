@@ -15,17 +15,8 @@ from typing import Annotated, TypeVar
 import typer
 from rich.table import Table
 
-from healthplatform.ops.backups.console import (
-    Which,
-    console,
-    load,
-    out,
-    reflowed_help,
-    reporter,
-    run,
-    shown_url,
-    when,
-)
+from healthplatform.core.console import console, out, reflowed_help, reporter, run
+from healthplatform.ops.backups.console import Which, load, shown_url, when
 from healthplatform.ops.backups.erasure_cli import apply_erasures
 from healthplatform.ops.backups.reprocess_cli import reprocess
 from healthplatform.ops.backups.settings import reference_table

@@ -19,6 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from healthplatform import __version__
+from healthplatform.core.progress import QuietReporter, Reporter
 from healthplatform.db.models import Upload
 from healthplatform.ops.backups import db as db
 from healthplatform.ops.backups.db import DatabaseTarget
@@ -30,7 +31,6 @@ from healthplatform.ops.backups.manifest import (
     file_sha256,
 )
 from healthplatform.ops.backups.pg import find_tool, libpq_target, pg_dump, tool_version
-from healthplatform.ops.backups.progress import QuietReporter, Reporter
 from healthplatform.ops.backups.raw import (
     CopyResult,
     backup_raw_objects,

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from healthplatform.ops.backups.console import load, out, run
+from healthplatform.core.console import out, run
+from healthplatform.ops.backups.console import load
 
 
 def apply_erasures(

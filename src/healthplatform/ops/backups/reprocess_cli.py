@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from healthplatform.ops.backups.console import console, load, out, reflowed_help, reporter, run
+from healthplatform.core.console import console, out, reflowed_help, reporter, run
+from healthplatform.ops.backups.console import load
 
 
 def reprocess(

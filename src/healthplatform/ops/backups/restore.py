@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Row, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from healthplatform.core.progress import QuietReporter, Reporter
 from healthplatform.db.models import DailyMetrics, Narrative, Upload
 from healthplatform.etl.narratives import Narrative as NarrativeText
 from healthplatform.etl.training import TRAINING_PREFIX, training_example
@@ -31,7 +32,6 @@ from healthplatform.ops.backups import db as db
 from healthplatform.ops.backups.db import DatabaseTarget
 from healthplatform.ops.backups.manifest import FORMAT_PG, FORMAT_SQLITE, Manifest
 from healthplatform.ops.backups.pg import find_tool, libpq_target, pg_restore
-from healthplatform.ops.backups.progress import QuietReporter, Reporter
 from healthplatform.ops.backups.raw import CopyResult, list_keys, restore_raw_objects
 from healthplatform.ops.backups.reprocess import BUSY, UPLOAD_COLUMNS, requeue
 from healthplatform.ops.backups.settings import BackupSettings

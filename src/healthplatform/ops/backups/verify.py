@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
+from healthplatform.core.progress import QuietReporter, Reporter, short_error
 from healthplatform.db.models import Upload, UploadStatus
 from healthplatform.ops.backups import db as db
 from healthplatform.ops.backups.create import find_backup
@@ -37,7 +38,6 @@ from healthplatform.ops.backups.manifest import (
     count_differences,
 )
 from healthplatform.ops.backups.pg import find_tool, libpq_target, pg_restore
-from healthplatform.ops.backups.progress import QuietReporter, Reporter, short_error
 from healthplatform.ops.backups.raw import list_keys
 from healthplatform.ops.backups.settings import BackupSettings
 from healthplatform.ops.backups.sqlite import sqlite_integrity

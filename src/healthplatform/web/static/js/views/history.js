@@ -6,7 +6,7 @@ import { announceQuietly, field, formatDateTime, h, plural, replace, showError }
 import { recordName } from "../names.js";
 
 const PAGE_SIZE = 20;
-const SAMPLE_LABEL = "Sample data (synthetic, not yours)"; // me/samples.py SAMPLE_DESCRIPTION
+const SAMPLE_LABEL = "Sample data (synthetic, not yours)"; // uploads/__init__.py SAMPLE_DESCRIPTION
 const POLL_MS = 3000;
 const STATUSES = ["queued", "processing", "completed", "failed", "quarantined"];
 const BUSY = new Set(["queued", "processing"]);

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from healthplatform.ops.backups.console import console, out, reflowed_help, reporter, run
+from healthplatform.core.console import console, out, reflowed_help, reporter, run
 
 UserOpt = Annotated[
     str | None, typer.Option("--user", help="Token `sub` of one user (default: every user).")
@@ -26,10 +26,10 @@ def verify(
     The verifier recomputes each claim its own way (it shares no code with the metrics)
     and checks that the text shows it. Prints verified/total claims; exits 1 when a claim
     fails, listing the first failures."""
+    from healthplatform.ops.audit import Verified, users_with_narratives, verify_stored
     from healthplatform.runtime import open_resources
     from healthplatform.settings import Settings
     from healthplatform.uploads.service import user_key
-    from healthplatform.verify.stored import Verified, users_with_narratives, verify_stored
 
     try:
         span = (
@@ -71,10 +71,10 @@ def rederive(
     Per user, in one transaction holding the user's lock: place the records again, then
     recompute every day's metrics, journal and training example."""
     from healthplatform.etl.pipeline import rederive_user
+    from healthplatform.ops.audit import users_with_narratives
     from healthplatform.runtime import open_resources
     from healthplatform.settings import Settings
     from healthplatform.uploads.service import user_key
-    from healthplatform.verify.stored import users_with_narratives
 
     settings = Settings()
 

@@ -13,10 +13,10 @@ from sqlalchemy import select, union
 from healthplatform.db.models import DailyMetrics, Narrative
 from healthplatform.etl import repository as repo
 from healthplatform.etl.metrics import SUMMARY_KEYS
-from healthplatform.etl.narratives.model import Claim
-from healthplatform.etl.observations import local_day_bounds_ms
+from healthplatform.healthconnect.observations import local_day_bounds_ms
 from healthplatform.runtime import Resources
 from healthplatform.verify.check import Failure, Report, check, facts
+from healthplatform.verify.claims import Claim
 
 CHUNK_DAYS = 31
 

@@ -1,4 +1,4 @@
-"""How long-running backup work reports progress (rich bars in the CLI, nothing in tests)."""
+"""How long-running work reports progress (rich bars in the CLI, nothing in tests)."""
 
 from __future__ import annotations
 
