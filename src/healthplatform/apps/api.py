@@ -15,9 +15,9 @@ from healthplatform.api.observability import ObservabilityMiddleware
 from healthplatform.assistant import http as assistant
 from healthplatform.core.cors import CorsMiddleware
 from healthplatform.days import endpoints as day_endpoints
+from healthplatform.exports import endpoints as export_endpoints
 from healthplatform.fhir import endpoints as fhir_endpoints
 from healthplatform.me import endpoints as me_endpoints
-from healthplatform.me import export_zip as me_export_zip
 from healthplatform.me import samples as me_samples
 from healthplatform.narratives import endpoints as narrative_endpoints
 from healthplatform.runtime import Resources, open_resources
@@ -61,12 +61,12 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
     app.include_router(upload_endpoints.router)
     app.include_router(me_endpoints.router)
     app.include_router(narrative_endpoints.router)
+    app.include_router(export_endpoints.router)
     app.include_router(day_endpoints.router)
     app.include_router(fhir_endpoints.router)
     run_mcp = assistant.mount(app)  # /mcp and /v1/me/assistant-audit
     app.include_router(trend_endpoints.router)
     app.include_router(me_samples.router)
-    app.include_router(me_export_zip.router)
     app.include_router(web.router)
     app.add_middleware(CorsMiddleware, origins=settings.cors_origins)
     app.add_middleware(ObservabilityMiddleware, service="api")

@@ -1,4 +1,4 @@
-"""/v1/narratives and /v1/me/export."""
+"""/v1/narratives."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Query
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from healthplatform.api.deps import CurrentUser, ResourcesDep
 from healthplatform.core.errors import BadRequest
@@ -55,17 +55,3 @@ async def list_narratives(
     )
     body = {"narratives": rows, "pagination": pagination.model_dump()}
     return Response(orjson.dumps(body), media_type="application/json")
-
-
-@router.get(
-    "/v1/me/export",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"application/x-ndjson": {}}}},
-)
-async def export_my_data(user: CurrentUser, res: ResourcesDep) -> StreamingResponse:
-    """Everything derived from my uploads as JSON lines (uploads, daily metrics, narratives)."""
-    return StreamingResponse(
-        service.export_lines(res, user.subject),
-        media_type="application/x-ndjson",
-        headers={"Content-Disposition": 'attachment; filename="healthplatform-export.jsonl"'},
-    )

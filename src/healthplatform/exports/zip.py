@@ -1,4 +1,4 @@
-"""GET /v1/me/export.zip: everything of mine, raw and derived, in one streamed ZIP.
+"""The ZIP of GET /v1/me/export.zip: everything of mine, raw and derived, streamed.
 
 - ``raw/<upload id>_<file name>``: each original file exactly as uploaded (Avro);
 - ``export.jsonl``: the JSON lines of ``/v1/me/export`` (uploads, day metrics, narratives);
@@ -20,18 +20,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import IO
 
-from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from healthplatform.api.deps import CurrentUser, ResourcesDep
 from healthplatform.db.models import DailyMetrics, Observation, Upload
 from healthplatform.narratives.service import export_lines
 from healthplatform.runtime import Resources
 from healthplatform.trends.service import SERIES, day_values
 from healthplatform.uploads.service import user_key
 
-router = APIRouter(prefix="/v1/me", tags=["me"])
 CHUNK = 500
 RECORD_COLUMNS = [
     "record_type",
@@ -183,18 +179,3 @@ async def zip_stream(res: Resources, subject: str) -> AsyncIterator[bytes]:
                 )
     archive.close()
     yield sink.drain()
-
-
-@router.get(
-    "/export.zip",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"application/zip": {}}}},
-)
-async def export_zip(user: CurrentUser, res: ResourcesDep) -> StreamingResponse:
-    """Everything of mine in one ZIP: the original files (raw/), the JSON lines
-    (export.jsonl) and CSV tables of my records and my days (csv/)."""
-    return StreamingResponse(
-        zip_stream(res, user.subject),
-        media_type="application/zip",
-        headers={"Content-Disposition": 'attachment; filename="healthplatform-export.zip"'},
-    )
