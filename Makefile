@@ -40,10 +40,11 @@ test-e2e: install ## Browser tests (Debian chromium + playwright-core; see scrip
 	bash scripts/ensure-browser.sh
 	$(BIN)/python -m pytest -q tests/e2e
 
-lint: install ## ruff (lint + format check) and mypy --strict
+lint: install ## ruff (lint + format check), mypy --strict, the package layers (.importlinter)
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/ruff format --check src tests scripts
 	$(BIN)/mypy
+	PYTHONPATH=src $(BIN)/lint-imports
 
 format: install ## Apply ruff formatting and safe fixes
 	$(BIN)/ruff check --fix src tests scripts
