@@ -16,15 +16,15 @@ from typing import Annotated
 
 import typer
 
-from healthplatform.apps.process import configure, load_settings
+from healthplatform.apps.process import configure
 from healthplatform.auth.cli import auth_cli
 from healthplatform.auth.local_token import token
-from healthplatform.core.console import console
+from healthplatform.core.console import configured, console
 from healthplatform.fhir.cli import export
 from healthplatform.me.cli import timezone
 from healthplatform.ops.audit_cli import rederive, verify
 from healthplatform.ops.backups.cli import backup_cli, reprocess
-from healthplatform.settings import LogFormat, reference_table
+from healthplatform.settings import LogFormat, Settings, reference_table
 
 app = typer.Typer(
     help="Health data platform: passkey auth, Health Connect ingestion, clinical narratives.",
@@ -64,7 +64,7 @@ def migrate(
     from healthplatform.db.migrate import upgrade
 
     if database in (Database.health, Database.all):
-        settings = load_settings()
+        settings = configured(Settings)
         try:
             asyncio.run(upgrade(settings, revision))
         except OSError as exc:
@@ -91,7 +91,7 @@ def serve_mcp(
     """The MCP server for AI assistants (/mcp, streamable HTTP; the API's tokens)."""
     from healthplatform.core.serving import serve as serve_app
 
-    load_settings()
+    configured(Settings)
     serve_app("healthplatform.apps.serve:mcp_factory", host, port, 1)
 
 
@@ -107,7 +107,7 @@ def serve_api(
     """The Health API (uploads, status, history, my data)."""
     from healthplatform.core.serving import serve as serve_app
 
-    load_settings()
+    configured(Settings)
     serve_app("healthplatform.apps.serve:api_factory", host, port, workers)
 
 
@@ -116,7 +116,7 @@ def serve_etl(metrics_port: PortOpt = 9103) -> None:
     """The ETL narrative engine: consumes upload events, writes metrics and narratives."""
     from healthplatform.apps.serve import etl_main
 
-    settings = load_settings()
+    settings = configured(Settings)
     configure(settings, "etl")
     asyncio.run(etl_main(settings, metrics_port))
 
@@ -141,7 +141,7 @@ def serve_relay(metrics_port: PortOpt = 9102) -> None:
     """Outbox relay to RabbitMQ plus housekeeping (orphan sweeper, outbox purge)."""
     from healthplatform.apps.serve import relay_main
 
-    settings = load_settings()
+    settings = configured(Settings)
     configure(settings, "relay")
     asyncio.run(relay_main(settings, metrics_port))
 
@@ -227,7 +227,7 @@ def sweep() -> None:
     from healthplatform.ops.housekeeping import sweep_orphans
     from healthplatform.runtime import open_resources
 
-    settings = load_settings()
+    settings = configured(Settings)
 
     async def run() -> int:
         async with open_resources(settings, "sweep") as res:

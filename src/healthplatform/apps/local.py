@@ -10,12 +10,13 @@ import socket
 import uvicorn
 
 from healthplatform.apps.api import create_app
-from healthplatform.apps.process import every, load_settings
+from healthplatform.apps.process import every
 from healthplatform.auth.app import create_auth_app
 from healthplatform.auth.cli import load_settings as load_auth_settings
 from healthplatform.auth.maintenance import run_maintenance
 from healthplatform.auth.migrate import upgrade as upgrade_auth
 from healthplatform.auth.settings import AuthSettings
+from healthplatform.core.console import configured
 from healthplatform.core.revocation import MemoryRevocationList
 from healthplatform.core.serving import HTTP_LIMITS
 from healthplatform.db.migrate import upgrade
@@ -32,7 +33,7 @@ def local_settings(port: int) -> tuple[Settings, AuthSettings]:
     """Settings of the all-in-one run: one origin at http://localhost:<port> unless
     HP_PUBLIC_URL / HP_AUTH_ALLOWED_ORIGINS say otherwise (WebAuthn needs a host name, so
     the origin is localhost, not 127.0.0.1)."""
-    settings = load_settings()
+    settings = configured(Settings)
     auth_settings = load_auth_settings()
     if "HP_PUBLIC_URL" not in os.environ:
         settings = settings.model_copy(update={"public_url": f"http://localhost:{port}"})

@@ -1,5 +1,5 @@
-"""What every long-running process shares: its settings, logging, tracing, stop signal and
-periodic jobs (light imports: the CLI loads this module before any command runs)."""
+"""What every long-running process shares: logging, tracing, the stop signal, periodic jobs
+(light imports: the CLI loads this module before any command runs)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,8 @@ import contextlib
 import signal
 from collections.abc import Awaitable, Callable
 
-import typer
-
 from healthplatform.core.console import console
 from healthplatform.settings import Settings
-
-
-def load_settings() -> Settings:
-    """The settings, or one line naming every bad variable and exit code 2."""
-    try:
-        return Settings()
-    except Exception as exc:  # pydantic's ValidationError names every bad variable
-        console.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
 
 
 def configure(settings: Settings, service: str) -> None:

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from healthplatform.auth.settings import AuthSettings, reference_table
+from healthplatform.core.console import configured
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -21,11 +22,7 @@ auth_cli = typer.Typer(help="Passkey auth service: keys, database, settings.", n
 
 
 def load_settings() -> AuthSettings:
-    try:
-        return AuthSettings()
-    except Exception as exc:  # pydantic's ValidationError names every bad variable
-        console.print(f"[red]auth configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    return configured(AuthSettings, "auth configuration")
 
 
 def auth_factory() -> FastAPI:

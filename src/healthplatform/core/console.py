@@ -72,6 +72,15 @@ def reporter() -> Iterator[RichReporter]:
         yield RichReporter(progress)
 
 
+def configured(settings_class: Callable[[], T], what: str = "configuration") -> T:
+    """``settings_class()``, or one line naming every bad variable and exit code 2."""
+    try:
+        return settings_class()
+    except Exception as exc:  # pydantic's ValidationError names every bad variable
+        console.print(f"[red]{what} error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
 def run(work: Callable[[], Coroutine[Any, Any, T]], what: str) -> T:
     """Run ``work``; any failure becomes one readable line and exit code 1."""
     try:
