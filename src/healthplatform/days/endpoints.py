@@ -11,11 +11,12 @@ from fastapi import APIRouter, Query
 from healthplatform.api.deps import CurrentUser, ResourcesDep
 from healthplatform.core.errors import NotFound
 from healthplatform.days import service
+from healthplatform.days.schemas import DayList, DayView, UploadDays
 
 router = APIRouter(prefix="/v1/days", tags=["days"])
 
 
-@router.get("")
+@router.get("", response_model=DayList)
 async def list_days(
     user: CurrentUser, res: ResourcesDep, limit: Annotated[int, Query(ge=1, le=366)] = 60
 ) -> dict[str, list[str]]:
@@ -23,7 +24,7 @@ async def list_days(
     return {"days": await service.days_with_data(res, user.subject, limit)}
 
 
-@router.get("/by-upload/{upload_id}")
+@router.get("/by-upload/{upload_id}", response_model=UploadDays)
 async def days_of_upload(
     upload_id: uuid.UUID, user: CurrentUser, res: ResourcesDep
 ) -> dict[str, Any]:
@@ -32,7 +33,7 @@ async def days_of_upload(
     return await service.upload_days(res, user.subject, upload_id)
 
 
-@router.get("/{day}")
+@router.get("/{day}", response_model=DayView)
 async def get_day(day: date, user: CurrentUser, res: ResourcesDep) -> dict[str, Any]:
     """Metrics, the daily journal and the series the day view plots (minutes since local
     midnight): glucose, heart rate, sleep stages, hourly steps and active calories."""
