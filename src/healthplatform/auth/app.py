@@ -79,7 +79,7 @@ def create_auth_app(
 ) -> FastAPI:
     """Build the auth service. With ``resources`` given, the caller owns their lifetime.
     ``revocations``: the list a Health API in the same process reads (``up``).
-    The auth database must be migrated first (:func:`healthplatform.auth.migrate.upgrade`)."""
+    The auth database must be migrated first (:meth:`healthplatform.db.migrate.AUTH.upgrade`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,4 +1,5 @@
-"""Engine and session factory for PostgreSQL (asyncpg) or SQLite (aiosqlite)."""
+"""Engines of both databases (health and auth) and their session factory, on PostgreSQL
+(asyncpg) or SQLite (aiosqlite)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import orjson
@@ -179,6 +180,35 @@ def create_engine(settings: Settings, *, application_name: str = "healthplatform
         application_name=application_name,
         pre_ping=False,
         ping_idle_seconds=settings.database_ping_idle_seconds,
+    )
+
+
+class DatabaseSettings(Protocol):
+    """What an engine reads from a settings class (``Settings`` or ``AuthSettings``)."""
+
+    @property
+    def resolved_database_url(self) -> str: ...
+    @property
+    def data_dir(self) -> Path: ...
+    @property
+    def database_pool_size(self) -> int: ...
+    @property
+    def database_connect_timeout_seconds(self) -> float: ...
+
+
+def create_auth_engine(
+    settings: DatabaseSettings, *, application_name: str = "healthplatform-auth"
+) -> AsyncEngine:
+    """The auth database; logins are rare next to uploads, so a ping per checkout buys a
+    clean failover."""
+    return build_engine(
+        settings.resolved_database_url,
+        data_dir=settings.data_dir,
+        pool_size=settings.database_pool_size,
+        connect_timeout=settings.database_connect_timeout_seconds,
+        application_name=application_name,
+        pre_ping=True,
+        command_timeout=10,
     )
 
 
