@@ -94,11 +94,13 @@ KeyLookup = Callable[[str], Awaitable[PyJWK | None]]
 
 
 class TokenRefused(Unauthorized):
-    """A refused token; ``reason`` labels the refusal metric."""
+    """The bearer token is refused (expired, revoked, forged...): sign in or refresh."""
+
+    code = "invalid_token"
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"invalid token: {reason}")
-        self.reason = reason
+        self.reason = reason  # labels the refusal metric
 
 
 @dataclass(frozen=True)
