@@ -9,8 +9,8 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from webauthn import generate_registration_options
@@ -26,7 +26,8 @@ from webauthn.helpers.structs import (
 )
 
 from healthplatform.auth.challenges import Ceremony, CeremonyKind, new_request_id
-from healthplatform.auth.errors import bad_request, unauthorized
+from healthplatform.auth.compat import credential_object
+from healthplatform.auth.errors import CeremonyError, bad_request, unauthorized
 from healthplatform.auth.keys import SigningKey, b64url
 from healthplatform.auth.limits import CLIENT_KEY
 from healthplatform.auth.models import Credential, DeviceSession, RefreshToken, User, utcnow
@@ -36,6 +37,7 @@ from healthplatform.auth.settings import UserVerification
 from healthplatform.auth.tokens import hash_refresh_token, issue_access_token, new_refresh_token
 
 log = logging.getLogger(__name__)
+CredentialT = TypeVar("CredentialT")
 
 PUBLIC_KEY_ALGORITHMS = [
     COSEAlgorithmIdentifier.ECDSA_SHA_256,
@@ -70,6 +72,18 @@ def failure_reason(message: str) -> str:
 def _descriptor(credential: Credential) -> PublicKeyCredentialDescriptor:
     transports = [_TRANSPORTS[t] for t in credential.transports if t in _TRANSPORTS]
     return PublicKeyCredentialDescriptor(id=credential.credential_id, transports=transports or None)
+
+
+def parse_credential(
+    parse: Callable[[dict[str, Any]], CredentialT], credential: str | dict[str, Any]
+) -> CredentialT:
+    """``credential`` parsed by py_webauthn's ``parse``."""
+    try:
+        return parse(credential_object(credential))
+    except CeremonyError:
+        raise
+    except Exception as exc:  # any parse failure of client input is a 400, never a 500
+        raise bad_request("malformed credential", "malformed") from exc
 
 
 class CeremonySteps:

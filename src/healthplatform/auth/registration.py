@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from webauthn import verify_registration_response
 from webauthn.helpers import parse_registration_credential_json
-from webauthn.helpers.structs import RegistrationCredential
 
 from healthplatform.auth import metrics
 from healthplatform.auth import repository as repo
@@ -21,10 +20,10 @@ from healthplatform.auth.ceremony_steps import (
     CeremonySteps,
     b64decode,
     failure_reason,
+    parse_credential,
 )
 from healthplatform.auth.challenges import Ceremony, CeremonyKind
-from healthplatform.auth.compat import credential_object
-from healthplatform.auth.errors import CeremonyError, bad_request, conflict, unauthorized
+from healthplatform.auth.errors import bad_request, conflict, unauthorized
 from healthplatform.auth.models import Credential, User, utcnow
 from healthplatform.auth.schemas import RegisterStartResponse, SuccessResponse
 from healthplatform.auth.tokens import AccessClaims
@@ -77,14 +76,6 @@ class Registration(CeremonySteps):
         )
         return await self._start_creation(ceremony, user.user_handle, exclude=existing)
 
-    def _parse_registration(self, credential: str | dict[str, Any]) -> RegistrationCredential:
-        try:
-            return parse_registration_credential_json(credential_object(credential))
-        except CeremonyError:
-            raise
-        except Exception as exc:  # any parse failure of client input is a 400, never a 500
-            raise bad_request("malformed credential", "malformed") from exc
-
     async def complete_registration(
         self,
         request_id: str,
@@ -95,7 +86,7 @@ class Registration(CeremonySteps):
         ceremony = await self._take(request_id, kind)
         if principal is not None and ceremony.user_id != principal.subject:
             raise bad_request("requestId belongs to another user", "request_id")
-        parsed = self._parse_registration(credential)
+        parsed = parse_credential(parse_registration_credential_json, credential)
         origin = self._client_origin(parsed.response.client_data_json, "webauthn.create", 400)
         check_attestation_object(parsed.response.attestation_object)
         try:

@@ -17,19 +17,17 @@ from typing import Any
 from webauthn import generate_authentication_options, verify_authentication_response
 from webauthn.helpers import options_to_json_dict, parse_authentication_credential_json
 from webauthn.helpers.structs import (
-    AuthenticationCredential,
     PublicKeyCredentialDescriptor,
     UserVerificationRequirement,
 )
 
 from healthplatform.auth import metrics
 from healthplatform.auth import repository as repo
-from healthplatform.auth.ceremony_steps import b64decode, failure_reason
+from healthplatform.auth.ceremony_steps import b64decode, failure_reason, parse_credential
 from healthplatform.auth.challenges import Ceremony
-from healthplatform.auth.compat import credential_object
 from healthplatform.auth.device_sessions import DeviceSessions
 from healthplatform.auth.enumeration import decoy_descriptors, login_descriptors
-from healthplatform.auth.errors import CeremonyError, bad_request, unauthorized
+from healthplatform.auth.errors import unauthorized
 from healthplatform.auth.keys import b64url
 from healthplatform.auth.models import DeviceSession, utcnow
 from healthplatform.auth.registration import Registration
@@ -72,19 +70,11 @@ class AuthService(Registration, DeviceSessions):
             ),
         )
 
-    def _parse_assertion(self, credential: str | dict[str, Any]) -> AuthenticationCredential:
-        try:
-            return parse_authentication_credential_json(credential_object(credential))
-        except CeremonyError:
-            raise
-        except Exception as exc:  # any parse failure of client input is a 400, never a 500
-            raise bad_request("malformed credential", "malformed") from exc
-
     async def complete_authentication(
         self, request_id: str, credential: str | dict[str, Any], device_label: str
     ) -> TokenResponse:
         ceremony = await self._take(request_id, "authenticate")
-        parsed = self._parse_assertion(credential)
+        parsed = parse_credential(parse_authentication_credential_json, credential)
         origin = self._client_origin(parsed.response.client_data_json, "webauthn.get", 401)
         async with self.res.sessions() as session:
             stored = await repo.get_credential(session, parsed.raw_id)
