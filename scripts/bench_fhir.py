@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support import services  # noqa: E402
 
 from healthplatform.apps.api import create_app  # noqa: E402
-from healthplatform.db.migrate import upgrade  # noqa: E402
+from healthplatform.db.migrate import HEALTH  # noqa: E402
 from healthplatform.etl.decode import decode_file  # noqa: E402
 from healthplatform.etl.repository import upsert_observations  # noqa: E402
 from healthplatform.healthconnect.container import ReadLimits  # noqa: E402
@@ -119,7 +119,7 @@ def main() -> None:
             jwt_audience=services.AUDIENCE,
             log_level="WARNING",
         )
-        asyncio.run(upgrade(settings))
+        asyncio.run(HEALTH.upgrade(settings))
         print(f"storing {args.days} days of records ...", flush=True)
         records = asyncio.run(store(settings, person, args.days))
         result = asyncio.run(export(settings, keys, person))

@@ -60,19 +60,22 @@ def migrate(
     ] = Database.all,
 ) -> None:
     """Upgrade database schemas (safe to run from several pods at once)."""
-    from healthplatform.auth.cli import migrate_auth
-    from healthplatform.db.migrate import upgrade
+    from healthplatform.auth.cli import load_settings as load_auth_settings
+    from healthplatform.db.migrate import AUTH, HEALTH
 
-    if database in (Database.health, Database.all):
-        settings = configured(Settings)
+    for name in (Database.health, Database.auth):
+        if database not in (name, Database.all):
+            continue
+        if name is Database.health:
+            upgrade = HEALTH.upgrade(configured(Settings), revision)
+        else:
+            upgrade = AUTH.upgrade(load_auth_settings(), revision)
         try:
-            asyncio.run(upgrade(settings, revision))
+            asyncio.run(upgrade)
         except OSError as exc:
-            console.print(f"[red]cannot reach the health database:[/red] {exc}")
+            console.print(f"[red]cannot reach the {name} database:[/red] {exc}")
             raise typer.Exit(1) from exc
-        console.print(f"health database at revision {revision}")
-    if database in (Database.auth, Database.all):
-        migrate_auth(revision)
+        console.print(f"{name} database at revision {revision}")
 
 
 @app.command("settings")

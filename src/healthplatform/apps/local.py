@@ -14,12 +14,11 @@ from healthplatform.apps.process import every
 from healthplatform.auth.app import create_auth_app
 from healthplatform.auth.cli import load_settings as load_auth_settings
 from healthplatform.auth.maintenance import run_maintenance
-from healthplatform.auth.migrate import upgrade as upgrade_auth
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.core.console import configured
 from healthplatform.core.revocation import MemoryRevocationList
 from healthplatform.core.serving import HTTP_LIMITS
-from healthplatform.db.migrate import upgrade
+from healthplatform.db.migrate import AUTH, HEALTH
 from healthplatform.etl.worker import Worker
 from healthplatform.events.relay import OutboxRelay
 from healthplatform.gateway.local import LocalGateway
@@ -50,8 +49,8 @@ def local_settings(port: int) -> tuple[Settings, AuthSettings]:
 
 async def up_main(settings: Settings, auth_settings: AuthSettings, sock: socket.socket) -> None:
     """Migrate both databases, then serve on ``sock`` until the server stops."""
-    await upgrade(settings)
-    await upgrade_auth(auth_settings)
+    await HEALTH.upgrade(settings)
+    await AUTH.upgrade(auth_settings)
     await run_maintenance(auth_settings)  # a signing key exists before the first login
     data_dir = settings.data_dir.resolve()
     # auth and API share one process: logout and reuse revocations reach /v1 at once

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from healthplatform.auth.db import create_auth_engine, create_auth_sessionmaker
 from healthplatform.auth.repository import get_user_by_username
 from healthplatform.auth.settings import AuthSettings
+from healthplatform.db.engine import create_auth_engine, create_sessionmaker
 
 
 class UnknownUser(Exception):
@@ -15,7 +15,7 @@ async def user_subject(auth_settings: AuthSettings, username: str) -> str:
     """The ``sub`` of ``username``'s tokens, or :class:`UnknownUser`."""
     engine = create_auth_engine(auth_settings, application_name="healthplatform-demo")
     try:
-        async with create_auth_sessionmaker(engine)() as session:
+        async with create_sessionmaker(engine)() as session:
             user = await get_user_by_username(session, username)
     finally:
         await engine.dispose()
