@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -18,6 +18,7 @@ from jwt.exceptions import InvalidTokenError, PyJWKError
 
 from healthplatform.core import metrics
 from healthplatform.core.errors import Unauthorized
+from healthplatform.core.identity import user_key
 from healthplatform.core.revocation import RevocationList
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,10 @@ class Principal:
     subject: str
     token_id: str | None
     claims: dict[str, Any]
+    user_id: str = field(init=False)  # the key of the caller's stored data
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "user_id", user_key(self.subject))
 
 
 class JwksCache:
