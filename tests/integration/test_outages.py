@@ -35,12 +35,12 @@ from sqlalchemy import func, select
 from healthplatform.api.app import create_app
 from healthplatform.cli import create_worker, relay_for
 from healthplatform.core import metrics
+from healthplatform.core.identity import user_key
 from healthplatform.db.engine import create_engine
 from healthplatform.db.models import Upload
 from healthplatform.healthconnect.synth import synthetic_file
 from healthplatform.ops.housekeeping import run_housekeeping
 from healthplatform.settings import Settings
-from healthplatform.uploads.service import user_key
 from tests.integration.test_faults import via_proxy
 from tests.support.proxy import FlakyProxy
 from tests.support.services import KeySet, drop_rabbit_topology

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from healthplatform.db.models import Observation as Row
 from healthplatform.db.models import UtcStampingOrigin, ZoneEvidence, ZoneSetting
 from healthplatform.etl import zones
+from healthplatform.etl.observation_rows import day_span, observation_days
 from healthplatform.etl.observations import Observation
-from healthplatform.etl.repository import day_span, observation_days
 
 HOUR_MS = zones.HOUR_MS
 Dirty = set[date]  # local days to derive again

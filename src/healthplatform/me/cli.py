@@ -28,12 +28,12 @@ def timezone(
     or set it from a day on. A change is applied by the ETL worker (`healthplatform up`
     runs one): the person's records are placed again and the days that moved derived."""
     from healthplatform.auth.cli import load_settings
+    from healthplatform.core.identity import user_key
     from healthplatform.etl.zones import check_zone
     from healthplatform.me import timezone as zones
     from healthplatform.ops.demo import DemoError, user_subject
     from healthplatform.runtime import open_resources
     from healthplatform.settings import Settings
-    from healthplatform.uploads.service import user_key
 
     settings = Settings()
     auth_settings = load_settings()

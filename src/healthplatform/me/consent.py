@@ -11,8 +11,8 @@ from sqlalchemy import insert, select, update
 from healthplatform.db.models import Consent, DailyMetrics
 from healthplatform.etl import person_jobs
 from healthplatform.etl.repository import AI_TRAINING
-from healthplatform.etl.training import TRAINING_PREFIX
 from healthplatform.runtime import Resources
+from healthplatform.storage.layout import TRAINING_PREFIX
 
 VERSION = "2026-12-06"
 STATEMENT = (

@@ -29,7 +29,6 @@ from healthplatform.db.models import DailyMetrics, Observation, Upload
 from healthplatform.narratives.service import export_lines
 from healthplatform.runtime import Resources
 from healthplatform.trends.service import SERIES, day_values
-from healthplatform.uploads.service import user_key
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
 CHUNK = 500
@@ -86,8 +85,7 @@ def _csv_line(values: list[object]) -> bytes:
     return buf.getvalue().encode()
 
 
-async def zip_stream(res: Resources, subject: str) -> AsyncIterator[bytes]:
-    user = user_key(subject)
+async def zip_stream(res: Resources, user: str) -> AsyncIterator[bytes]:
     sink = _Sink()
     archive = zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED)
 
@@ -111,7 +109,7 @@ async def zip_stream(res: Resources, subject: str) -> AsyncIterator[bytes]:
         yield sink.drain()
 
     with entry("export.jsonl") as f:
-        async for line in export_lines(res, subject):
+        async for line in export_lines(res, user):
             f.write(line)
             if sum(map(len, sink.parts)) > 1 << 16:
                 yield sink.drain()
@@ -194,7 +192,7 @@ async def export_zip(user: CurrentUser, res: ResourcesDep) -> StreamingResponse:
     """Everything of mine in one ZIP: the original files (raw/), the JSON lines
     (export.jsonl) and CSV tables of my records and my days (csv/)."""
     return StreamingResponse(
-        zip_stream(res, user.subject),
+        zip_stream(res, user.user_id),
         media_type="application/zip",
         headers={"Content-Disposition": 'attachment; filename="healthplatform-export.zip"'},
     )

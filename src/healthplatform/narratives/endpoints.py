@@ -40,7 +40,7 @@ async def list_narratives(
         raise BadRequest(f"unknown domain {domain!r}; one of {', '.join(DOMAINS)}")
     rows, total = await service.list_narratives(
         res,
-        user.subject,
+        user.user_id,
         first=from_,
         last=to,
         domain=domain,
@@ -65,7 +65,7 @@ async def list_narratives(
 async def export_my_data(user: CurrentUser, res: ResourcesDep) -> StreamingResponse:
     """Everything derived from my uploads as JSON lines (uploads, daily metrics, narratives)."""
     return StreamingResponse(
-        service.export_lines(res, user.subject),
+        service.export_lines(res, user.user_id),
         media_type="application/x-ndjson",
         headers={"Content-Disposition": 'attachment; filename="healthplatform-export.jsonl"'},
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 from healthplatform.auth.db import create_auth_engine, create_auth_sessionmaker
 from healthplatform.auth.repository import get_user_by_username
 from healthplatform.auth.settings import AuthSettings
+from healthplatform.core.identity import user_key
 from healthplatform.me import SAMPLE_DESCRIPTION
 from healthplatform.me.samples import sample_week
 from healthplatform.runtime import open_resources
@@ -63,7 +64,7 @@ async def load_demo(
     accepted = []
     async with open_resources(settings, "demo") as res:
         for name, data in files:
-            result = await accept_upload(res, subject, name, data, description)
+            result = await accept_upload(res, user_key(subject), name, data, description)
             accepted.append(result)
             if progress is not None:
                 progress(name, result)

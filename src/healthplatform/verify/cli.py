@@ -26,9 +26,9 @@ def verify(
     The verifier recomputes each claim its own way (it shares no code with the metrics)
     and checks that the text shows it. Prints verified/total claims; exits 1 when a claim
     fails, listing the first failures."""
+    from healthplatform.core.identity import user_key
     from healthplatform.runtime import open_resources
     from healthplatform.settings import Settings
-    from healthplatform.uploads.service import user_key
     from healthplatform.verify.stored import Verified, users_with_narratives, verify_stored
 
     try:
@@ -70,10 +70,10 @@ def rederive(
 
     Per user, in one transaction holding the user's lock: place the records again, then
     recompute every day's metrics, journal and training example."""
+    from healthplatform.core.identity import user_key
     from healthplatform.etl.pipeline import rederive_user
     from healthplatform.runtime import open_resources
     from healthplatform.settings import Settings
-    from healthplatform.uploads.service import user_key
     from healthplatform.verify.stored import users_with_narratives
 
     settings = Settings()

@@ -10,8 +10,8 @@ import pytest
 
 from healthplatform.etl.derive import compute_days
 from healthplatform.etl.narratives import Claim, Narrative, daily_journal
+from healthplatform.etl.observation_rows import observation_days
 from healthplatform.etl.observations import Observation, from_record
-from healthplatform.etl.repository import observation_days
 from healthplatform.etl.zones import SetZone, place_all
 from healthplatform.healthconnect.registry import record_types
 from healthplatform.healthconnect.synth import synthetic_records
