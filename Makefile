@@ -63,7 +63,7 @@ bench-year: install ## A person's dense year: process, rederive, day view, narra
 bench-fhir: install ## Peak memory growth while a year is exported as FHIR (PostgreSQL)
 	$(BIN)/python scripts/bench_fhir.py
 
-docs: install ## Regenerate the generated tables in docs/ (settings, metric definitions)
+docs: install ## Regenerate the generated tables in docs/ (settings, metric definitions, error codes)
 	$(BIN)/python scripts/gen_config_doc.py
 
 lock: ## Re-resolve and pin every dependency into requirements.lock

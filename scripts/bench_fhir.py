@@ -31,7 +31,7 @@ from tests.support import services  # noqa: E402
 
 from healthplatform.api.app import create_app  # noqa: E402
 from healthplatform.core.identity import user_key  # noqa: E402
-from healthplatform.db.migrate import upgrade  # noqa: E402
+from healthplatform.db.migrate import HEALTH  # noqa: E402
 from healthplatform.etl.decode import decode_file  # noqa: E402
 from healthplatform.etl.observation_rows import upsert_observations  # noqa: E402
 from healthplatform.healthconnect.container import ReadLimits  # noqa: E402
@@ -119,7 +119,7 @@ def main() -> None:
             jwt_audience=services.AUDIENCE,
             log_level="WARNING",
         )
-        asyncio.run(upgrade(settings))
+        asyncio.run(HEALTH.upgrade(settings))
         print(f"storing {args.days} days of records ...", flush=True)
         records = asyncio.run(store(settings, person, args.days))
         result = asyncio.run(export(settings, keys, person))

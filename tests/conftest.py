@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 
 from healthplatform.api.app import create_app
-from healthplatform.db.migrate import upgrade
+from healthplatform.db.migrate import HEALTH
 from healthplatform.settings import Settings
 from tests.support import services
 from tests.support.artifacts import samples_dir
@@ -116,7 +116,7 @@ def production_settings(
     )
     import asyncio
 
-    asyncio.run(upgrade(settings))
+    asyncio.run(HEALTH.upgrade(settings))
     yield settings
     asyncio.run(services.drop_rabbit_topology(settings.rabbitmq_exchange, settings.rabbitmq_queue))
 
@@ -131,7 +131,7 @@ def embedded_settings(jwks_url: str, tmp_path_factory: pytest.TempPathFactory) -
     )
     import asyncio
 
-    asyncio.run(upgrade(settings))
+    asyncio.run(HEALTH.upgrade(settings))
     return settings
 
 

@@ -91,19 +91,22 @@ def migrate(
     ] = Database.all,
 ) -> None:
     """Upgrade database schemas (safe to run from several pods at once)."""
-    from healthplatform.auth.cli import migrate_auth
-    from healthplatform.db.migrate import upgrade
+    from healthplatform.auth.cli import load_settings as load_auth_settings
+    from healthplatform.db.migrate import AUTH, HEALTH
 
-    if database in (Database.health, Database.all):
-        settings = _settings()
+    for name in (Database.health, Database.auth):
+        if database not in (name, Database.all):
+            continue
+        if name is Database.health:
+            upgrade = HEALTH.upgrade(_settings(), revision)
+        else:
+            upgrade = AUTH.upgrade(load_auth_settings(), revision)
         try:
-            asyncio.run(upgrade(settings, revision))
+            asyncio.run(upgrade)
         except OSError as exc:
-            console.print(f"[red]cannot reach the health database:[/red] {exc}")
+            console.print(f"[red]cannot reach the {name} database:[/red] {exc}")
             raise typer.Exit(1) from exc
-        console.print(f"health database at revision {revision}")
-    if database in (Database.auth, Database.all):
-        migrate_auth(revision)
+        console.print(f"{name} database at revision {revision}")
 
 
 @app.command("settings")
@@ -304,17 +307,16 @@ async def _up_main(settings: Settings, auth_settings: AuthSettings, sock: socket
     from healthplatform.api.app import create_app
     from healthplatform.auth.app import create_auth_app
     from healthplatform.auth.maintenance import run_maintenance
-    from healthplatform.auth.migrate import upgrade as upgrade_auth
     from healthplatform.core.revocation import MemoryRevocationList
     from healthplatform.core.serving import HTTP_LIMITS
-    from healthplatform.db.migrate import upgrade
+    from healthplatform.db.migrate import AUTH, HEALTH
     from healthplatform.gateway.local import LocalGateway
     from healthplatform.localrun import announce_when_serving
     from healthplatform.ops.housekeeping import run_housekeeping
     from healthplatform.runtime import open_resources
 
-    await upgrade(settings)
-    await upgrade_auth(auth_settings)
+    await HEALTH.upgrade(settings)
+    await AUTH.upgrade(auth_settings)
     await run_maintenance(auth_settings)  # a signing key exists before the first login
     data_dir = settings.data_dir.resolve()
     # auth and API share one process: logout and reuse revocations reach /v1 at once

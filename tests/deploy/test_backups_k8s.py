@@ -180,6 +180,20 @@ def test_the_relay_reads_the_backups_bucket() -> None:
     assert buckets == {"relay": "hp-backups", "backup": "hp-backups", "backup-verify": "hp-backups"}
 
 
+def test_every_app_that_erases_or_restores_reads_the_erasure_log_bucket() -> None:
+    """The API writes the log (DELETE /v1/me/data, DELETE /account); backup jobs apply it
+    after a restore. Each gets the bucket Terraform made for it, not the lake."""
+    docs = render("always-free")
+    apps, _ = app_settings.app_containers(docs, context("always-free", docs))
+    buckets = {
+        a.role: a.env["HP_ERASURE_LOG_BUCKET"].value
+        for a in apps
+        if "HP_ERASURE_LOG_BUCKET" in a.env
+    }
+    assert {"api", "backup"} <= set(buckets), buckets
+    assert set(buckets.values()) == {"hp-erasure-log"}
+
+
 def test_new_objects_are_schema_valid(tmp_path: Path) -> None:
     docs: list[kube.Doc] = []
     for profile, features in CASES:
@@ -491,6 +505,14 @@ REFUSED: dict[str, tuple[dict[str, str], str]] = {
     "backups in the data lake bucket": (
         {"objectStore.buckets.backups": "hp-datalake"},
         "must not live in the data lake bucket",
+    ),
+    "erasure log in the backups bucket": (
+        {"objectStore.buckets.erasureLog": "hp-backups"},
+        "the erasure log needs a bucket of its own",
+    ),
+    "erasure log in the data lake bucket": (
+        {"objectStore.buckets.erasureLog": "hp-datalake"},
+        "the erasure log needs a bucket of its own",
     ),
     "archive_timeout as a PostgreSQL parameter": (
         {"data.postgres.health.parameters.archive_timeout": "1h"},

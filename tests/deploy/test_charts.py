@@ -365,7 +365,11 @@ def terraform_generated_values(tmp_path: Path) -> Path:
             "region": "eu-frankfurt-1",
             "namespace": "axaxnpcrorw5",
             "forcePathStyle": True,
-            "buckets": {"dataLake": "hp-datalake", "backups": "hp-backups"},
+            "buckets": {
+                "dataLake": "hp-datalake",
+                "backups": "hp-backups",
+                "erasureLog": "hp-erasure-log",
+            },
         },
         "cluster": {
             "name": "hp-oke",

@@ -757,7 +757,7 @@ def check_cluster_values(path: Path) -> list[str]:
             f"{path.name}: top-level keys {sorted(values)} != Terraform's {sorted(sections)}"
         )
     leaves = {leaf.rsplit(".", 1)[-1] for leaf in leaf_paths(values)}
-    if leaves - keys - {"dataLake", "backups"} or keys - leaves - {"buckets"}:
+    if leaves - keys - {"dataLake", "backups", "erasureLog"} or keys - leaves - {"buckets"}:
         problems.append(
             f"{path.name}: keys {sorted(leaves ^ keys)} differ from Terraform's platform_values"
         )

@@ -1150,7 +1150,7 @@ def test_env_buckets_have_lifecycle_rules_and_no_versioned_retention(
     env_vars_cfg: PureConfig, env_base: dict
 ) -> None:
     buckets = env_vars_cfg.evaluate("local.buckets", env_base)
-    assert set(buckets) == {"datalake", "backups", "tfstate"}
+    assert set(buckets) == {"datalake", "backups", "erasure-log", "tfstate"}
     assert bucket_map_violations(buckets) == []
     assert not buckets["tfstate"]["s3_access"], (
         "in-cluster credentials must not reach the Terraform state"
@@ -1158,7 +1158,28 @@ def test_env_buckets_have_lifecycle_rules_and_no_versioned_retention(
     without_state = env_vars_cfg.evaluate(
         "local.buckets", {**env_base, "create_tfstate_bucket": False}
     )
-    assert set(without_state) == {"datalake", "backups"}
+    assert set(without_state) == {"datalake", "backups", "erasure-log"}
+
+
+@pytest.mark.parametrize("backup_days", [7, 35, 90])
+def test_erasure_log_outlives_every_backup(
+    env_vars_cfg: PureConfig, env_base: dict, backup_days: int
+) -> None:
+    """A restore applies the erasure log (src/healthplatform/me/erasure_log.py): an entry
+    must stay, undeletable, for as long as a backup taken before the erasure exists."""
+    buckets = env_vars_cfg.evaluate(
+        "local.buckets", {**env_base, "backup_retention_days": backup_days}
+    )
+    log, backups = buckets["erasure-log"], buckets["backups"]
+    backup_expiry = max(r["days"] for r in backups["lifecycle_rules"] if r["action"] == "DELETE")
+    assert backup_expiry == backup_days
+    assert log["s3_access"] and not log["versioning"]
+    assert log["retention_days"] > backup_expiry
+    assert all(
+        r["days"] >= log["retention_days"]
+        for r in log["lifecycle_rules"]
+        if r["action"] == "DELETE" and r["target"] == "objects"
+    )
 
 
 def test_env_buckets_pass_the_storage_module_validations(
@@ -1253,6 +1274,7 @@ REQUIRED_VALUE_KEYS = [
     "objectStore.forcePathStyle",
     "objectStore.buckets.dataLake",
     "objectStore.buckets.backups",
+    "objectStore.buckets.erasureLog",
     "cluster.name",
     "cluster.id",
     "cluster.kubernetesVersion",

@@ -20,9 +20,8 @@ from fastapi.responses import FileResponse
 
 from healthplatform.api.app import create_app
 from healthplatform.auth.app import create_auth_app
-from healthplatform.auth.migrate import upgrade as upgrade_auth
 from healthplatform.auth.settings import AuthSettings
-from healthplatform.db.migrate import upgrade as upgrade_api
+from healthplatform.db.migrate import AUTH, HEALTH
 from healthplatform.settings import Settings
 from tests.e2e.test_passkey_browser import ARTIFACTS, CHROMIUM, HERE, require_browser
 from tests.integration.auth.servers import serve
@@ -57,8 +56,8 @@ def origins(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
         jwks_min_refresh_seconds=0,
     )
     for settings in (closed, opened):
-        asyncio.run(upgrade_auth(settings))
-    asyncio.run(upgrade_api(api_settings))
+        asyncio.run(AUTH.upgrade(settings))
+    asyncio.run(HEALTH.upgrade(api_settings))
     with (
         serve(page_app(), port=page_port),
         serve(create_auth_app(closed), port=auth_port),

@@ -18,9 +18,8 @@ from fastapi.responses import FileResponse
 
 from healthplatform.api.app import create_app
 from healthplatform.auth.app import create_auth_app
-from healthplatform.auth.migrate import upgrade as upgrade_auth
 from healthplatform.auth.settings import AuthSettings
-from healthplatform.db.migrate import upgrade as upgrade_api
+from healthplatform.db.migrate import AUTH, HEALTH
 from healthplatform.settings import Settings
 from tests.integration.auth.servers import serve
 from tests.support.services import free_port
@@ -64,8 +63,8 @@ def servers(tmp_path: Path) -> Iterator[tuple[str, str]]:
         jwt_jwks_url=f"http://127.0.0.1:{port}/.well-known/jwks.json",
         jwks_min_refresh_seconds=0,
     )
-    asyncio.run(upgrade_auth(auth_settings))
-    asyncio.run(upgrade_api(api_settings))
+    asyncio.run(AUTH.upgrade(auth_settings))
+    asyncio.run(HEALTH.upgrade(api_settings))
     auth_app = create_auth_app(auth_settings)
 
     @auth_app.get("/", include_in_schema=False)

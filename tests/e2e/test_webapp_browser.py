@@ -20,10 +20,9 @@ from starlette.types import Message, Receive, Scope, Send
 
 from healthplatform.api.app import create_app
 from healthplatform.auth.app import create_auth_app
-from healthplatform.auth.migrate import upgrade as upgrade_auth
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.cli import create_worker
-from healthplatform.db.migrate import upgrade as upgrade_api
+from healthplatform.db.migrate import AUTH, HEALTH
 from healthplatform.gateway.local import LocalGateway
 from healthplatform.settings import Settings
 from healthplatform.web import install as install_web
@@ -88,8 +87,8 @@ def platform_settings(data_dir: Path, port: int) -> tuple[Settings, AuthSettings
         public_url=f"http://localhost:{port}",  # the API fetches the JWKS from this origin
         outbox_poll_interval_seconds=0.1,
     )
-    asyncio.run(upgrade_auth(auth_settings))
-    asyncio.run(upgrade_api(settings))
+    asyncio.run(AUTH.upgrade(auth_settings))
+    asyncio.run(HEALTH.upgrade(settings))
     return settings, auth_settings
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 import zlib
 from pathlib import Path
 
@@ -223,3 +224,21 @@ async def test_requests_without_valid_token_get_401(
     )
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_refusals_carry_a_stable_code(api: ApiClient, user: str, samples: list[Path]) -> None:
+    glucose = next(p for p in samples if p.name.startswith("BloodGlucose")).read_bytes()
+    expected = {
+        "unprocessable_file": await api.upload(user, "x.avro", b"PK\x03\x04 zip" * 10),
+        "unsupported_media_type": await api.upload(user, "BloodGlucoseRecord_1.exe", glucose),
+        "unauthorized": await api.http.get("/v1/upload/history"),
+        "invalid_token": await api.http.get(
+            "/v1/upload/history", headers={"Authorization": "Bearer not.a.token"}
+        ),
+        "not_found": await api.http.get(
+            f"/v1/upload/status/{uuid.uuid4()}", headers=api.auth(user)
+        ),
+    }
+    for code, response in expected.items():
+        assert response.json()["code"] == code, response.text
+        assert response.json()["detail"]

@@ -21,9 +21,8 @@ from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner, Result
 
 from healthplatform.api.app import create_app
-from healthplatform.auth.migrate import upgrade as upgrade_auth
 from healthplatform.auth.settings import AuthSettings
-from healthplatform.db.migrate import upgrade
+from healthplatform.db.migrate import AUTH, HEALTH
 from healthplatform.ops.backups.cli import backup_cli, reprocess
 from healthplatform.ops.backups.db import table_names
 from healthplatform.ops.backups.settings import BackupSettings
@@ -68,8 +67,8 @@ def _common(jwks_url: str, data_dir: Path) -> dict[str, object]:
 
 
 async def migrate(platform: Platform) -> None:
-    await upgrade(platform.settings)
-    await upgrade_auth(platform.auth)
+    await HEALTH.upgrade(platform.settings)
+    await AUTH.upgrade(platform.auth)
 
 
 @contextmanager

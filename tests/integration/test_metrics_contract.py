@@ -20,8 +20,8 @@ from prometheus_client import start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 
 from healthplatform.auth.app import create_auth_app
-from healthplatform.auth.migrate import upgrade as upgrade_auth
 from healthplatform.auth.settings import AuthSettings
+from healthplatform.db.migrate import AUTH
 from healthplatform.ops.backups import status as backup_status
 from healthplatform.ops.housekeeping import housekeeping_once
 from healthplatform.runtime import Resources
@@ -92,7 +92,7 @@ async def test_dashboards_and_rules_use_metrics_the_services_export(
     # The auth service: a refused ceremony, then its /metrics.
     auth_settings = AuthSettings(data_dir=tmp_path, rp_id="localhost")
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, upgrade_auth(auth_settings)).result()
+        pool.submit(asyncio.run, AUTH.upgrade(auth_settings)).result()
     auth_app = create_auth_app(auth_settings)
     async with auth_app.router.lifespan_context(auth_app):
         transport = httpx.ASGITransport(app=auth_app)

@@ -17,12 +17,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from healthplatform.auth import migrate as auth_migrate
-from healthplatform.auth.db import create_auth_engine
 from healthplatform.auth.models import AuthBase
 from healthplatform.auth.settings import AuthSettings
-from healthplatform.db import migrate as health_migrate
-from healthplatform.db.engine import create_engine
+from healthplatform.db.engine import create_auth_engine, create_engine
+from healthplatform.db.migrate import AUTH, HEALTH
 from healthplatform.db.models import Base
 from healthplatform.settings import Settings
 from tests.support import services
@@ -74,7 +72,7 @@ def health(url: str, data_dir: Path) -> Database:
     settings = Settings(data_dir=data_dir, database_url=url)
     return Database(
         Base.metadata,
-        health_migrate.alembic_config(settings),
+        HEALTH.alembic_config(settings),
         lambda: create_engine(settings, application_name="test-migrations"),
         "alembic_version",
     )
@@ -84,9 +82,9 @@ def auth(url: str, data_dir: Path) -> Database:
     settings = AuthSettings(data_dir=data_dir, database_url=url)
     return Database(
         AuthBase.metadata,
-        auth_migrate.alembic_config(settings),
+        AUTH.alembic_config(settings),
         lambda: create_auth_engine(settings, application_name="test-migrations"),
-        auth_migrate.VERSION_TABLE,
+        AUTH.version_table,
     )
 
 

@@ -168,6 +168,6 @@ async def test_cached_token_still_expires(verifier: TokenVerifier, keys: KeySet)
     assert (await verifier.verify(token)).subject == "alice"  # from the cache
     import asyncio
 
-    await asyncio.sleep(2 + verifier.leeway + 0.2)
+    await asyncio.sleep(2 + verifier.rules.leeway + 0.2)
     with pytest.raises(Unauthorized, match="expired"):
         await verifier.verify(token)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from healthplatform.auth.settings import AuthSettings
-from healthplatform.db.migrate import upgrade
+from healthplatform.db.migrate import HEALTH
 from healthplatform.ops.backups.create import BackupError, create_backup, find_backup
 from healthplatform.ops.backups.db import DatabaseTarget, database_targets
 from healthplatform.ops.backups.manifest import Manifest
@@ -25,7 +25,7 @@ from healthplatform.storage.local import LocalObjectStore
 @pytest.fixture
 async def health(tmp_path: Path) -> DatabaseTarget:
     settings = Settings(data_dir=tmp_path)
-    await upgrade(settings)
+    await HEALTH.upgrade(settings)
     with sqlite3.connect(tmp_path / "health.db") as conn:  # a row the counts must match
         conn.execute(
             "INSERT INTO outbox_events (topic, payload, headers, status, attempts, created_at,"

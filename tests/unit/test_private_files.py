@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from healthplatform.auth.db import create_auth_engine
 from healthplatform.auth.settings import AuthSettings
-from healthplatform.db.engine import create_engine
+from healthplatform.db.engine import create_auth_engine, create_engine
 from healthplatform.settings import Settings
 
 

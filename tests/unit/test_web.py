@@ -159,7 +159,7 @@ def test_unknown_or_traversing_static_paths_are_404(client: TestClient, path: st
 def test_static_404_has_the_headers(client: TestClient) -> None:
     response = client.get(f"/static/{bundle().version}/missing.js")
     assert response.status_code == 404
-    assert response.json() == {"detail": "not found"}
+    assert response.json() == {"detail": "not found", "code": "not_found"}
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["cache-control"] == "no-store"
 

@@ -57,7 +57,10 @@ def may_read(principal: Principal) -> bool:
 
 
 class Forbidden(PlatformError):
+    """The token lacks the scope the assistant needs (``health:read``)."""
+
     status_code = 403
+    code = "forbidden"
 
 
 class McpEndpoint:
@@ -134,7 +137,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 async def _error(send: Send, exc: PlatformError) -> None:
-    body = orjson.dumps({"detail": exc.message})
+    body = orjson.dumps({"detail": exc.message, "code": exc.code})
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     headers += [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
     await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})

@@ -5,19 +5,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from healthplatform import __version__
+from healthplatform.api.errors import install_error_handlers, respond
 from healthplatform.api.observability import ObservabilityMiddleware
 from healthplatform.auth import endpoints, internal, metrics
-from healthplatform.auth.errors import error_response, install_error_handlers
+from healthplatform.auth.compat import AuthErrors
+from healthplatform.auth.errors import UNAVAILABLE
 from healthplatform.auth.openapi import OPENAPI_URL, install_openapi
 from healthplatform.auth.resources import AuthResources, open_auth_resources
 from healthplatform.auth.service import AuthService
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.core.cors import CorsMiddleware
+from healthplatform.core.errors import PayloadTooLarge
 from healthplatform.core.revocation import RevocationList
 
 
@@ -31,7 +34,8 @@ class BodyLimitMiddleware:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         metrics.AUTH_FAILURES.labels(reason="too_large").inc()
-        await error_response("request body too large", 400)(scope, receive, send)
+        error = PayloadTooLarge("request body too large", status_code=400)
+        await respond(Request(scope), error, AuthErrors())(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,7 +83,7 @@ def create_auth_app(
 ) -> FastAPI:
     """Build the auth service. With ``resources`` given, the caller owns their lifetime.
     ``revocations``: the list a Health API in the same process reads (``up``).
-    The auth database must be migrated first (:func:`healthplatform.auth.migrate.upgrade`)."""
+    The auth database must be migrated first (:meth:`healthplatform.db.migrate.AUTH.upgrade`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -103,7 +107,7 @@ def create_auth_app(
         # FastAPI's own would start a second, disconnected trace per request
         telemetry={"tracing": False},
     )
-    install_error_handlers(app)
+    install_error_handlers(app, AuthErrors(), UNAVAILABLE)
     install_openapi(app)
     for router in (
         endpoints.webauthn,

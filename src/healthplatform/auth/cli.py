@@ -1,6 +1,6 @@
 """Command-line pieces of the auth service, for ``healthplatform.cli`` to mount:
-``serve_auth`` (``healthplatform serve auth``), ``migrate_auth``, and the ``auth_cli`` group
-(``rotate-keys``, ``maintain``, ``migrate``, ``settings``)."""
+``serve_auth`` (``healthplatform serve auth``) and the ``auth_cli`` group (``rotate-keys``,
+``maintain``, ``settings``); ``healthplatform migrate --database auth`` migrates."""
 
 from __future__ import annotations
 
@@ -53,27 +53,6 @@ def serve_auth(host: str = "0.0.0.0", port: int = 8001, workers: int = 1) -> Non
 
     load_settings()  # fail fast, before starting workers
     serve("healthplatform.auth.cli:auth_factory", host, port, workers)
-
-
-def migrate_auth(revision: str = "head") -> None:
-    """Upgrade the auth database (own version table ``auth_alembic_version``)."""
-    from healthplatform.auth.migrate import upgrade
-
-    settings = load_settings()
-    try:
-        asyncio.run(upgrade(settings, revision))
-    except OSError as exc:
-        console.print(f"[red]cannot reach the auth database:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    console.print(f"auth database at revision {revision}")
-
-
-@auth_cli.command("migrate")
-def migrate_command(
-    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
-) -> None:
-    """Upgrade the auth database schema."""
-    migrate_auth(revision)
 
 
 @auth_cli.command("rotate-keys")

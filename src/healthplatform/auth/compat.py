@@ -7,7 +7,8 @@ the request header ``X-HP-Auth-Features`` (comma separated, unknown names ignore
 - ``refresh-token``: ``refresh_token`` and ``refresh_expires_in`` in the answer of
   ``/authenticate/complete`` (``/token/refresh`` always answers them: old clients never
   call it);
-- ``passkey-id``: ``passkeyId`` in the answer of ``/register/complete``.
+- ``passkey-id``: ``passkeyId`` in the answer of ``/register/complete``;
+- ``error-code``: the stable ``code`` in error answers (docs/errors.md) next to ``error``.
 
 Credentials may omit ``rawId`` when ``id`` is present (the old test-credential generator
 does): both carry the same base64url credential id.
@@ -19,13 +20,18 @@ import json
 from typing import Any
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
+from healthplatform.auth import metrics
 from healthplatform.auth.errors import bad_request
+from healthplatform.core.errors import PlatformError, ValidationFailed
 
 FEATURES_HEADER = "X-HP-Auth-Features"
 FEATURE_REFRESH_TOKEN = "refresh-token"  # noqa: S105 (a feature name)
 FEATURE_PASSKEY_ID = "passkey-id"
-KNOWN_FEATURES = frozenset({FEATURE_REFRESH_TOKEN, FEATURE_PASSKEY_ID})
+FEATURE_ERROR_CODE = "error-code"
+KNOWN_FEATURES = frozenset({FEATURE_REFRESH_TOKEN, FEATURE_PASSKEY_ID, FEATURE_ERROR_CODE})
 
 
 def requested_features(request: Request) -> frozenset[str]:
@@ -52,3 +58,28 @@ def credential_object(credential: str | dict[str, Any]) -> dict[str, Any]:
     if "rawId" not in value and isinstance(value.get("id"), str):
         value = {**value, "rawId": value["id"]}
     return value
+
+
+class AuthErrors:
+    """``{"error": "<message>"}``, with ``"code"`` when the client asks; invalid requests
+    are 400 (never FastAPI's ``422 {"detail"}``)."""
+
+    def body(self, request: Request, error: PlatformError) -> dict[str, Any]:
+        if FEATURE_ERROR_CODE in requested_features(request):
+            return {"error": error.message, "code": error.code}
+        return {"error": error.message}
+
+    def invalid(self, request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        if str(first.get("type", "")) == "json_invalid":
+            metrics.AUTH_FAILURES.labels(reason="malformed").inc()
+            message = "malformed JSON body"
+        else:
+            where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+            metrics.AUTH_FAILURES.labels(reason="invalid_request").inc()
+            message = f"invalid request: {where + ': ' if where else ''}{first.get('msg', '')}"
+        error = ValidationFailed(message[:300], status_code=400)
+        return JSONResponse(self.body(request, error), status_code=400)
+
+    def document(self, schema: dict[str, Any]) -> None:
+        """The auth document is made by :mod:`healthplatform.auth.openapi`."""

@@ -42,6 +42,7 @@ ASSETLINKS_RELATIONS = [
 
 ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorBody, "description": "Bad or stale request"},
+    409: {"model": ErrorBody, "description": "A concurrent request won (retry)"},
     503: {"model": ErrorBody, "description": "A dependency is down (Retry-After)"},
     429: {"model": ErrorBody, "description": "Over an abuse limit (Retry-After)"},
 }

@@ -30,7 +30,6 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from healthplatform.auth import metrics
-from healthplatform.auth.db import create_auth_engine, create_auth_sessionmaker
 from healthplatform.auth.models import KeyState, SigningKeyRow, utcnow
 from healthplatform.auth.settings import (
     LOCAL_ENVIRONMENTS,
@@ -39,6 +38,7 @@ from healthplatform.auth.settings import (
     decode_key_encryption_key,
 )
 from healthplatform.core.errors import DependencyUnavailable
+from healthplatform.db.engine import create_auth_engine, create_sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -379,7 +379,7 @@ async def rotate(
     try:
         encryptor = KeyEncryptor(resolve_key_encryption_key(settings))
         return await rotate_keys(
-            create_auth_sessionmaker(engine), encryptor, settings, now=now, force=force
+            create_sessionmaker(engine), encryptor, settings, now=now, force=force
         )
     finally:
         await engine.dispose()

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from healthplatform.auth import repository as repo
-from healthplatform.auth.db import create_auth_engine, create_auth_sessionmaker
 from healthplatform.auth.keys import (
     KeyEncryptor,
     RotationReport,
@@ -20,7 +19,7 @@ from healthplatform.auth.models import utcnow
 from healthplatform.auth.revocations import keep_seconds
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.auth.usernames import refresh_skeletons
-from healthplatform.db.engine import transaction
+from healthplatform.db.engine import create_auth_engine, create_sessionmaker, transaction
 
 log = logging.getLogger(__name__)
 SESSION_GRACE = timedelta(days=7)  # ended sessions stay visible this long (audit)
@@ -39,7 +38,7 @@ async def run_maintenance(
     now = now or utcnow()
     engine = create_auth_engine(settings, application_name="healthplatform-auth-maintenance")
     try:
-        sessions = create_auth_sessionmaker(engine)
+        sessions = create_sessionmaker(engine)
         encryptor = KeyEncryptor(resolve_key_encryption_key(settings))
         keys = await rotate_keys(sessions, encryptor, settings, now=now, force=force_rotation)
         async with transaction(sessions) as session:

@@ -23,8 +23,8 @@ def document(app: FastAPI) -> dict[str, Any]:
         version=app.version,
         description=(
             'Passkey (WebAuthn) sign-in and tokens. Errors are `{"error": "<message>"}`. '
-            "Request header `X-HP-Auth-Features: refresh-token, passkey-id` asks for the "
-            "additions to the previous server's answers (docs/auth.md)."
+            "Request header `X-HP-Auth-Features: refresh-token, passkey-id, error-code` asks "
+            "for the additions to the previous server's answers (docs/auth.md)."
         ),
         routes=app.routes,
     )

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from healthplatform.auth.challenges import ChallengeStore, create_challenge_store
-from healthplatform.auth.db import create_auth_engine, create_auth_sessionmaker
 from healthplatform.auth.keys import (
     KeyEncryptor,
     KeyRing,
@@ -21,6 +20,7 @@ from healthplatform.auth.origins import OriginPolicy
 from healthplatform.auth.revocations import create_revocation_list, republishing
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.core.revocation import RevocationList
+from healthplatform.db.engine import create_auth_engine, create_sessionmaker
 
 
 @dataclass
@@ -44,11 +44,11 @@ async def open_auth_resources(
     revocations: RevocationList | None = None,
 ) -> AsyncIterator[AuthResources]:
     """Open everything and make sure a signing key exists (the first start creates one;
-    the database must be migrated: :func:`healthplatform.auth.migrate.upgrade`).
+    the database must be migrated: :meth:`healthplatform.db.migrate.AUTH.upgrade`).
     ``revocations``: a list shared with the API in this process (``up``)."""
     encryptor = KeyEncryptor(resolve_key_encryption_key(settings))
     engine = create_auth_engine(settings)
-    sessions = create_auth_sessionmaker(engine)
+    sessions = create_sessionmaker(engine)
     store = challenges or create_challenge_store(settings)
     keys = KeyRing(sessions, encryptor, reload_seconds=settings.key_reload_seconds)
     revoked = revocations or create_revocation_list(settings)

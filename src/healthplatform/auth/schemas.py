@@ -107,11 +107,13 @@ class AuthenticateStartResponse(CamelModel):
 
 
 class ErrorBody(BaseModel):
-    """Every refusal: ``{"error": "<message>"}`` (the previous server's contract)."""
+    """Every refusal: ``{"error": "<message>"}`` (the previous server's contract), plus the
+    stable ``code`` (docs/errors.md) for clients that ask (``X-HP-Auth-Features: error-code``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     error: str
+    code: str | None = None
 
 
 class SuccessResponse(CamelModel):

@@ -200,6 +200,13 @@ class AuthSettings(BaseSettings):
     access_token_ttl: int = Field(
         900, ge=60, le=3600, description="Access token lifetime (seconds)."
     )
+    jwt_leeway_seconds: int = Field(
+        30,
+        ge=0,
+        le=300,
+        description="Clock skew allowed when this service checks its own access tokens "
+        "(the API's is `HP_JWT_LEEWAY_SECONDS`).",
+    )
     refresh_token_ttl: int = Field(
         30 * 86400,
         ge=3600,

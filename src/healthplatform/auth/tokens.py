@@ -4,7 +4,6 @@ tokens (opaque, random, stored only as their SHA-256)."""
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import time
 import uuid
@@ -12,14 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from jwt.exceptions import InvalidTokenError
 
 from healthplatform.auth.errors import unauthorized
 from healthplatform.auth.keys import KeyRing, SigningKey
 from healthplatform.auth.settings import AuthSettings, SigningAlgorithm
+from healthplatform.core.tokens import TokenRefused, TokenRules, check_token
 
 REFRESH_PREFIX = "hprt_"
-MAX_TOKEN_CHARS = 8192
 _ALGORITHMS = frozenset(a.value for a in SigningAlgorithm)
 
 
@@ -37,7 +35,6 @@ class AccessClaims:
 
     subject: str
     session_id: str
-    jti: str
     claims: dict[str, Any]
 
 
@@ -72,41 +69,25 @@ def issue_access_token(
     return IssuedToken(token, settings.access_token_ttl, jti)
 
 
+def token_rules(settings: AuthSettings) -> TokenRules:
+    """The rules this service's own tokens meet: never longer-lived than it issues them."""
+    return TokenRules(
+        settings.issuer,
+        settings.audience,
+        _ALGORITHMS,
+        leeway=settings.jwt_leeway_seconds,
+        max_lifetime=settings.access_token_ttl,
+    )
+
+
 async def verify_access_token(token: str, keys: KeyRing, settings: AuthSettings) -> AccessClaims:
-    """The checks of :class:`healthplatform.core.tokens.TokenVerifier`, against the
-    key ring instead of the JWKS over HTTP, plus the ``sid`` claim."""
-    if len(token) > MAX_TOKEN_CHARS:
-        raise unauthorized("invalid token: too large", "token")
+    """:func:`healthplatform.core.tokens.check_token` against the key ring instead of the
+    JWKS over HTTP."""
     try:
-        header = jwt.get_unverified_header(token)
-    except (InvalidTokenError, json.JSONDecodeError, ValueError) as exc:
-        raise unauthorized("invalid token: malformed", "token") from exc
-    alg, kid = header.get("alg"), header.get("kid")
-    if alg not in _ALGORITHMS:
-        raise unauthorized("invalid token: algorithm not allowed", "token")
-    key = await keys.public_key(kid) if isinstance(kid, str) and kid else None
-    if key is None or key.algorithm_name != alg:
-        raise unauthorized("invalid token: unknown key", "token")
-    try:
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            key=key,
-            algorithms=[alg],
-            audience=settings.audience,
-            issuer=settings.issuer,
-            leeway=30,
-            options={"require": ["exp", "iat", "sub", "iss", "aud", "jti"]},
-        )
-    except jwt.ExpiredSignatureError as exc:
-        raise unauthorized("invalid token: expired", "token") from exc
-    except InvalidTokenError as exc:
-        raise unauthorized(f"invalid token: {type(exc).__name__}", "token") from exc
-    subject, session_id = claims.get("sub"), claims.get("sid")
-    if not isinstance(subject, str) or not isinstance(session_id, str):
-        raise unauthorized("invalid token: not a session token", "token")
-    if claims["exp"] - claims["iat"] > settings.access_token_ttl:
-        raise unauthorized("invalid token: lifetime too long", "token")
-    return AccessClaims(subject, session_id, str(claims["jti"]), claims)
+        principal, _ = await check_token(token, keys.public_key, token_rules(settings))
+    except TokenRefused as exc:
+        raise unauthorized(exc.message, "token") from exc
+    return AccessClaims(principal.subject, str(principal.claims["sid"]), principal.claims)
 
 
 def new_refresh_token() -> str:

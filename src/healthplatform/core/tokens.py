@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,7 +94,83 @@ class JwksCache:
         return self._keys.get(kid)
 
 
+KeyLookup = Callable[[str], Awaitable[PyJWK | None]]
+"""The published verification key of a ``kid`` (None: unknown)."""
+
+
+class TokenRefused(Unauthorized):
+    """The bearer token is refused (expired, revoked, forged...): sign in or refresh."""
+
+    code = "invalid_token"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"invalid token: {reason}")
+        self.reason = reason  # labels the refusal metric
+
+
+@dataclass(frozen=True)
+class TokenRules:
+    """What a valid access token looks like; ``leeway`` is the clock skew allowed on
+    ``exp``/``nbf``/``iat``, ``max_lifetime`` the longest ``exp - iat``."""
+
+    issuer: str
+    audience: str
+    algorithms: Collection[str]
+    leeway: int = 30
+    max_lifetime: int = DEFAULT_MAX_LIFETIME
+
+
+async def check_token(token: str, key_of: KeyLookup, rules: TokenRules) -> tuple[Principal, str]:
+    """Every check of an access token (the API's and the auth service's): size, ``alg``,
+    ``kid``, signature, ``iss``, ``aud``, times, subject, ``sid``, lifetime. Returns the
+    caller and the ``kid``; raises :class:`TokenRefused`."""
+    if len(token) > MAX_TOKEN_BYTES:
+        raise TokenRefused("too large")
+    try:
+        header = jwt.get_unverified_header(token)
+    except (InvalidTokenError, json.JSONDecodeError, ValueError) as exc:
+        raise TokenRefused("malformed") from exc
+    alg = header.get("alg")
+    if alg not in rules.algorithms:
+        raise TokenRefused("algorithm not allowed")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise TokenRefused("missing kid")
+    key = await key_of(kid)
+    if key is None:
+        raise TokenRefused("unknown kid")
+    if key.algorithm_name != alg:
+        raise TokenRefused("algorithm does not match key")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key=key,
+            algorithms=[alg],
+            audience=rules.audience,
+            issuer=rules.issuer,
+            leeway=rules.leeway,
+            options={"require": ["exp", "iat", "sub", "iss", "aud", "sid"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenRefused("expired") from exc
+    except InvalidTokenError as exc:
+        raise TokenRefused(type(exc).__name__) from exc
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject or len(subject) > 255:
+        raise TokenRefused("bad subject")
+    sid = claims.get("sid")
+    if not isinstance(sid, str) or not sid or len(sid) > 255:
+        raise TokenRefused("bad session id")
+    issued_at, expires = claims["iat"], claims["exp"]
+    if not isinstance(issued_at, int | float) or expires - issued_at > rules.max_lifetime:
+        raise TokenRefused("lifetime too long")
+    return Principal(subject, claims.get("jti"), claims), kid
+
+
 class TokenVerifier:
+    """:func:`check_token` against the JWKS, with verified tokens cached until they expire
+    and revoked sessions refused."""
+
     def __init__(
         self,
         jwks: JwksCache,
@@ -106,36 +183,32 @@ class TokenVerifier:
         revocations: RevocationList | None = None,
     ) -> None:
         self.jwks = jwks
-        self.issuer = issuer
-        self.audience = audience
-        self.algorithms = algorithms
-        self.leeway = leeway
-        self.max_lifetime = max_lifetime
+        self.rules = TokenRules(issuer, audience, tuple(algorithms), leeway, max_lifetime)
         self.revocations = revocations
         # verified tokens until they expire: a phone sends the same token for a whole batch
         # of uploads, and the signature check is the costliest part of a request's auth.
         # A hit still checks that the signing key is published and the session not revoked.
         self._verified: OrderedDict[str, tuple[float, str, Principal]] = OrderedDict()
 
-    @staticmethod
-    def _refuse(reason: str) -> Unauthorized:
-        metrics.TOKENS_REFUSED.labels(reason=reason).inc()
-        return Unauthorized(f"invalid token: {reason}")
-
     async def verify(self, token: str) -> Principal:
-        if len(token) > MAX_TOKEN_BYTES:
-            raise self._refuse("too large")
+        try:
+            return await self._verify(token)
+        except TokenRefused as exc:
+            metrics.TOKENS_REFUSED.labels(reason=exc.reason).inc()
+            raise
+
+    async def _verify(self, token: str) -> Principal:
         cached = self._verified.get(token)
-        if cached is not None and time.time() >= cached[0] + self.leeway:
+        if cached is not None and time.time() >= cached[0] + self.rules.leeway:
             del self._verified[token]
             cached = None
         if cached is None:
-            principal, kid = await self._verify(token)
+            principal, kid = await check_token(token, self.jwks.get, self.rules)
         else:
             _, kid, principal = cached
             if await self.jwks.get(kid) is None:  # the key was removed from the JWKS since
                 self._verified.pop(token, None)
-                raise self._refuse("unknown kid")
+                raise TokenRefused("unknown kid")
         await self._check_session(principal)
         if cached is None:
             self._verified[token] = (float(principal.claims["exp"]), kid, principal)
@@ -148,45 +221,4 @@ class TokenVerifier:
             return
         sid = principal.claims.get("sid")
         if isinstance(sid, str) and await self.revocations.is_revoked(sid):
-            raise self._refuse("session revoked")
-
-    async def _verify(self, token: str) -> tuple[Principal, str]:
-        try:
-            header = jwt.get_unverified_header(token)
-        except (InvalidTokenError, json.JSONDecodeError, ValueError) as exc:
-            raise self._refuse("malformed") from exc
-        alg = header.get("alg")
-        if alg not in self.algorithms:
-            raise self._refuse("algorithm not allowed")
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid:
-            raise self._refuse("missing kid")
-        key = await self.jwks.get(kid)
-        if key is None:
-            raise self._refuse("unknown kid")
-        if key.algorithm_name != alg:
-            raise self._refuse("algorithm does not match key")
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key=key,
-                algorithms=[alg],
-                audience=self.audience,
-                issuer=self.issuer,
-                leeway=self.leeway,
-                options={"require": ["exp", "iat", "sub", "iss", "aud", "sid"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise self._refuse("expired") from exc
-        except InvalidTokenError as exc:
-            raise self._refuse(type(exc).__name__) from exc
-        subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject or len(subject) > 255:
-            raise self._refuse("bad subject")
-        sid = claims.get("sid")
-        if not isinstance(sid, str) or not sid or len(sid) > 255:
-            raise self._refuse("bad session id")
-        issued_at, expires = claims["iat"], claims["exp"]
-        if not isinstance(issued_at, int | float) or expires - issued_at > self.max_lifetime:
-            raise self._refuse("lifetime too long")
-        return Principal(subject, claims.get("jti"), claims), kid
+            raise TokenRefused("session revoked")

@@ -1,4 +1,5 @@
-"""Engine and session factory for PostgreSQL (asyncpg) or SQLite (aiosqlite)."""
+"""Engines of both databases (health and auth) and their session factory, on PostgreSQL
+(asyncpg) or SQLite (aiosqlite)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import orjson
@@ -62,12 +63,22 @@ def private_sqlite_file(url: str, data_dir: Path) -> None:
         _tighten(path.with_name(path.name + suffix), PRIVATE_FILE_MODE)
 
 
+class DatabaseSettings(Protocol):
+    """What an engine reads from a settings class (``Settings`` or ``AuthSettings``)."""
+
+    @property
+    def resolved_database_url(self) -> str: ...
+    @property
+    def data_dir(self) -> Path: ...
+    @property
+    def database_pool_size(self) -> int: ...
+    @property
+    def database_connect_timeout_seconds(self) -> float: ...
+
+
 def build_engine(
-    url: str,
+    settings: DatabaseSettings,
     *,
-    data_dir: Path,
-    pool_size: int,
-    connect_timeout: float,
     application_name: str,
     pre_ping: bool,
     command_timeout: float = 30,
@@ -75,8 +86,11 @@ def build_engine(
 ) -> AsyncEngine:
     """An engine for either database (health or auth): SQLite with WAL and foreign keys
     locally, asyncpg with a bounded pool and fast connect timeouts in production."""
+    url = settings.resolved_database_url
+    pool_size = settings.database_pool_size
+    connect_timeout = settings.database_connect_timeout_seconds
     if is_sqlite(url):
-        private_sqlite_file(url, data_dir)
+        private_sqlite_file(url, settings.data_dir)
         engine = create_async_engine(url, connect_args={"timeout": 15}, **JSON_CODEC)
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -172,13 +186,23 @@ def create_engine(settings: Settings, *, application_name: str = "healthplatform
     closed (free), pings only connections idle for ``database_ping_idle_seconds``, and
     invalidates the whole pool on the first connection-level failure."""
     return build_engine(
-        settings.resolved_database_url,
-        data_dir=settings.data_dir,
-        pool_size=settings.database_pool_size,
-        connect_timeout=settings.database_connect_timeout_seconds,
+        settings,
         application_name=application_name,
         pre_ping=False,
         ping_idle_seconds=settings.database_ping_idle_seconds,
+    )
+
+
+def create_auth_engine(
+    settings: DatabaseSettings, *, application_name: str = "healthplatform-auth"
+) -> AsyncEngine:
+    """The auth database; logins are rare next to uploads, so a ping per checkout buys a
+    clean failover."""
+    return build_engine(
+        settings,
+        application_name=application_name,
+        pre_ping=True,
+        command_timeout=10,
     )
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from healthplatform.auth.db import create_auth_engine, create_auth_sessionmaker
 from healthplatform.auth.repository import get_user_by_username
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.core.identity import user_key
+from healthplatform.db.engine import create_auth_engine, create_sessionmaker
 from healthplatform.me import SAMPLE_DESCRIPTION
 from healthplatform.me.samples import sample_week
 from healthplatform.runtime import open_resources
@@ -43,7 +43,7 @@ def sample_files(folder: Path | None) -> Iterator[tuple[str, bytes]]:
 async def user_subject(auth_settings: AuthSettings, username: str) -> str:
     engine = create_auth_engine(auth_settings, application_name="healthplatform-demo")
     try:
-        async with create_auth_sessionmaker(engine)() as session:
+        async with create_sessionmaker(engine)() as session:
             user = await get_user_by_username(session, username)
     finally:
         await engine.dispose()

@@ -26,6 +26,7 @@ from healthplatform.core.errors import (
     DependencyUnavailable,
     NotFound,
     Unprocessable,
+    UnprocessableFile,
     UnsupportedMediaType,
 )
 from healthplatform.db.engine import autocommit
@@ -110,7 +111,7 @@ async def accept_upload(
         )
     except AvroFileError as exc:
         metrics.UPLOADS_REJECTED.labels(reason=exc.reason).inc()
-        raise Unprocessable(exc.message, status_code=exc.status_code) from exc
+        raise UnprocessableFile(exc.message, status_code=exc.status_code) from exc
     named = FILENAME_PATTERN.match(filename)
     if named and named["hc_class"] != summary.record_type:
         metrics.UPLOADS_REJECTED.labels(reason="filename_mismatch").inc()

@@ -18,6 +18,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from healthplatform.core.errors import NotFound
 from healthplatform.healthconnect.registry import record_types
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -125,7 +126,7 @@ async def static(version: str, path: str, request: Request) -> Response:
     asset = app_bundle.assets.get(path) if version == app_bundle.version else None
     if asset is None:
         return JSONResponse(
-            {"detail": "not found"},
+            {"detail": "not found", "code": NotFound.code},
             status_code=404,
             headers=security_headers(request, html_page=False) | {"Cache-Control": "no-store"},
         )

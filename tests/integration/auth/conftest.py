@@ -20,9 +20,9 @@ import pytest
 from fastapi import FastAPI
 
 from healthplatform.auth.app import create_auth_app
-from healthplatform.auth.migrate import upgrade
 from healthplatform.auth.service import AuthService
 from healthplatform.auth.settings import AuthSettings, fingerprint_to_apk_key_hash
+from healthplatform.db.migrate import AUTH
 from tests.integration.auth.servers import serve
 from tests.integration.auth.softauthn import SoftAuthenticator
 from tests.support import services
@@ -61,7 +61,7 @@ def auth_settings_kwargs(**overrides: Any) -> dict[str, Any]:
 def migrated(settings: AuthSettings) -> AuthSettings:
     """Upgrade the schema (in a worker thread: callers may be inside a running loop)."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, upgrade(settings)).result()
+        pool.submit(asyncio.run, AUTH.upgrade(settings)).result()
     return settings
 
 

@@ -19,7 +19,6 @@ import pytest
 from sqlalchemy import func, select
 
 from healthplatform.auth.app import create_auth_app
-from healthplatform.auth.db import create_auth_engine, create_auth_sessionmaker
 from healthplatform.auth.maintenance import run_maintenance
 from healthplatform.auth.models import (
     Credential,
@@ -32,6 +31,7 @@ from healthplatform.auth.models import (
 from healthplatform.auth.revocations import keep_seconds, republish_recent
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.core.revocation import MemoryRevocationList, RedisRevocationList
+from healthplatform.db.engine import create_auth_engine, create_sessionmaker
 from tests.integration.auth.conftest import NEW_CLIENT, AuthClient, open_client
 from tests.integration.auth.test_old_clients import OpenApi
 from tests.support.services import free_port
@@ -178,7 +178,7 @@ async def test_maintenance_drops_ended_sessions_once_no_token_can_be_valid(
 async def ended_count(settings: AuthSettings) -> int:
     engine = create_auth_engine(settings, application_name="test")
     try:
-        async with create_auth_sessionmaker(engine)() as session:
+        async with create_sessionmaker(engine)() as session:
             return len(list(await session.scalars(select(EndedSession.session_id))))
     finally:
         await engine.dispose()

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from healthplatform.api.app import create_app
-from healthplatform.db.migrate import upgrade
+from healthplatform.db.migrate import HEALTH
 from healthplatform.settings import Settings
 from tests.integration.auth.conftest import AuthClient
 
@@ -26,7 +26,7 @@ async def health_api(auth_url: str, tmp_path: Path) -> AsyncIterator[httpx.Async
         jwt_jwks_url=f"{auth_url}/.well-known/jwks.json",
         jwks_min_refresh_seconds=0,
     )  # issuer and audience: the defaults on both sides
-    await upgrade(settings)
+    await HEALTH.upgrade(settings)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

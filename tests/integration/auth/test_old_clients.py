@@ -424,3 +424,21 @@ def test_cors_origins_are_never_a_wildcard() -> None:
             AuthSettings(rp_id="health.test", cors_origins=[bad])
     settings = AuthSettings(rp_id="health.test", cors_origins="https://App.Health.test:8443/")
     assert settings.cors_origins == ["https://app.health.test:8443"]
+
+
+async def test_error_codes_only_for_clients_that_ask(
+    old: httpx.AsyncClient, openapi: OpenApi
+) -> None:
+    asked = {"X-HP-Auth-Features": "error-code"}
+    for headers, expected in (({}, None), (asked, "request_refused")):
+        response = await old.post(
+            "/register/complete", json={"requestId": "unknown", "credential": "{}"}, headers=headers
+        )
+        assert response.status_code == 400
+        assert response.json().get("code") == expected
+        openapi.check_response("POST", "/register/complete", response)
+    invalid = await old.post("/register/start", json={"username": ""}, headers=asked)
+    assert invalid.status_code == 400 and invalid.json()["code"] == "validation_failed"
+    signed_out = await old.get("/passkeys", headers=asked)
+    assert signed_out.status_code == 401
+    assert signed_out.json()["code"] == "authentication_failed"

@@ -11,11 +11,11 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import inspect
 
-from healthplatform.auth.db import create_auth_engine
 from healthplatform.auth.maintenance import run_maintenance
-from healthplatform.auth.migrate import current_revision, head_revision, upgrade
 from healthplatform.auth.models import utcnow
 from healthplatform.auth.settings import AuthSettings
+from healthplatform.db.engine import create_auth_engine
+from healthplatform.db.migrate import AUTH
 from tests.integration.auth.conftest import AuthClient, open_client
 from tests.support.proxy import FlakyProxy
 from tests.support.services import free_port
@@ -120,8 +120,8 @@ async def test_postgres_and_redis_cut_and_restored(
 
 
 async def test_own_database_and_version_table(auth_settings: AuthSettings) -> None:
-    await upgrade(auth_settings)  # idempotent
-    assert await current_revision(auth_settings) == head_revision(auth_settings)
+    await AUTH.upgrade(auth_settings)  # idempotent
+    assert await AUTH.current_revision(auth_settings) == AUTH.head_revision(auth_settings)
     engine = create_auth_engine(auth_settings)
     try:
         async with engine.connect() as conn:

@@ -28,7 +28,7 @@ from healthplatform.auth.settings import AuthSettings
 from healthplatform.core.errors import DependencyUnavailable, Unauthorized
 from healthplatform.core.revocation import RedisRevocationList
 from healthplatform.core.tokens import JwksCache, TokenVerifier
-from healthplatform.db.migrate import upgrade
+from healthplatform.db.migrate import HEALTH
 from healthplatform.settings import Settings
 from tests.integration.auth.conftest import NEW_CLIENT, ORIGIN, AuthClient
 from tests.integration.auth.servers import serve
@@ -176,7 +176,7 @@ async def clients(
     platform: tuple[str, Settings],
 ) -> AsyncIterator[tuple[AuthClient, httpx.AsyncClient]]:
     auth_url, settings = platform
-    await upgrade(settings)
+    await HEALTH.upgrade(settings)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -311,3 +311,35 @@ def test_soft_authenticator_is_es256() -> None:
     )
     assert credential["response"]["attestationObject"]
     assert device.credentials[0].private_key.curve.name == "secp256r1"
+
+
+async def resigned(auth: AuthClient, token: str, **changes: Any) -> str:
+    """``token`` with ``changes`` to its claims, signed with the service's own key."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    key = await auth.service.res.keys.signing_key()
+    return jwt.encode(
+        {**claims, **changes}, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid}
+    )
+
+
+async def test_the_service_checks_its_tokens_with_the_configured_leeway(
+    auth_settings: AuthSettings, username: str
+) -> None:
+    settings = auth_settings.model_copy(update={"jwt_leeway_seconds": 120})
+    async for auth in open_client(settings):
+        good = (await signed_in(auth, username))["access_token"]
+        now = int(time.time())
+        within = await resigned(auth, good, iat=now - 960, exp=now - 60)
+        answer = await auth.http.get("/passkeys", headers=auth.bearer(within))
+        assert answer.status_code == 200, answer.text
+        beyond = await resigned(auth, good, iat=now - 1200, exp=now - 300)
+        answer = await auth.http.get("/passkeys", headers=auth.bearer(beyond))
+        assert answer.status_code == 401 and answer.json()["error"] == "invalid token: expired"
+
+
+async def test_the_service_refuses_an_over_long_subject(auth: AuthClient, username: str) -> None:
+    good = (await signed_in(auth, username))["access_token"]
+    token = await resigned(auth, good, sub="u" * 256)
+    response = await auth.http.get("/passkeys", headers=auth.bearer(token))
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid token: bad subject"

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from healthplatform.auth.cli import auth_cli, auth_factory
+from healthplatform.cli import app
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_migrate_rotate_maintain(env: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(auth_cli, ["migrate"])
+    result = runner.invoke(app, ["migrate", "--database", "auth"])
     assert result.exit_code == 0, result.output
     assert (env / "auth.db").exists()
 

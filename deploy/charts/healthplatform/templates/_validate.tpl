@@ -53,6 +53,10 @@ gateway.tls.issuer.email: Let's Encrypt needs an account e-mail
 {{- if eq .Values.objectStore.buckets.backups .Values.objectStore.buckets.dataLake }}
 objectStore.buckets.backups: the backups must not live in the data lake bucket ({{ .Values.objectStore.buckets.dataLake }}): losing one bucket would lose both
 {{- end -}}
+{{- $buckets := .Values.objectStore.buckets -}}
+{{- if or (eq $buckets.erasureLog $buckets.dataLake) (eq $buckets.erasureLog $buckets.backups) }}
+objectStore.buckets.erasureLog: the erasure log needs a bucket of its own ({{ $buckets.erasureLog }} is also the data lake or backups bucket): a restore or a lost bucket must not take it along
+{{- end -}}
 {{- $timeout := $pit.archiveTimeout | toString -}}
 {{- $seconds := 0 -}}
 {{- if hasSuffix "min" $timeout }}{{ $seconds = mul (trimSuffix "min" $timeout | int) 60 }}{{ else }}{{ $seconds = trimSuffix "s" $timeout | int }}{{ end -}}

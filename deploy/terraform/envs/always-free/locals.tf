@@ -75,6 +75,28 @@ locals {
       ]
     }
 
+    # The erasure log (src/healthplatform/me/erasure_log.py): one small object per
+    # erased person, applied by every restore so that a backup cannot bring a person
+    # back. A bucket of its own: no backup rotation, restore or loss of the lake
+    # touches it. The retention rule keeps each entry undeletable (not even the
+    # platform's own credentials can remove it) for as long as a backup taken before
+    # the erasure may still be restored, plus a month; then it expires.
+    erasure-log = {
+      versioning     = false
+      retention_days = var.backup_retention_days + 30
+      s3_access      = true
+      lifecycle_rules = [
+        {
+          name     = "expire-erasure-log"
+          action   = "DELETE"
+          target   = "objects"
+          days     = var.backup_retention_days + 30
+          prefixes = ["erasure-log/"]
+        },
+        local.abort_multipart_rule,
+      ]
+    }
+
     # Terraform state (backend.tf.example). Versioned so that a broken state can
     # be rolled back; only previous versions expire, the current state never.
     tfstate = {

@@ -96,8 +96,9 @@ locals {
       namespace      = module.storage.namespace
       forcePathStyle = true
       buckets = {
-        dataLake = module.storage.bucket_names["datalake"]
-        backups  = module.storage.bucket_names["backups"]
+        dataLake   = module.storage.bucket_names["datalake"]
+        backups    = module.storage.bucket_names["backups"]
+        erasureLog = module.storage.bucket_names["erasure-log"]
       }
     }
     cluster = {

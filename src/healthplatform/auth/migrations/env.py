@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-from healthplatform.auth.db import create_auth_engine
-from healthplatform.auth.migrate import VERSION_TABLE
 from healthplatform.auth.models import AuthBase
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.db.alembic_env import run_environment
+from healthplatform.db.migrate import AUTH
 
 run_environment(
     AuthBase.metadata,
-    lambda settings: create_auth_engine(
-        settings if isinstance(settings, AuthSettings) else AuthSettings(),
-        application_name="healthplatform-auth-migrate",
+    lambda settings: AUTH.migration_engine(
+        settings if isinstance(settings, AuthSettings) else AuthSettings()
     ),
-    version_table=VERSION_TABLE,
+    version_table=AUTH.version_table,
 )

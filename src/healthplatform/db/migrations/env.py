@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from healthplatform.db.alembic_env import run_environment
-from healthplatform.db.engine import create_engine
+from healthplatform.db.migrate import HEALTH
 from healthplatform.db.models import Base
 from healthplatform.settings import Settings
 
 run_environment(
     Base.metadata,
-    lambda settings: create_engine(
-        settings if isinstance(settings, Settings) else Settings(),
-        application_name="healthplatform-migrate",
+    lambda settings: HEALTH.migration_engine(
+        settings if isinstance(settings, Settings) else Settings()
     ),
 )

@@ -15,10 +15,9 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from healthplatform.auth import migrate as auth_migrate
 from healthplatform.auth.models import AuthBase
 from healthplatform.auth.settings import AuthSettings
-from healthplatform.db import migrate as health_migrate
+from healthplatform.db.migrate import AUTH, HEALTH
 from healthplatform.db.models import Base
 from healthplatform.ops.backups.store import DatabaseName
 from healthplatform.settings import Settings
@@ -66,7 +65,7 @@ def database_targets(
     """The health database, and the auth database when its settings are given."""
 
     async def migrate_health(url: str) -> None:
-        await health_migrate.upgrade(settings.model_copy(update={"database_url": url}))
+        await HEALTH.upgrade(settings.model_copy(update={"database_url": url}))
 
     targets = {
         DatabaseName.health: DatabaseTarget(
@@ -74,7 +73,7 @@ def database_targets(
             settings.resolved_database_url,
             "alembic_version",
             Base.metadata,
-            health_migrate.head_revision(settings),
+            HEALTH.head_revision(settings),
             migrate_health,
         )
     }
@@ -82,14 +81,14 @@ def database_targets(
         auth = auth_settings
 
         async def migrate_auth(url: str) -> None:
-            await auth_migrate.upgrade(auth.model_copy(update={"database_url": url}))
+            await AUTH.upgrade(auth.model_copy(update={"database_url": url}))
 
         targets[DatabaseName.auth] = DatabaseTarget(
             DatabaseName.auth,
             auth.resolved_database_url,
-            auth_migrate.VERSION_TABLE,
+            AUTH.version_table,
             AuthBase.metadata,
-            auth_migrate.head_revision(auth),
+            AUTH.head_revision(auth),
             migrate_auth,
         )
     return targets
