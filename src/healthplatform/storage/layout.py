@@ -26,13 +26,18 @@ def raw_key(user_id: str, record_type: str, day: date, sha256: str) -> str:
     return f"{RAW_PREFIX}/{user_id}/{record_type}/{day:%Y}/{day:%m}/{day:%d}/{sha256}.avro"
 
 
+def training_prefix(user_id: str) -> str:
+    """Every training example of one person (deleted when they withdraw consent)."""
+    return f"{TRAINING_PREFIX}/{user_id}/"
+
+
 def training_day_prefix(user_id: str, day: date) -> str:
     """Folder of one person's training example for one day (one object once committed)."""
-    return f"{TRAINING_PREFIX}/{user_id}/{day:%Y/%m/%d}/"
+    return f"{training_prefix(user_id)}{day:%Y/%m/%d}/"
 
 
 def training_month_prefix(user_id: str, day: date) -> str:
-    return f"{TRAINING_PREFIX}/{user_id}/{day:%Y/%m}/"
+    return f"{training_prefix(user_id)}{day:%Y/%m}/"
 
 
 def training_day(key: str) -> date | None:

@@ -23,7 +23,7 @@ from healthplatform.db.models import DailyMetrics, Narrative, Upload
 from healthplatform.db.models import Observation as ObservationRow
 from healthplatform.etl import repository as etl_repository
 from healthplatform.storage import ObjectStore
-from healthplatform.storage.layout import TRAINING_PREFIX
+from healthplatform.storage.layout import TRAINING_PREFIX, training_prefix
 from healthplatform.uploads import repository as uploads
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ async def _reprocess_once(
         queued = await uploads.requeue(conn, found, resettable, "reprocess")
         # objects are not transactional: deleted last, still under the lock; if the commit
         # fails the rows stay and a second run deletes them again
-        training = await store.delete_prefix(f"{TRAINING_PREFIX}/{user}/")
+        training = await store.delete_prefix(training_prefix(user))
     return UserResult(user, queued, derived, training, busy)
 
 
