@@ -30,15 +30,15 @@ sys.path.insert(0, str(ROOT))
 from tests.support import services  # noqa: E402
 
 from healthplatform.apps.api import create_app  # noqa: E402
+from healthplatform.core.identity import user_key  # noqa: E402
 from healthplatform.db.migrate import HEALTH  # noqa: E402
 from healthplatform.etl.decode import decode_file  # noqa: E402
-from healthplatform.etl.repository import upsert_observations  # noqa: E402
+from healthplatform.etl.observation_rows import upsert_observations  # noqa: E402
 from healthplatform.healthconnect.container import ReadLimits  # noqa: E402
 from healthplatform.healthconnect.person import year_files  # noqa: E402
 from healthplatform.healthconnect.registry import FILENAME_PATTERN  # noqa: E402
 from healthplatform.runtime import open_resources  # noqa: E402
 from healthplatform.settings import Settings  # noqa: E402
-from healthplatform.uploads.service import user_key  # noqa: E402
 
 LIMITS = ReadLimits.from_settings(Settings())  # the ETL's decoding bounds
 

@@ -43,12 +43,12 @@ from tests.support import services  # noqa: E402
 
 from healthplatform.apps.api import create_app  # noqa: E402
 from healthplatform.core.gc_tuning import tune_for_service  # noqa: E402
+from healthplatform.core.identity import user_key  # noqa: E402
 from healthplatform.core.logging import configure_logging  # noqa: E402
 from healthplatform.etl.pipeline import rederive_user  # noqa: E402
 from healthplatform.healthconnect.person import year_files  # noqa: E402
 from healthplatform.runtime import open_resources  # noqa: E402
 from healthplatform.settings import Settings  # noqa: E402
-from healthplatform.uploads.service import user_key  # noqa: E402
 from scripts.bench_etl import run_worker  # noqa: E402
 from scripts.benchlib import production_env  # noqa: E402
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from healthplatform.core.identity import user_key
 from healthplatform.db.models import OutboxEvent
 from healthplatform.healthconnect.registry import record_types
 from healthplatform.healthconnect.synth import synthetic_file
 from healthplatform.runtime import Resources
-from healthplatform.uploads.service import user_key
 from tests.conftest import ApiClient
 
 pytestmark = pytest.mark.integration

@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from healthplatform.auth.settings import AuthSettings
+from healthplatform.core.identity import user_key
 from healthplatform.ops.backups.create import create_backup, find_backup, stored_backups
 from healthplatform.ops.backups.db import DatabaseTarget, database_targets
 from healthplatform.ops.backups.restore import RestoreError, restore_database
@@ -21,7 +22,6 @@ from healthplatform.ops.backups.status import export_status_metrics
 from healthplatform.ops.backups.store import DatabaseName, Kind, open_backup_store
 from healthplatform.ops.backups.verify import verify_backup
 from healthplatform.storage import create_object_store
-from healthplatform.uploads.service import user_key
 from tests.integration.test_backup_helpers import (
     Platform,
     embedded_platform,

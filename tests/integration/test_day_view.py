@@ -10,6 +10,7 @@ import pytest
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
+from healthplatform.core.identity import user_key
 from healthplatform.days.schemas import DayView, UploadDays
 from healthplatform.days.service import day_view, upload_days
 from healthplatform.runtime import Resources
@@ -40,7 +41,7 @@ async def test_the_sample_week_day_views_are_the_models_and_the_services(
     for day in days:
         got = await api.http.get(f"/v1/days/{day}", headers=api.auth(user))
         assert got.status_code == 200, got.text
-        view = await day_view(res, user, date.fromisoformat(day))
+        view = await day_view(res, user_key(user), date.fromisoformat(day))
         assert view is not None
         model = DayView.model_validate(view)
         assert model.zone.label and model.sample is not None
@@ -51,6 +52,6 @@ async def test_the_sample_week_day_views_are_the_models_and_the_services(
     for upload in history["uploads"]:
         upload_id = uuid.UUID(upload["correlation_id"])
         got = await api.http.get(f"/v1/days/by-upload/{upload_id}", headers=api.auth(user))
-        expected = await upload_days(res, user, upload_id)
+        expected = await upload_days(res, user_key(user), upload_id)
         UploadDays.model_validate(expected)
         assert got.content == rendered(expected)

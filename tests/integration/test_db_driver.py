@@ -15,12 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from healthplatform.db.engine import create_engine
 from healthplatform.db.models import OutboxEvent, Upload
-from healthplatform.etl import repository as repo
+from healthplatform.etl import observation_rows as repo
 from healthplatform.events.outbox import UPLOAD_RECEIVED, outbox_row
 from healthplatform.healthconnect.observations import Observation
 from healthplatform.settings import Settings
-from healthplatform.uploads.service import _row, upload_event
-from healthplatform.uploads.service import insert_on_postgres as insert
+from healthplatform.uploads.repository import insert_with_event, row_of, upload_event
 from tests.integration.test_faults import via_proxy
 from tests.support.proxy import FlakyProxy
 
@@ -48,7 +47,13 @@ def new_upload() -> tuple[dict[str, object], dict[str, object]]:
         updated_at=now,
     )
     event = outbox_row(UPLOAD_RECEIVED, upload_event(upload, note={"nested": [1, 2.5, None]}))
-    return _row(upload), event
+    return row_of(upload), event
+
+
+async def insert(engine: AsyncEngine, row: dict[str, object], event: dict[str, object]) -> bool:
+    """The upload's one-statement insert, on a connection of its own."""
+    async with engine.connect() as conn:
+        return await insert_with_event(conn, row, event)
 
 
 @pytest.fixture

@@ -23,12 +23,12 @@ from botocore.config import Config
 from sqlalchemy import text
 
 from healthplatform.auth.maintenance import run_maintenance
+from healthplatform.core.identity import user_key
 from healthplatform.ops.backups.create import find_backup
 from healthplatform.ops.backups.db import open_engine
 from healthplatform.ops.backups.status import export_status_metrics
 from healthplatform.ops.backups.store import open_backup_store
 from healthplatform.storage import create_object_store
-from healthplatform.uploads.service import user_key
 from tests.integration.test_backup_helpers import (
     Platform,
     database_digest,

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from healthplatform.core.identity import user_key
 from healthplatform.db.models import Upload
 from healthplatform.me import erasure_log
 from healthplatform.settings import Settings
 from healthplatform.storage.local import LocalObjectStore
-from healthplatform.uploads.service import user_key
 from tests.integration.test_backup_helpers import running_api
 from tests.support.services import KeySet
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from healthplatform.core.identity import user_key
 from healthplatform.db.models import OutboxEvent
-from healthplatform.uploads.service import user_key
 from tests.conftest import ApiClient
 
 pytestmark = pytest.mark.integration

@@ -15,6 +15,7 @@ import fastavro
 import pytest
 from sqlalchemy import func, or_, select, text, update
 
+from healthplatform.core.identity import user_key
 from healthplatform.db.models import DailyMetrics, Narrative, PersonJob, Upload
 from healthplatform.db.models import Observation as ObservationRow
 from healthplatform.etl.worker import Worker
@@ -23,7 +24,6 @@ from healthplatform.healthconnect.registry import record_types
 from healthplatform.healthconnect.synth import synthetic_records
 from healthplatform.runtime import Resources
 from healthplatform.settings import EventsBackend
-from healthplatform.uploads.service import user_key
 from tests.conftest import ApiClient
 
 pytestmark = pytest.mark.integration
@@ -502,6 +502,7 @@ async def test_an_event_for_a_busy_person_waits_without_claiming(api: ApiClient,
     (that deadlocked: bench-year logged "deadlock detected" retries)."""
     from healthplatform.etl import pipeline
     from healthplatform.etl import repository as repo
+    from healthplatform.uploads import repository as uploads
 
     res: Resources = api.app.state.resources  # type: ignore[attr-defined]
     accepted = []
@@ -531,7 +532,7 @@ async def test_an_event_for_a_busy_person_waits_without_claiming(api: ApiClient,
                 break
         assert waiting == [(True,)], waiting  # waiting, and nothing written (no xid)
         assert not waiter.done()
-        taken = await asyncio.wait_for(repo.take_for_processing(batch, [first, second]), 10)
+        taken = await asyncio.wait_for(uploads.take_queued(batch, [first, second]), 10)
         assert taken == {first, second}  # both still queued: the batch gets them
         await batch.execute(update(Upload).where(Upload.id.in_(taken)).values(status="completed"))
         await batch.commit()

@@ -160,8 +160,8 @@ async def test_kill_9_mid_batch_repeatedly(crash_settings: Settings, keys: KeySe
     assert final == {"completed": len(ids)}, final
     assert kills >= 2, "the worker was never killed mid-batch; make the run longer"
 
+    from healthplatform.core.identity import user_key
     from healthplatform.runtime import open_resources
-    from healthplatform.uploads.service import user_key
 
     async with open_resources(crash_settings, "test") as res:
         async with res.sessions() as session:

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from healthplatform.apps.api import create_app
+from healthplatform.core.identity import user_key
 from healthplatform.db.models import OutboxEvent, Upload
 from healthplatform.events.rabbit import RabbitConsumer, RabbitPublisher, Topology
 from healthplatform.events.relay import OutboxRelay
 from healthplatform.settings import Settings
-from healthplatform.uploads.service import user_key
 from tests.support.proxy import FlakyProxy
 from tests.support.services import RABBIT_URL, KeySet, drop_rabbit_topology
 

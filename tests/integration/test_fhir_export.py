@@ -13,11 +13,11 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import select
 
+from healthplatform.core.identity import user_key
 from healthplatform.db.models import Observation as ObservationRow
-from healthplatform.etl.repository import to_observation
+from healthplatform.etl.observation_rows import to_observation
 from healthplatform.fhir.observation import NotOurs, from_fhir
 from healthplatform.runtime import Resources
-from healthplatform.uploads.service import user_key
 from tests.conftest import ApiClient
 from tests.integration.test_etl import process_all, upload_files
 

@@ -13,10 +13,10 @@ import fastavro
 import pytest
 from sqlalchemy import select, update
 
+from healthplatform.core.identity import user_key
 from healthplatform.db.models import DailyMetrics, Narrative
 from healthplatform.etl.pipeline import rederive_user
 from healthplatform.runtime import Resources
-from healthplatform.uploads.service import user_key
 from tests.conftest import ApiClient
 from tests.integration.test_backup_helpers import (
     Platform,

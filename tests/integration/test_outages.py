@@ -34,6 +34,7 @@ from sqlalchemy import func, select
 
 from healthplatform.apps.api import create_app
 from healthplatform.core import metrics
+from healthplatform.core.identity import user_key
 from healthplatform.db.engine import create_engine
 from healthplatform.db.models import Upload
 from healthplatform.etl.worker import Worker
@@ -41,7 +42,6 @@ from healthplatform.events.relay import OutboxRelay
 from healthplatform.healthconnect.synth import synthetic_file
 from healthplatform.ops.housekeeping import run_housekeeping
 from healthplatform.settings import Settings
-from healthplatform.uploads.service import user_key
 from tests.integration.test_faults import via_proxy
 from tests.support.proxy import FlakyProxy
 from tests.support.services import KeySet, drop_rabbit_topology

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
+from healthplatform.core.identity import user_key
 from healthplatform.db.engine import create_engine
 from healthplatform.db.models import DailyMetrics, Narrative, Upload
 from healthplatform.db.models import Observation as ObservationRow
 from healthplatform.ops.backups.reprocess import reprocess, reprocess_user
 from healthplatform.runtime import Resources
-from healthplatform.uploads.service import user_key
 from tests.conftest import ApiClient
 from tests.integration.test_backup_helpers import (
     Platform,

@@ -125,9 +125,9 @@ async def test_sample_data_is_labelled_and_loads_once(api: ApiClient, user: str)
     assert (await api.http.post("/v1/me/sample-data")).status_code == 401
     from sqlalchemy import select
 
+    from healthplatform.core.identity import user_key
     from healthplatform.db.models import DailyMetrics
     from healthplatform.runtime import Resources
-    from healthplatform.uploads.service import user_key
 
     res: Resources = api.app.state.resources  # type: ignore[attr-defined]
     async with res.sessions() as session:
@@ -191,10 +191,10 @@ async def test_sample_data_never_becomes_training_data(
     keeps them out); the same files as the person's own data do."""
     from sqlalchemy import select
 
+    from healthplatform.core.identity import user_key
     from healthplatform.db.models import DailyMetrics
     from healthplatform.runtime import Resources
     from healthplatform.uploads import SAMPLE_DESCRIPTION
-    from healthplatform.uploads.service import user_key
 
     async def training_keys(sub: str) -> set[str | None]:
         res: Resources = api.app.state.resources  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ import httpx
 import jwt
 import pytest
 
-from healthplatform.uploads.service import user_key
+from healthplatform.core.identity import user_key
 from tests.integration.auth.conftest import NEW_CLIENT, AuthClient
 from tests.integration.auth.softauthn import SoftAuthenticator
 from tests.integration.test_up import start, stop, wait_completed

@@ -6,7 +6,7 @@ import uuid
 
 import orjson
 
-from healthplatform.etl import repository as repo
+from healthplatform.etl import observation_rows as repo
 from healthplatform.healthconnect.observations import Observation
 
 

@@ -31,7 +31,6 @@ from healthplatform.core.errors import (
 )
 from healthplatform.core.tokens import Principal
 from healthplatform.runtime import Resources
-from healthplatform.uploads.service import user_key
 
 READ_SCOPE = "health:read"
 PATH = "/mcp"
@@ -187,4 +186,4 @@ async def assistant_audit(
 ) -> dict[str, Any]:
     """Every call an AI assistant made on your data through MCP, newest first: tool,
     arguments, outcome, the token it used (its id) and the client."""
-    return await audit.entries(res, user_key(user.subject), limit, before)
+    return await audit.entries(res, user.user_id, limit, before)

@@ -17,7 +17,6 @@ from mcp.server.transport_security import TransportSecuritySettings
 from healthplatform.assistant import audit, data
 from healthplatform.core.tokens import Principal
 from healthplatform.runtime import Resources
-from healthplatform.uploads.service import user_key
 
 PRINCIPAL_KEY = "healthplatform.principal"
 RESOURCES_KEY = "healthplatform.resources"
@@ -47,7 +46,7 @@ async def _audited(
     run: Callable[[Resources, str], Awaitable[dict[str, Any]]],
 ) -> dict[str, Any]:
     res, principal, client = _caller(ctx)
-    user = user_key(principal.subject)
+    user = principal.user_id
     started = time.perf_counter()
     outcome, detail = "ok", None
     try:

@@ -9,7 +9,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -19,6 +19,7 @@ from jwt.exceptions import InvalidTokenError, PyJWKError
 
 from healthplatform.core import metrics
 from healthplatform.core.errors import Unauthorized
+from healthplatform.core.identity import user_key
 from healthplatform.core.revocation import RevocationList
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,10 @@ class Principal:
     subject: str
     token_id: str | None
     claims: dict[str, Any]
+    user_id: str = field(init=False)  # the key of the caller's stored data
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "user_id", user_key(self.subject))
 
 
 class JwksCache:

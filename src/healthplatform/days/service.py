@@ -20,11 +20,9 @@ from healthplatform.me.samples import sample_days
 from healthplatform.narratives.service import published_journal
 from healthplatform.runtime import Resources
 from healthplatform.uploads import SAMPLE_DESCRIPTION
-from healthplatform.uploads.service import user_key
 
 
-async def day_view(res: Resources, subject: str, day: date) -> dict[str, Any] | None:
-    user = user_key(subject)
+async def day_view(res: Resources, user: str, day: date) -> dict[str, Any] | None:
     async with res.sessions() as session:
         stored = await session.get(DailyMetrics, (user, day))
         if stored is None:
@@ -56,12 +54,12 @@ async def day_view(res: Resources, subject: str, day: date) -> dict[str, Any] | 
     }
 
 
-async def days_with_data(res: Resources, subject: str, limit: int) -> list[str]:
+async def days_with_data(res: Resources, user: str, limit: int) -> list[str]:
     async with res.sessions() as session:
         days = (
             await session.execute(
                 select(DailyMetrics.local_date)
-                .where(DailyMetrics.user_id == user_key(subject))
+                .where(DailyMetrics.user_id == user)
                 .order_by(DailyMetrics.local_date.desc())
                 .limit(limit)
             )
@@ -89,11 +87,10 @@ def day_zone(context: dict[str, Any], set_zones: list[zones.SetZone], day: date)
     }
 
 
-async def upload_days(res: Resources, subject: str, upload_id: uuid.UUID) -> dict[str, Any]:
+async def upload_days(res: Resources, user: str, upload_id: uuid.UUID) -> dict[str, Any]:
     """What the history row of an upload expands to: the local days its records fall on
     (start and end days; newer versions of a record from a later upload count there) and
     its upload narrative in full (``superseded`` once a later upload changed its days)."""
-    user = user_key(subject)
     async with res.sessions() as session:
         spans = (
             await session.execute(

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import asyncpg
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -54,27 +54,26 @@ class DriverStatement:
 
 
 async def fetchrow(
-    engine: AsyncEngine, statement: DriverStatement, params: Mapping[str, Any]
+    conn: AsyncConnection, statement: DriverStatement, params: Mapping[str, Any]
 ) -> asyncpg.Record | None:
-    """Run ``statement`` in autocommit mode (asyncpg runs a statement outside a transaction
-    in its own) and return its first row.
+    """Run ``statement`` on ``conn``'s driver connection in autocommit mode (asyncpg runs a
+    statement outside a transaction in its own) and return its first row.
 
     Errors are answered as the API answers SQLAlchemy's: a broken constraint propagates
     (a bug: 500); anything else is :class:`DependencyUnavailable` (503), and a lost
     connection is invalidated so that the pool never hands it out again."""
-    async with engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        driver: asyncpg.Connection = raw.driver_connection
-        try:
-            record: asyncpg.Record | None = await driver.fetchrow(
-                statement.sql, *statement.arguments(params)
-            )
-        except asyncpg.IntegrityConstraintViolationError:
-            raise
-        except _CONNECTION_LOST as exc:
-            await conn.invalidate(exc)
-            invalidate_pool(engine)  # the others opened before the same restart are dead too
-            raise DependencyUnavailable("database") from exc
-        except asyncpg.PostgresError as exc:
-            raise DependencyUnavailable("database") from exc
-        return record
+    raw = await conn.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    try:
+        record: asyncpg.Record | None = await driver.fetchrow(
+            statement.sql, *statement.arguments(params)
+        )
+    except asyncpg.IntegrityConstraintViolationError:
+        raise
+    except _CONNECTION_LOST as exc:
+        await conn.invalidate(exc)
+        invalidate_pool(conn.engine)  # the others opened before the same restart are dead too
+        raise DependencyUnavailable("database") from exc
+    except asyncpg.PostgresError as exc:
+        raise DependencyUnavailable("database") from exc
+    return record

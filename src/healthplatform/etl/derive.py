@@ -23,15 +23,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from healthplatform.core import metrics as prom
+from healthplatform.etl import observation_rows
 from healthplatform.etl import repository as repo
 from healthplatform.etl.metrics import DEFINITIONS_VERSION, SUMMARY_KEYS, compute_day
 from healthplatform.etl.metrics.activity import EXERCISE
 from healthplatform.etl.metrics.common import hhmm
 from healthplatform.etl.metrics.series import day_series
 from healthplatform.etl.narratives import Narrative, daily_journal
-from healthplatform.etl.training import month_prefix, training_day, training_example
+from healthplatform.etl.training import training_example
 from healthplatform.healthconnect.observations import Observation, is_newer, local_day_bounds_ms
 from healthplatform.runtime import Resources
+from healthplatform.storage.layout import training_day, training_month_prefix
 from healthplatform.verify.check import Report, check, facts
 
 log = logging.getLogger(__name__)
@@ -112,7 +114,7 @@ def compute_days(
     exercise_near: dict[date, list[Observation]] = {day: [] for day in on_day}
     one_day = timedelta(days=1)
     for o in newest(observations):
-        touched = repo.observation_days(o)
+        touched = observation_rows.observation_days(o)
         for day in touched:
             if day in on_day:
                 on_day[day].append(o)
@@ -205,12 +207,14 @@ async def derive(
     training = await repo.training_consent(conn, user)
     marked |= {d for d in later if any(0 < (d - m).days <= HISTORY_DAYS for m in marked)}
     for chunk in _chunks(sorted(marked)):
-        rows, sources = await repo.load_window(
+        rows, sources = await observation_rows.load_window(
             conn, user, chunk[0], chunk[-1], DOMAIN_OF, exclude_uploads=[u for u, _ in uploads]
         )
         rows = _current(uploads, rows, sources)
         # the latest height before the chunk's first day could start (BMI without one)
-        height = await repo.latest_height_m(conn, user, local_day_bounds_ms(chunk[0], 840)[0])
+        height = await observation_rows.latest_height_m(
+            conn, user, local_day_bounds_ms(chunk[0], 840)[0]
+        )
         computed = await off_loop(compute_days, rows, chunk, height)
         await _write(res, conn, user, chunk, computed, sources, derived, training)
     return derived
@@ -319,7 +323,7 @@ class _DayWriter:
         """Delete every other version of the written days' examples, including one left by
         an attempt killed before its commit (the user lock makes this the only writer).
         One listing per month instead of one per day."""
-        for month in sorted({month_prefix(self.user, day) for day in self.training_keys}):
+        for month in sorted({training_month_prefix(self.user, day) for day in self.training_keys}):
             async for stale in self.res.store.list(month):
                 day = training_day(stale.key)
                 if day in self.training_keys and stale.key != self.training_keys[day]:

@@ -18,16 +18,14 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from healthplatform.core import metrics as prom
 from healthplatform.db.engine import autocommit
-from healthplatform.db.models import Upload, UploadStatus
-from healthplatform.etl import person_jobs, placement
+from healthplatform.etl import observation_rows, person_jobs, placement
 from healthplatform.etl import repository as repo
 from healthplatform.etl.decode import Decoded, decode_file
 from healthplatform.etl.derive import (
@@ -42,7 +40,7 @@ from healthplatform.etl.narratives import upload_narrative
 from healthplatform.healthconnect.container import ReadLimits
 from healthplatform.runtime import Resources
 from healthplatform.storage.base import ObjectNotFound
-from healthplatform.uploads import service as uploads
+from healthplatform.uploads import repository as uploads
 
 log = logging.getLogger(__name__)
 BATCH_UPLOADS = 32  # a person's queued uploads derived in one unit of work
@@ -85,14 +83,15 @@ async def _decode(res: Resources, upload: uploads.Claimed) -> Decoded:
 
 async def process_upload(res: Resources, upload_id: uuid.UUID) -> Outcome:
     async with autocommit(res.engine) as conn:
-        owner = await repo.upload_owner(conn, upload_id)
+        owner = await uploads.owner(conn, upload_id)
     if owner is None:
         return Outcome(upload_id, "skipped")  # erased meanwhile
     async with res.engine.begin() as conn:
         # the person's lock before any row lock: the holder takes the person's queued
         # uploads, and a worker holding a row of them while waiting for it would deadlock
         await repo.lock_user(conn, owner)
-        upload = await uploads.claim_for_processing(res, upload_id)
+        async with autocommit(res.engine) as own:  # visible to the client at once
+            upload = await uploads.claim(own, upload_id)
         if upload is None:
             return Outcome(upload_id, "skipped")  # a batch took it, or it was done before
         decoded = await _decode(res, upload)
@@ -107,17 +106,15 @@ async def _more_of_the_person(
     and moved to ``processing`` inside the caller's transaction: a phone sends a file per
     record type per day at once, and their days are derived once for all of them. One that
     cannot be fetched or decoded is left queued: its own event reports it."""
-    rows = await repo.queued_uploads(conn, user, first, BATCH_UPLOADS - 1)
     batch: list[tuple[uploads.Claimed, Decoded]] = []
-    for upload_id, record_type, object_key in rows:
-        claimed = uploads.Claimed(upload_id, user, record_type, object_key)
+    for claimed in await uploads.queued_of(conn, user, first, BATCH_UPLOADS - 1):
         try:
             decoded = await _decode(res, claimed)
         except PermanentError:
             continue
         prom.ETL_MALFORMED_RECORDS.inc(decoded.malformed)
         batch.append((claimed, decoded))
-    taken = await repo.take_for_processing(conn, [c.id for c, _ in batch])
+    taken = await uploads.take_queued(conn, [c.id for c, _ in batch])
     return [(c, d) for c, d in batch if c.id in taken]
 
 
@@ -128,12 +125,7 @@ async def _apply(
     user = upload.user_id
     # first write (on SQLite, where the person's lock is a no-op, this takes the write
     # lock); the upload may have been erased since it was claimed
-    still_open = await conn.execute(
-        update(Upload)
-        .where(Upload.id == upload.id, Upload.status == UploadStatus.processing.value)
-        .values(updated_at=datetime.now(UTC))
-    )
-    if not getattr(still_open, "rowcount", 1):
+    if not await uploads.still_processing(conn, upload.id):
         return Outcome(upload.id, "skipped")
     batch = [(upload, decoded), *await _more_of_the_person(res, conn, user, upload.id)]
     everything = [o for _, found in batch for o in found.observations]
@@ -143,10 +135,10 @@ async def _apply(
     touched: dict[uuid.UUID, list[date]] = {}
     for claimed, found in batch:  # stored in upload order
         observations = found.observations
-        days = sorted({d for o in observations for d in repo.observation_days(o)})
+        days = sorted({d for o in observations for d in observation_rows.observation_days(o)})
         touched[claimed.id] = days
         dirty |= set(days)
-        dirty |= await repo.upsert_observations(conn, user, claimed.id, observations)
+        dirty |= await observation_rows.upsert_observations(conn, user, claimed.id, observations)
     moved = await placement.replace_after_upload(conn, user, placed)
     dirty |= moved.days
     moved.apply_to(everything)  # the copies in memory move with the stored rows
@@ -157,7 +149,7 @@ async def _apply(
         _complete(user, claimed, found, touched[claimed.id], derived) for claimed, found in batch
     ]
     await repo.save_narratives(conn, [narrative for narrative, _ in completed])
-    await repo.complete_uploads(conn, [done for _, done in completed])
+    await uploads.complete(conn, [done for _, done in completed])
     await repo.supersede_upload_narratives(conn, user, {c.id for c, _ in batch}, derived.changed)
     records = sum(len(found.observations) for _, found in batch)
     return Outcome(upload.id, "completed", len(dirty), records, len(batch))
@@ -204,7 +196,7 @@ async def rederive_user(res: Resources, user: str, *, all_days: bool = False) ->
         dirty = (await placement.replace_all(conn, user)).days
         if all_days:
             dirty |= set(await repo.stored_dates(conn, user, date.min, date.max))
-            dirty |= await repo.observation_dates(conn, user)
+            dirty |= await observation_rows.observation_dates(conn, user)
         derived = await derive(res, conn, user, dirty)
         await repo.supersede_upload_narratives(conn, user, (), derived.changed)
         await person_jobs.done(conn, user, requested)

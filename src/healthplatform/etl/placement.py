@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from healthplatform.db.models import Observation as Row
 from healthplatform.db.models import UtcStampingOrigin, ZoneEvidence, ZoneSetting
 from healthplatform.etl import zones
-from healthplatform.etl.repository import day_span, observation_days
+from healthplatform.etl.observation_rows import day_span, observation_days
 from healthplatform.healthconnect.observations import Observation
 
 HOUR_MS = zones.HOUR_MS

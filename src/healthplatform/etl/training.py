@@ -15,8 +15,8 @@ import orjson
 
 from healthplatform import __version__
 from healthplatform.etl.narratives.model import LAYERS, Narrative
+from healthplatform.storage.layout import training_day_prefix
 
-TRAINING_PREFIX = "training"
 INSTRUCTION = (
     "Write a cautious, non-diagnostic daily health journal entry from these measurements. "
     "State the numbers with units, then patterns, then an interpretation; say when data is "
@@ -61,27 +61,9 @@ def training_example(
     }
     body = _json(example)
     digest = hashlib.sha256(body).hexdigest()[:32]
-    return f"{day_prefix(user_id, day)}{digest}.json", body
+    return f"{training_day_prefix(user_id, day)}{digest}.json", body
 
 
 def _json(value: Any) -> bytes:
     """Canonical JSON: sorted keys, no spaces, UTF-8 (the key hashes these bytes)."""
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-
-
-def day_prefix(user_id: str, day: date) -> str:
-    """Folder of one user's examples for one day (exactly one object once committed)."""
-    return f"{TRAINING_PREFIX}/{user_id}/{day:%Y/%m/%d}/"
-
-
-def month_prefix(user_id: str, day: date) -> str:
-    return f"{TRAINING_PREFIX}/{user_id}/{day:%Y/%m}/"
-
-
-def training_day(key: str) -> date | None:
-    """The local date of an example from its key (None for a key of another shape)."""
-    parts = key.split("/")
-    try:
-        return date(int(parts[-4]), int(parts[-3]), int(parts[-2]))
-    except (IndexError, ValueError):
-        return None

@@ -32,7 +32,7 @@ from healthplatform.events.delivery import Delivery, EventConsumer
 from healthplatform.events.outbox import PERSON_REDERIVE
 from healthplatform.runtime import Resources
 from healthplatform.settings import Settings
-from healthplatform.uploads import service as uploads
+from healthplatform.uploads import repository as uploads
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("healthplatform.etl")
@@ -242,7 +242,8 @@ class Worker:
         metrics.ETL_FAILED.labels(reason=reason).inc()
         metrics.ETL_PROCESSED.labels(record_type=record_type, outcome=reason).inc()
         try:
-            await uploads.mark_failed(self.res, upload_id, str(exc), quarantine=exc.quarantine)
+            async with self.res.engine.begin() as conn:
+                await uploads.mark_failed(conn, upload_id, str(exc), quarantine=exc.quarantine)
         except Exception as db_exc:  # cannot record it now: try again later
             await self._retriable(delivery, upload_id, record_type, db_exc)
             return
@@ -293,7 +294,8 @@ class Worker:
         metrics.ETL_DEAD_LETTERED.inc()
         metrics.ETL_PROCESSED.labels(record_type=record_type, outcome="dead_lettered").inc()
         with contextlib.suppress(Exception):
-            await uploads.mark_failed(self.res, upload_id, message)
+            async with self.res.engine.begin() as conn:
+                await uploads.mark_failed(conn, upload_id, message)
         await self._settle(delivery.dead_letter(error))
 
     @staticmethod

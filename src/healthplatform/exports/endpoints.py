@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/me")
 async def export_my_data(user: CurrentUser, res: ResourcesDep) -> StreamingResponse:
     """Everything derived from my uploads as JSON lines (uploads, daily metrics, narratives)."""
     return StreamingResponse(
-        export_lines(res, user.subject),
+        export_lines(res, user.user_id),
         media_type="application/x-ndjson",
         headers={"Content-Disposition": 'attachment; filename="healthplatform-export.jsonl"'},
     )
@@ -37,7 +37,7 @@ async def export_zip(user: CurrentUser, res: ResourcesDep) -> StreamingResponse:
     """Everything of mine in one ZIP: the original files (raw/), the JSON lines
     (export.jsonl) and CSV tables of my records and my days (csv/)."""
     return StreamingResponse(
-        zip_stream(res, user.subject),
+        zip_stream(res, user.user_id),
         media_type="application/zip",
         headers={"Content-Disposition": 'attachment; filename="healthplatform-export.zip"'},
     )

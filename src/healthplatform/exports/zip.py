@@ -26,7 +26,6 @@ from healthplatform.db.models import DailyMetrics, Observation, Upload
 from healthplatform.narratives.service import export_lines
 from healthplatform.runtime import Resources
 from healthplatform.trends.service import SERIES, day_values
-from healthplatform.uploads.service import user_key
 
 CHUNK = 500
 RECORD_COLUMNS = [
@@ -82,8 +81,7 @@ def _csv_line(values: list[object]) -> bytes:
     return buf.getvalue().encode()
 
 
-async def zip_stream(res: Resources, subject: str) -> AsyncIterator[bytes]:
-    user = user_key(subject)
+async def zip_stream(res: Resources, user: str) -> AsyncIterator[bytes]:
     sink = _Sink()
     archive = zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED)
 
@@ -107,7 +105,7 @@ async def zip_stream(res: Resources, subject: str) -> AsyncIterator[bytes]:
         yield sink.drain()
 
     with entry("export.jsonl") as f:
-        async for line in export_lines(res, subject):
+        async for line in export_lines(res, user):
             f.write(line)
             if sum(map(len, sink.parts)) > 1 << 16:
                 yield sink.drain()

@@ -12,13 +12,12 @@ import orjson
 from sqlalchemy import select
 
 from healthplatform.db.models import Observation as ObservationRow
-from healthplatform.etl.repository import to_observation
+from healthplatform.etl.observation_rows import to_observation
 from healthplatform.fhir.cgm import CgmSummary
 from healthplatform.fhir.codes import code_system, concept_map
 from healthplatform.fhir.observation import resource_id, to_fhir
 from healthplatform.healthconnect.observations import Observation
 from healthplatform.runtime import Resources
-from healthplatform.uploads.service import user_key
 
 CHUNK_ROWS = 500  # rows per fetch from the server-side cursor
 MEDIA_TYPE = "application/fhir+json"
@@ -72,9 +71,8 @@ def bundle(user: str, observations: Iterable[Observation], now: datetime | None 
     yield writer.footer()
 
 
-async def bundle_chunks(res: Resources, subject: str) -> AsyncIterator[bytes]:
+async def bundle_chunks(res: Resources, user: str) -> AsyncIterator[bytes]:
     """The person's bundle from the database, streamed (about 64 KiB per chunk)."""
-    user = user_key(subject)
     writer = BundleWriter(user)
     yield writer.header()
     columns = [c for c in ObservationRow.__table__.c if c.name not in ("id", "upload_id")]

@@ -34,6 +34,7 @@ def export(
     JSON lines of /v1/me/export. Streamed: memory stays flat for years of data."""
     from healthplatform.auth.cli import load_settings
     from healthplatform.auth.subjects import UnknownUser, user_subject
+    from healthplatform.core.identity import user_key
     from healthplatform.fhir.bundle import bundle_chunks
     from healthplatform.narratives.service import export_lines
     from healthplatform.runtime import Resources, open_resources
@@ -51,8 +52,8 @@ def export(
 
     def chunks(res: Resources) -> AsyncIterator[bytes]:
         if format is ExportFormat.fhir:
-            return bundle_chunks(res, subject)
-        return export_lines(res, subject)
+            return bundle_chunks(res, user_key(subject))
+        return export_lines(res, user_key(subject))
 
     async def work() -> int:
         written = 0

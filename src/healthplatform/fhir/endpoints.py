@@ -21,7 +21,7 @@ async def export_fhir(user: CurrentUser, res: ResourcesDep) -> StreamingResponse
     (LOINC + UCUM where a standard code exists, our CodeSystem otherwise), the CGM summary
     Observations of your glucose readings, our CodeSystem and ConceptMap. See docs/fhir.md."""
     return StreamingResponse(
-        bundle_chunks(res, user.subject),
+        bundle_chunks(res, user.user_id),
         media_type=MEDIA_TYPE,
         headers={"Content-Disposition": 'attachment; filename="healthplatform-fhir.json"'},
     )

@@ -29,11 +29,11 @@ def timezone(
     runs one): the person's records are placed again and the days that moved derived."""
     from healthplatform.auth.cli import load_settings
     from healthplatform.auth.subjects import UnknownUser, user_subject
+    from healthplatform.core.identity import user_key
     from healthplatform.etl.zones import check_zone
     from healthplatform.me import timezone as zones
     from healthplatform.runtime import open_resources
     from healthplatform.settings import Settings
-    from healthplatform.uploads.service import user_key
 
     settings = Settings()
     auth_settings = load_settings()

@@ -11,8 +11,8 @@ from sqlalchemy import insert, select, update
 from healthplatform.db.models import Consent, DailyMetrics
 from healthplatform.etl import person_jobs
 from healthplatform.etl.repository import AI_TRAINING
-from healthplatform.etl.training import TRAINING_PREFIX
 from healthplatform.runtime import Resources
+from healthplatform.storage.layout import training_prefix
 
 VERSION = "2026-12-06"
 STATEMENT = (
@@ -68,5 +68,5 @@ async def decide(res: Resources, user: str, granted: bool) -> dict[str, Any]:
                 update(DailyMetrics).where(DailyMetrics.user_id == user).values(training_key=None)
             )
     if not granted:
-        await res.store.delete_prefix(f"{TRAINING_PREFIX}/{user}/")
+        await res.store.delete_prefix(training_prefix(user))
     return await consent_state(res, user)

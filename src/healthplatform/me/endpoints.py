@@ -12,7 +12,6 @@ from healthplatform.api.deps import CurrentUser, ResourcesDep
 from healthplatform.core.errors import Unprocessable
 from healthplatform.etl.zones import UnknownZone
 from healthplatform.me import consent, service, timezone
-from healthplatform.uploads.service import user_key
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
 
@@ -27,7 +26,7 @@ class ErasedOut(BaseModel):
 @router.delete("/data", response_model=ErasedOut)
 async def delete_my_data(user: CurrentUser, res: ResourcesDep) -> ErasedOut:
     """Erase the caller's uploads, stored files and derived data. Returns counts."""
-    erased = await service.erase_user_data(res, user.subject)
+    erased = await service.erase_user_data(res, user.user_id)
     return ErasedOut(
         uploads_deleted=erased.uploads_deleted,
         derived_rows_deleted=erased.derived_rows_deleted,
@@ -78,7 +77,7 @@ class ZoneIn(BaseModel):
 async def get_timezone(user: CurrentUser, res: ResourcesDep) -> Any:
     """Your home time zone: set by you, or inferred from the records that carry an offset
     (records stamped Z by an app that does so, or without an offset, are placed in it)."""
-    return await timezone.zone_state(res, user_key(user.subject))
+    return await timezone.zone_state(res, user.user_id)
 
 
 @router.put(
@@ -91,10 +90,10 @@ async def put_timezone(body: ZoneIn, user: CurrentUser, res: ResourcesDep) -> An
     """Set your zone from a day on (later settings are replaced); your days are derived
     again in the background (202)."""
     try:
-        await timezone.set_zone(res, user_key(user.subject), body.zone, body.from_)
+        await timezone.set_zone(res, user.user_id, body.zone, body.from_)
     except UnknownZone as exc:
         raise Unprocessable(str(exc)) from exc
-    return await timezone.zone_state(res, user_key(user.subject))
+    return await timezone.zone_state(res, user.user_id)
 
 
 @router.delete(
@@ -105,8 +104,8 @@ async def put_timezone(body: ZoneIn, user: CurrentUser, res: ResourcesDep) -> An
 )
 async def delete_timezone(user: CurrentUser, res: ResourcesDep) -> Any:
     """Forget your settings: your zone is inferred from your records again (202)."""
-    await timezone.set_zone(res, user_key(user.subject), "auto", None)
-    return await timezone.zone_state(res, user_key(user.subject))
+    await timezone.set_zone(res, user.user_id, "auto", None)
+    return await timezone.zone_state(res, user.user_id)
 
 
 class ConsentOut(BaseModel):
@@ -125,10 +124,10 @@ class ConsentIn(BaseModel):
 @router.get("/consent/ai-training", response_model=ConsentOut)
 async def get_consent(user: CurrentUser, res: ResourcesDep) -> Any:
     """Whether your narratives may become AI-training examples (off until you opt in)."""
-    return await consent.consent_state(res, user_key(user.subject))
+    return await consent.consent_state(res, user.user_id)
 
 
 @router.put("/consent/ai-training", response_model=ConsentOut)
 async def put_consent(body: ConsentIn, user: CurrentUser, res: ResourcesDep) -> Any:
     """Record your answer. No deletes the examples made from your data at once."""
-    return await consent.decide(res, user_key(user.subject), body.granted)
+    return await consent.decide(res, user.user_id, body.granted)

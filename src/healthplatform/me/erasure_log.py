@@ -28,16 +28,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Table, delete, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from healthplatform.db.models import Base, OutboxEvent
-from healthplatform.etl.training import TRAINING_PREFIX
+from healthplatform.db.models import Base, OutboxEvent, Upload
 from healthplatform.settings import ObjectStoreKind, Settings
 from healthplatform.storage import ObjectStore, create_object_store
-from healthplatform.uploads.service import RAW_PREFIX
+from healthplatform.storage.layout import ERASURE_LOG_PREFIX, person_prefixes
+from healthplatform.uploads import repository as uploads
 
-LOG_PREFIX = "erasure-log/"
 MARGIN = timedelta(minutes=10)  # longer than any erasure takes
 _STAMP = "%Y%m%dT%H%M%S.%fZ"
-_LAKE_PREFIXES = (RAW_PREFIX, TRAINING_PREFIX)  # per-person objects: <prefix>/<user>/...
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ class Erasure:
 
     @property
     def key(self) -> str:
-        return f"{LOG_PREFIX}{self.user_id}/{self.erased_at.strftime(_STAMP)}.json"
+        return f"{ERASURE_LOG_PREFIX}{self.user_id}/{self.erased_at.strftime(_STAMP)}.json"
 
 
 @dataclass
@@ -94,8 +92,8 @@ async def record(log: ObjectStore, user_id: str, moment: datetime | None = None)
 async def read_all(log: ObjectStore) -> list[Erasure]:
     """Every entry, from the keys (no object needs to be read)."""
     entries = []
-    async for info in log.list(LOG_PREFIX):
-        parts = info.key[len(LOG_PREFIX) :].split("/")
+    async for info in log.list(ERASURE_LOG_PREFIX):
+        parts = info.key[len(ERASURE_LOG_PREFIX) :].split("/")
         if len(parts) != 2 or not parts[1].endswith(".json"):
             continue
         try:
@@ -142,6 +140,9 @@ async def apply(
             if table.name not in present:
                 continue
             for user in people:
+                if table.name == Upload.__tablename__:
+                    result.rows += await uploads.delete_of_user(conn, user)
+                    continue
                 gone = await conn.execute(delete(table).where(table.c.user_id == user))
                 result.rows += int(getattr(gone, "rowcount", 0) or 0)
         for user in people:  # events name the person's uploads, keys and hashes
@@ -150,9 +151,9 @@ async def apply(
             )
             result.rows += int(getattr(gone, "rowcount", 0) or 0)
     for user in people:
-        for prefix in _LAKE_PREFIXES:
-            result.objects += await lake.delete_prefix(f"{prefix}/{user}/")
+        for prefix in person_prefixes(user):
+            result.objects += await lake.delete_prefix(prefix)
             if backup_store is not None:
-                copies = f"{backup_prefix}{prefix}/{user}/"
+                copies = f"{backup_prefix}{prefix}"
                 result.backup_copies += await backup_store.delete_prefix(copies)
     return result

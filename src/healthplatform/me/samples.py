@@ -52,11 +52,11 @@ def sample_week() -> list[tuple[str, bytes]]:
     return files
 
 
-async def load_samples(res: Resources, subject: str) -> tuple[int, int]:
+async def load_samples(res: Resources, user: str) -> tuple[int, int]:
     """Upload the sample week for the person: (new uploads, already there)."""
     new = already = 0
     for name, data in sample_week():
-        accepted = await accept_upload(res, subject, name, data, SAMPLE_DESCRIPTION)
+        accepted = await accept_upload(res, user, name, data, SAMPLE_DESCRIPTION)
         if accepted.duplicate:
             already += 1
         else:
@@ -91,5 +91,5 @@ class SamplesOut(BaseModel):
 async def try_sample_data(user: CurrentUser, res: ResourcesDep) -> SamplesOut:
     """Load a synthetic sample week into my account, labelled as samples everywhere; a
     second call finds every file already there (nothing doubles)."""
-    new, already = await load_samples(res, user.subject)
+    new, already = await load_samples(res, user.user_id)
     return SamplesOut(uploads_new=new, uploads_already_there=already)

@@ -9,14 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from healthplatform.db.models import AssistantAudit, OutboxEvent
 from healthplatform.etl import repository as etl_repository
-from healthplatform.etl.training import TRAINING_PREFIX
 from healthplatform.me import erasure_log
 from healthplatform.runtime import Resources
-from healthplatform.uploads.repository import UploadRepository
-from healthplatform.uploads.service import RAW_PREFIX, user_key
-
-# Every object prefix that holds per-user data.
-USER_PREFIXES = [RAW_PREFIX, TRAINING_PREFIX]
+from healthplatform.storage.layout import person_prefixes
+from healthplatform.uploads import repository as uploads_repository
 
 
 @dataclass(frozen=True)
@@ -36,8 +32,7 @@ async def delete_outbox_events(conn: AsyncConnection, user: str) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def erase_user_data(res: Resources, subject: str) -> Erased:
-    user = user_key(subject)
+async def erase_user_data(res: Resources, user: str) -> Erased:
     async with erasure_log.open_log(res.settings, res.store) as log:
         await erasure_log.record(log, user)  # first: a restore of an older backup honours it
     async with res.engine.begin() as conn:
@@ -45,9 +40,9 @@ async def erase_user_data(res: Resources, subject: str) -> Erased:
         derived = await etl_repository.delete_user(conn, user)
         audit = await conn.execute(delete(AssistantAudit).where(AssistantAudit.user_id == user))
         derived += int(getattr(audit, "rowcount", 0) or 0)  # the assistant's log goes too
-        uploads = await UploadRepository.delete_for_user_conn(conn, user)
+        uploads = await uploads_repository.delete_of_user(conn, user)
         events = await delete_outbox_events(conn, user)
     objects = 0
-    for prefix in USER_PREFIXES:
-        objects += await res.store.delete_prefix(f"{prefix}/{user}/")
+    for prefix in person_prefixes(user):
+        objects += await res.store.delete_prefix(prefix)
     return Erased(uploads, derived, objects, events)

@@ -40,7 +40,7 @@ async def list_narratives(
         raise BadRequest(f"unknown domain {domain!r}; one of {', '.join(DOMAINS)}")
     rows, total = await service.list_narratives(
         res,
-        user.subject,
+        user.user_id,
         first=from_,
         last=to,
         domain=domain,

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from healthplatform.db.models import DailyMetrics, Narrative, Upload
 from healthplatform.runtime import Resources
 from healthplatform.uploads.schemas import UploadStatusOut
-from healthplatform.uploads.service import user_key
 
 _COLUMNS = (
     Narrative.kind,
@@ -78,7 +77,7 @@ def narrative_json(
 
 async def list_narratives(
     res: Resources,
-    subject: str,
+    user: str,
     *,
     first: date | None,
     last: date | None,
@@ -87,7 +86,6 @@ async def list_narratives(
     limit: int,
     offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    user = user_key(subject)
     where = [Narrative.user_id == user, Narrative.kind == kind, Narrative.status == "published"]
     if first is not None:
         where.append(Narrative.local_date >= first)
@@ -127,10 +125,9 @@ async def list_narratives(
 _EXPORT_CHUNK = 100  # rows per fetch from the server-side cursor
 
 
-async def export_lines(res: Resources, subject: str) -> AsyncIterator[bytes]:
+async def export_lines(res: Resources, user: str) -> AsyncIterator[bytes]:
     """Everything the platform derived for the caller, as JSON lines (typed by ``type``).
     Streamed from server-side cursors: memory stays flat however many years there are."""
-    user = user_key(subject)
 
     def line(kind: str, body: dict[str, Any]) -> bytes:
         return (json.dumps({"type": kind, **body}, default=str, sort_keys=True) + "\n").encode()

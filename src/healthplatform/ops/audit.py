@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select, union
 
 from healthplatform.db.models import DailyMetrics, Narrative
+from healthplatform.etl import observation_rows
 from healthplatform.etl import repository as repo
 from healthplatform.etl.metrics import SUMMARY_KEYS
 from healthplatform.healthconnect.observations import local_day_bounds_ms
@@ -64,14 +65,14 @@ async def verify_user(
         days = sorted(by_day)
         for start in range(0, len(days), CHUNK_DAYS):
             chunk = days[start : start + CHUNK_DAYS]
-            observations, _ = await repo.load_window(
+            observations, _ = await observation_rows.load_window(
                 conn, user, chunk[0] - timedelta(days=1), chunk[-1] + timedelta(days=1),
                 set(SUMMARY_KEYS),
             )  # fmt: skip
             stored = await repo.load_days_around(conn, user, chunk[0], chunk[-1], 14)
             history = [(row.local_date, row.metrics) for row in stored]
             for day in chunk:
-                height = await repo.latest_height_m(
+                height = await observation_rows.latest_height_m(
                     conn, user, local_day_bounds_ms(day, 14 * 60)[0]
                 )
                 known = facts(observations, day, height_m=height, history=_before(history, day))

@@ -26,10 +26,10 @@ def verify(
     The verifier recomputes each claim its own way (it shares no code with the metrics)
     and checks that the text shows it. Prints verified/total claims; exits 1 when a claim
     fails, listing the first failures."""
+    from healthplatform.core.identity import user_key
     from healthplatform.ops.audit import Verified, users_with_narratives, verify_stored
     from healthplatform.runtime import open_resources
     from healthplatform.settings import Settings
-    from healthplatform.uploads.service import user_key
 
     try:
         span = (
@@ -70,11 +70,11 @@ def rederive(
 
     Per user, in one transaction holding the user's lock: place the records again, then
     recompute every day's metrics, journal and training example."""
+    from healthplatform.core.identity import user_key
     from healthplatform.etl.pipeline import rederive_user
     from healthplatform.ops.audit import users_with_narratives
     from healthplatform.runtime import open_resources
     from healthplatform.settings import Settings
-    from healthplatform.uploads.service import user_key
 
     settings = Settings()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.auth.subjects import user_subject
+from healthplatform.core.identity import user_key
 from healthplatform.me.samples import sample_week
 from healthplatform.runtime import open_resources
 from healthplatform.settings import Settings
@@ -47,7 +48,7 @@ async def load_demo(
     accepted = []
     async with open_resources(settings, "demo") as res:
         for name, data in files:
-            result = await accept_upload(res, subject, name, data, description)
+            result = await accept_upload(res, user_key(subject), name, data, description)
             accepted.append(result)
             if progress is not None:
                 progress(name, result)

@@ -8,17 +8,14 @@ import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-
 from healthplatform.core import metrics
 from healthplatform.db.engine import transaction
-from healthplatform.db.models import Upload, UploadStatus
 from healthplatform.etl import person_jobs
 from healthplatform.etl.retry import DEPENDENCY_MARK
-from healthplatform.events.outbox import UPLOAD_RECEIVED, add_event
 from healthplatform.events.relay import outbox_stats, purge_finished
 from healthplatform.runtime import Resources
-from healthplatform.uploads.service import RAW_PREFIX, upload_event
+from healthplatform.storage.layout import RAW_PREFIX
+from healthplatform.uploads import repository as uploads
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +28,8 @@ async def sweep_orphans(res: Resources, grace_seconds: int) -> int:
     deleted = 0
     for i in range(0, len(candidates), 500):
         batch = candidates[i : i + 500]
-        async with res.sessions() as session:
-            referenced = set(
-                (
-                    await session.execute(
-                        select(Upload.object_key).where(Upload.object_key.in_(batch))
-                    )
-                ).scalars()
-            )
+        async with res.engine.connect() as conn:
+            referenced = await uploads.referenced(conn, batch)
         for key in batch:
             if key not in referenced:
                 await res.store.delete(key)
@@ -54,30 +45,9 @@ async def requeue_stuck(res: Resources, after_seconds: float) -> int:
     change: covers a broker that lost its messages (e.g. RabbitMQ without a disk) or a
     consumer that vanished mid-work. Processing is idempotent, so a spare event is harmless;
     ``updated_at`` is bumped so each upload is requeued at most once per period."""
-    now = datetime.now(UTC)
-    cutoff = now - timedelta(seconds=after_seconds)
-    async with transaction(res.sessions) as session:
-        stuck = (
-            (
-                await session.execute(
-                    select(Upload)
-                    .where(
-                        Upload.status.in_(
-                            [UploadStatus.queued.value, UploadStatus.processing.value]
-                        ),
-                        Upload.updated_at < cutoff,
-                    )
-                    .order_by(Upload.created_at)
-                    .limit(500)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        for upload in stuck:
-            upload.updated_at = now
-            add_event(session, UPLOAD_RECEIVED, upload_event(upload, requeued=True))
+    cutoff = datetime.now(UTC) - timedelta(seconds=after_seconds)
+    async with res.engine.begin() as conn:
+        stuck = await uploads.requeue_stale(conn, cutoff, 500)
     if stuck:
         metrics.UPLOADS_REQUEUED.inc(len(stuck))
         log.warning("requeued stuck uploads", extra={"count": len(stuck)})
@@ -90,30 +60,9 @@ async def requeue_failed(res: Resources, after_seconds: float, max_age_hours: in
     each is retried at most once per ``after_seconds``, up to 500 per run, and only while
     younger than ``max_age_hours`` (older ones are left for an operator)."""
     now = datetime.now(UTC)
-    async with transaction(res.sessions) as session:
-        failed = (
-            (
-                await session.execute(
-                    select(Upload)
-                    .where(
-                        Upload.status == UploadStatus.failed.value,
-                        Upload.error.startswith(DEPENDENCY_MARK, autoescape=True),
-                        Upload.updated_at < now - timedelta(seconds=after_seconds),
-                        Upload.created_at > now - timedelta(hours=max_age_hours),
-                    )
-                    .order_by(Upload.created_at)
-                    .limit(500)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        for upload in failed:
-            upload.status = UploadStatus.queued.value
-            upload.updated_at = now
-            upload.finished_at = None
-            add_event(session, UPLOAD_RECEIVED, upload_event(upload, requeued=True))
+    before, since = now - timedelta(seconds=after_seconds), now - timedelta(hours=max_age_hours)
+    async with res.engine.begin() as conn:
+        failed = await uploads.requeue_failed(conn, DEPENDENCY_MARK, before, since, 500)
     if failed:
         metrics.UPLOADS_REQUEUED.inc(len(failed))
         log.warning("requeued uploads that failed on a dependency", extra={"count": len(failed)})

@@ -29,4 +29,4 @@ async def get_trends(
         raise Unprocessable("`to` is before `from`")
     if (end - start).days + 1 > service.MAX_DAYS:
         raise Unprocessable(f"at most {service.MAX_DAYS} days per request")
-    return await service.trends(res, user.subject, start, end)
+    return await service.trends(res, user.user_id, start, end)

@@ -19,7 +19,6 @@ from healthplatform.db.models import DailyMetrics
 from healthplatform.etl.narratives.journal import zone_label
 from healthplatform.me.samples import sample_days
 from healthplatform.runtime import Resources
-from healthplatform.uploads.service import user_key
 
 MAX_DAYS = 366
 
@@ -88,9 +87,8 @@ def day_values(metrics: dict[str, Any], context: dict[str, Any]) -> dict[str, An
     return {"zone": zone_label(offset), "values": values, "times": text, "notes": notes}
 
 
-async def trends(res: Resources, subject: str, start: date, end: date) -> dict[str, Any]:
+async def trends(res: Resources, user: str, start: date, end: date) -> dict[str, Any]:
     """Every day from ``start`` to ``end`` (inclusive) that has metrics, oldest first."""
-    user = user_key(subject)
     async with res.sessions() as session:
         rows = (
             await session.execute(

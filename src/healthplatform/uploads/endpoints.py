@@ -54,7 +54,7 @@ async def upload(request: Request, user: CurrentUser, res: ResourcesDep) -> JSON
         raise BadRequest("multipart field `file` is missing")
     filename, data = form.files["file"]
     accepted = await service.accept_upload(
-        res, user.subject, filename, data, form.fields.get("description")
+        res, user.user_id, filename, data, form.fields.get("description")
     )
     body = UploadAccepted.of(accepted.upload, accepted.duplicate)
     return JSONResponse(body.model_dump(mode="json"), status_code=202)
@@ -68,7 +68,7 @@ async def upload(request: Request, user: CurrentUser, res: ResourcesDep) -> JSON
 async def upload_status(
     correlation_id: uuid.UUID, user: CurrentUser, res: ResourcesDep
 ) -> UploadStatusOut:
-    upload = await service.get_status(res, user.subject, correlation_id)
+    upload = await service.get_status(res, user.user_id, correlation_id)
     return UploadStatusOut.model_validate(upload)
 
 
@@ -84,7 +84,7 @@ async def upload_history(
     to_date: date | None = None,
 ) -> UploadHistory:
     flt = service.HistoryFilter(status, record_type, from_date, to_date)
-    rows, total = await service.history(res, user.subject, flt, limit, offset)
+    rows, total = await service.history(res, user.user_id, flt, limit, offset)
     return UploadHistory(
         uploads=[UploadStatusOut.model_validate(r) for r in rows],
         pagination=Pagination(

@@ -10,7 +10,8 @@ import orjson
 from healthplatform.etl.narratives import Narrative
 from healthplatform.etl.narratives.render import count
 from healthplatform.etl.narratives.writer import Writer
-from healthplatform.etl.training import month_prefix, training_day, training_example
+from healthplatform.etl.training import training_example
+from healthplatform.storage.layout import training_day, training_month_prefix
 
 
 def _narrative() -> Narrative:
@@ -37,7 +38,7 @@ def _example(metrics: dict[str, object]) -> tuple[str, bytes]:
 
 def test_the_key_names_its_day_and_month_and_follows_the_content() -> None:
     key, body = _example({"glucose": {"mean_mg_dl": 101.5}})
-    assert key.startswith(month_prefix("u" * 32, date(2025, 9, 30)))
+    assert key.startswith(training_month_prefix("u" * 32, date(2025, 9, 30)))
     assert training_day(key) == date(2025, 9, 30)
     assert _example({"glucose": {"mean_mg_dl": 101.5}}) == (key, body)  # deterministic
     assert _example({"glucose": {"mean_mg_dl": 102.0}})[0] != key

@@ -10,7 +10,7 @@ import pytest
 
 from healthplatform.etl.derive import compute_days
 from healthplatform.etl.narratives import Narrative, daily_journal
-from healthplatform.etl.repository import observation_days
+from healthplatform.etl.observation_rows import observation_days
 from healthplatform.etl.zones import SetZone, place_all
 from healthplatform.healthconnect.observations import Observation, from_record
 from healthplatform.healthconnect.registry import record_types

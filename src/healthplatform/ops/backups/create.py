@@ -54,7 +54,7 @@ from healthplatform.ops.backups.store import (
     raw_copy_key,
 )
 from healthplatform.storage import ObjectStore
-from healthplatform.uploads.service import RAW_PREFIX
+from healthplatform.storage.layout import RAW_PREFIX
 
 __all__ = [
     "BackupError",

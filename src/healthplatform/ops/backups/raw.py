@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from healthplatform.ops.backups.store import raw_copy_key
 from healthplatform.storage import ObjectStore
 from healthplatform.storage.base import ObjectNotFound
-from healthplatform.uploads.service import RAW_PREFIX
+from healthplatform.storage.layout import RAW_PREFIX
 
 Advance = Callable[[int], None]
 

@@ -1,10 +1,11 @@
 """`healthplatform reprocess`: rebuild derived data from the raw uploads.
 
 Per user, in one transaction holding the user's processing lock: delete the derived rows
-(observations, daily metrics, narratives) and the training examples, set every upload back
-to ``queued`` and write one new ``upload.received`` outbox event per upload, in upload
-order. The ETL worker then rebuilds everything. Only uploads that still exist are queued,
-so an erased user's data stays erased; running it again gives the same result.
+(observations, daily metrics, narratives) and the training examples, set every finished
+upload back to ``queued`` (the busy ones too when forced; else a user with busy uploads is
+skipped) and write one new ``upload.received`` outbox event per upload, in upload order.
+The ETL worker then rebuilds everything. Only uploads that still exist are queued, so an
+erased user's data stays erased; running it again gives the same result.
 """
 
 from __future__ import annotations
@@ -13,23 +14,19 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import insert, select, union, update
+from sqlalchemy import select, union
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from healthplatform.db.models import DailyMetrics, Narrative, OutboxEvent, Upload, UploadStatus
+from healthplatform.db.models import DailyMetrics, Narrative, Upload
 from healthplatform.db.models import Observation as ObservationRow
 from healthplatform.etl import repository as etl_repository
-from healthplatform.etl.training import TRAINING_PREFIX
-from healthplatform.events.outbox import UPLOAD_RECEIVED, outbox_row
 from healthplatform.storage import ObjectStore
-from healthplatform.uploads.service import upload_event
+from healthplatform.storage.layout import TRAINING_PREFIX, training_prefix
+from healthplatform.uploads import repository as uploads
 
 log = logging.getLogger(__name__)
-BUSY = (UploadStatus.queued.value, UploadStatus.processing.value)
 ATTEMPTS = 5
 
 
@@ -46,61 +43,13 @@ class UserResult:
         return self.busy > 0 and self.uploads == 0
 
 
-UPLOAD_COLUMNS = (
-    Upload.id,
-    Upload.user_id,
-    Upload.object_key,
-    Upload.record_type,
-    Upload.sha256,
-    Upload.record_count,
-    Upload.status,
-)
-
-
-async def requeue(conn: AsyncConnection, uploads: Sequence[Any], reason: str) -> int:
-    """Set ``uploads`` back to ``queued`` and write one outbox event each, in the given
-    order (the worker's processing order), inside the caller's transaction."""
-    if not uploads:
-        return 0
-    now = datetime.now(UTC)
-    await conn.execute(
-        update(Upload)
-        .where(Upload.id.in_([u.id for u in uploads]))
-        .values(
-            status=UploadStatus.queued.value,
-            updated_at=now,
-            processing_started_at=None,
-            finished_at=None,
-            error=None,
-            narrative_preview=None,
-            report=None,
-        )
-    )
-    events = [
-        outbox_row(UPLOAD_RECEIVED, upload_event(u, accepted_at=now, reason=reason))
-        for u in uploads
-    ]
-    for event in events:  # one statement each: ids follow the upload order on every backend
-        await conn.execute(insert(OutboxEvent), [event])
-    return len(uploads)
-
-
 async def lock_user(conn: AsyncConnection, user: str) -> None:
     """Wait for the user's in-flight ETL work and keep the worker out until commit
     (PostgreSQL: the worker's advisory lock; SQLite: take the write lock up front)."""
     if conn.dialect.name == "sqlite":
-        await conn.execute(
-            update(Upload).where(Upload.user_id == user).values(updated_at=Upload.updated_at)
-        )
+        await uploads.hold_for_writing(conn, user)
     else:
         await etl_repository.lock_user(conn, user)
-
-
-async def user_uploads(conn: AsyncConnection, user: str) -> Sequence[Any]:
-    query = (
-        select(*UPLOAD_COLUMNS).where(Upload.user_id == user).order_by(Upload.created_at, Upload.id)
-    )
-    return (await conn.execute(query)).all()
 
 
 async def _reprocess_once(
@@ -108,15 +57,16 @@ async def _reprocess_once(
 ) -> UserResult:
     async with engine.begin() as conn:
         await lock_user(conn, user)
-        uploads = await user_uploads(conn, user)
-        busy = sum(u.status in BUSY for u in uploads)
+        found = await uploads.of_user(conn, user)
+        busy = sum(u.status in uploads.BUSY for u in found)
         if busy and not force:
             return UserResult(user, busy=busy)
         derived = await etl_repository.delete_derived(conn, user)
-        queued = await requeue(conn, uploads, "reprocess")
+        resettable = uploads.FINISHED + (uploads.BUSY if force else ())
+        queued = await uploads.requeue(conn, found, resettable, "reprocess")
         # objects are not transactional: deleted last, still under the lock; if the commit
         # fails the rows stay and a second run deletes them again
-        training = await store.delete_prefix(f"{TRAINING_PREFIX}/{user}/")
+        training = await store.delete_prefix(training_prefix(user))
     return UserResult(user, queued, derived, training, busy)
 
 

@@ -28,10 +28,10 @@ def reprocess(
     Per user: delete the observations, daily metrics, narratives and training examples and
     queue every upload again in upload order, in one transaction. Idempotent; erased users
     stay erased; users whose uploads are still queued or processing are skipped."""
+    from healthplatform.core.identity import user_key
     from healthplatform.db.engine import create_engine
     from healthplatform.ops.backups import reprocess as reprocessing
     from healthplatform.storage import create_object_store
-    from healthplatform.uploads.service import user_key
 
     if (user is None) == (not all_users):
         console.print("[red]give exactly one of --user SUB or --all[/red]")

@@ -26,18 +26,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from healthplatform.core.progress import QuietReporter, Reporter
 from healthplatform.db.models import DailyMetrics, Narrative, Upload
 from healthplatform.etl.narratives import Narrative as NarrativeText
-from healthplatform.etl.training import TRAINING_PREFIX, training_example
+from healthplatform.etl.training import training_example
 from healthplatform.me import erasure_log
 from healthplatform.ops.backups import db as db
 from healthplatform.ops.backups.db import DatabaseTarget
 from healthplatform.ops.backups.manifest import FORMAT_PG, FORMAT_SQLITE, Manifest
 from healthplatform.ops.backups.pg import find_tool, libpq_target, pg_restore
 from healthplatform.ops.backups.raw import CopyResult, list_keys, restore_raw_objects
-from healthplatform.ops.backups.reprocess import BUSY, UPLOAD_COLUMNS, requeue
 from healthplatform.ops.backups.settings import BackupSettings
 from healthplatform.ops.backups.sqlite import sqlite_install
 from healthplatform.ops.backups.verify import VerifyReport, check_restored, matches_checksum
 from healthplatform.storage import ObjectStore
+from healthplatform.storage.layout import TRAINING_PREFIX
+from healthplatform.uploads import repository as uploads
 
 
 class RestoreError(Exception):
@@ -158,14 +159,8 @@ async def restore_database(
 async def requeue_unfinished(engine: AsyncEngine) -> int:
     """New outbox events for uploads the restored database shows queued or processing."""
     async with engine.begin() as conn:
-        rows = (
-            await conn.execute(
-                select(*UPLOAD_COLUMNS)
-                .where(Upload.status.in_(BUSY))
-                .order_by(Upload.created_at, Upload.id)
-            )
-        ).all()
-        return await requeue(conn, rows, "restore")
+        rows = await uploads.unfinished(conn)
+        return await uploads.requeue(conn, rows, uploads.BUSY, "restore")
 
 
 async def referenced_raw_keys(engine: AsyncEngine) -> list[str]:

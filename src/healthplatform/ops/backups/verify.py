@@ -44,7 +44,7 @@ from healthplatform.ops.backups.sqlite import sqlite_integrity
 from healthplatform.ops.backups.status import record_verify
 from healthplatform.ops.backups.store import DatabaseName, raw_copy_key
 from healthplatform.storage import ObjectStore
-from healthplatform.uploads.service import RAW_PREFIX
+from healthplatform.storage.layout import RAW_PREFIX
 
 log = logging.getLogger(__name__)
 SCRATCH_PREFIX = "hp_verify_"
