@@ -9,16 +9,12 @@ from typing import Any
 from healthplatform.etl.metrics.daily import DOMAINS, SUMMARY_KEYS
 from healthplatform.etl.metrics.definitions import DEFINITIONS_VERSION
 from healthplatform.etl.narratives import render as r
+from healthplatform.etl.narratives.listings import PHRASES
 from healthplatform.etl.narratives.model import Narrative
 from healthplatform.etl.narratives.patterns import History, detect
 from healthplatform.etl.narratives.semantic import CLOSING
 from healthplatform.etl.narratives.semantic import semantic as semantic_layer
-from healthplatform.etl.narratives.statistical import (
-    PHRASES,
-    domain_sentence,
-    placement_note,
-    record_label,
-)
+from healthplatform.etl.narratives.statistical import domain_sentence, placement_note, record_label
 from healthplatform.etl.narratives.writer import Writer
 
 Json = dict[str, Any]

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from healthplatform.etl.narratives import render as r
-from healthplatform.etl.narratives.statistical import BP_LABELS
+from healthplatform.etl.narratives.listings import BP_LABELS
 from healthplatform.etl.narratives.writer import Writer
 
 Json = dict[str, Any]
