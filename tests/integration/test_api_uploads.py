@@ -82,7 +82,7 @@ async def test_concurrent_identical_uploads_store_one(
     res: Resources = api.app.state.resources  # type: ignore[attr-defined]
     async with res.sessions() as session:
         payloads = (await session.execute(select(OutboxEvent.payload))).scalars().all()
-    assert [p["upload_id"] for p in payloads if p["user_id"] == user_key(user)] == [
+    assert [p["upload_id"] for p in payloads if p.get("user_id") == user_key(user)] == [
         bodies[0]["correlation_id"]
     ]
 
