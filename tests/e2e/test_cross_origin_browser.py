@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from healthplatform.auth.app import create_auth_app
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.db.migrate import AUTH, HEALTH
 from healthplatform.settings import Settings
-from tests.e2e.test_passkey_browser import ARTIFACTS, CHROMIUM, HERE, require_browser
+from tests.e2e.browser import ARTIFACT_ROOT, HERE, run_script
 from tests.integration.auth.servers import serve
 from tests.support.services import free_port
 
@@ -68,41 +67,20 @@ def origins(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
 
 
 def drive(page: str, api: str, artifacts: Path) -> dict[str, Any]:
-    completed = subprocess.run(
-        [
-            require_browser(),
-            str(HERE / "passkey.mjs"),
-            "--page",
-            page,
-            "--api",
-            api,
-            "--username",
-            f"cross-{uuid.uuid4().hex[:8]}",
-            "--artifacts",
-            str(artifacts),
-            "--chromium",
-            str(CHROMIUM),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        cwd=HERE,
-    )
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
-    assert lines, f"no result\nstdout:{completed.stdout}\nstderr:{completed.stderr}"
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
+    username = f"cross-{uuid.uuid4().hex[:8]}"
+    options = {"page": page, "api": api, "username": username, "artifacts": artifacts}
+    return run_script("passkey.mjs", options, timeout=90, require_ok=False)
 
 
 def test_a_client_on_its_own_origin(origins: tuple[str, str, str]) -> None:
     page_origin, auth_urls, api_url = origins
     closed_url, open_url = auth_urls.split("|")
 
-    refused = drive(f"{page_origin}/?auth={closed_url}", api_url, ARTIFACTS / "no-cors")
+    refused = drive(f"{page_origin}/?auth={closed_url}", api_url, ARTIFACT_ROOT / "e2e" / "no-cors")
     assert refused["ok"] is False and refused["steps"] == []
     assert "Failed to fetch" in refused["error"], refused["error"]  # the browser's CORS refusal
 
-    result = drive(f"{page_origin}/?auth={open_url}", api_url, ARTIFACTS / "cors")
+    result = drive(f"{page_origin}/?auth={open_url}", api_url, ARTIFACT_ROOT / "e2e" / "cors")
     assert result["ok"], json.dumps(result, indent=2)
     steps = {step["step"]: step for step in result["steps"]}
     assert steps["register"]["success"] is True

@@ -6,9 +6,6 @@ installs them)."""
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,29 +18,11 @@ from healthplatform.auth.app import create_auth_app
 from healthplatform.auth.settings import AuthSettings
 from healthplatform.db.migrate import AUTH, HEALTH
 from healthplatform.settings import Settings
+from tests.e2e.browser import ARTIFACT_ROOT, HERE, run_script
 from tests.integration.auth.servers import serve
 from tests.support.services import free_port
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-
-
-def require_browser() -> str:
-    """Node, Debian Chromium and the pinned playwright-core: their absence is a failure."""
-    node = shutil.which("node")
-    problems = []
-    if node is None:
-        problems.append("node not found")
-    if not CHROMIUM.exists():
-        problems.append(f"{CHROMIUM} not found")
-    if not (HERE / "node_modules" / "playwright-core" / "package.json").exists():
-        problems.append("tests/e2e/node_modules missing (npm ci)")
-    if problems:
-        pytest.fail("; ".join(problems) + ": run scripts/ensure-browser.sh")
-    assert node is not None
-    return node
+ARTIFACTS = ARTIFACT_ROOT / "e2e"
 
 
 @pytest.fixture
@@ -76,35 +55,10 @@ def servers(tmp_path: Path) -> Iterator[tuple[str, str]]:
 
 
 def test_passkey_flow_in_chromium(servers: tuple[str, str]) -> None:
-    node = require_browser()
     page_url, api_url = servers
     username = f"browser-{uuid.uuid4().hex[:8]}"
-    completed = subprocess.run(
-        [
-            node,
-            str(HERE / "passkey.mjs"),
-            "--page",
-            page_url,
-            "--api",
-            api_url,
-            "--username",
-            username,
-            "--artifacts",
-            str(ARTIFACTS),
-            "--chromium",
-            str(CHROMIUM),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        cwd=HERE,
-    )
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
-    assert lines, (
-        f"no result from passkey.mjs\nstdout:{completed.stdout}\nstderr:{completed.stderr}"
-    )
-    result = json.loads(lines[-1])
-    assert completed.returncode == 0 and result["ok"], json.dumps(result, indent=2)
+    options = {"page": page_url, "api": api_url, "username": username, "artifacts": ARTIFACTS}
+    result = run_script("passkey.mjs", options, timeout=90)
     steps = {step["step"]: step for step in result["steps"]}
     assert steps["register"]["success"] is True
     assert steps["login"] == {"step": "login", "username": username, "expires_in": 900}

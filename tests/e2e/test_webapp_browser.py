@@ -8,8 +8,6 @@ test (scripts/ensure-browser.sh installs them)."""
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,13 +26,11 @@ from healthplatform.settings import Settings
 from healthplatform.web import install as install_web
 from healthplatform.web.routes import CONTENT_SECURITY_POLICY
 from tests.conftest import SAMPLES, SAMPLES_ERROR
-from tests.e2e.test_passkey_browser import CHROMIUM, require_browser
+from tests.e2e.browser import ARTIFACT_ROOT, run_script
 from tests.integration.auth.servers import serve
 from tests.support.services import free_port
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-ARTIFACTS = ROOT / "test-artifacts" / "webapp"
+ARTIFACTS = ARTIFACT_ROOT / "webapp"
 DAY = "2025-09-20"
 
 
@@ -102,36 +98,17 @@ def platform(tmp_path: Path) -> Iterator[str]:
 
 
 def test_webapp_in_chromium(platform: str) -> None:
-    node = require_browser()
     samples = sorted(SAMPLES.glob("*.avro"))
     assert samples, SAMPLES_ERROR or f"no sample files in {SAMPLES}"
     username = f"web-{uuid.uuid4().hex[:8]}"
-    completed = subprocess.run(
-        [
-            node,
-            str(HERE / "webapp.mjs"),
-            "--url",
-            platform,
-            "--username",
-            username,
-            "--samples",
-            str(SAMPLES),
-            "--day",
-            DAY,
-            "--artifacts",
-            str(ARTIFACTS),
-            "--chromium",
-            str(CHROMIUM),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=HERE,
-    )
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
-    assert lines, f"no result from webapp.mjs\nstdout:{completed.stdout}\nstderr:{completed.stderr}"
-    result = json.loads(lines[-1])
-    assert completed.returncode == 0 and result["ok"], json.dumps(result, indent=2)
+    options = {
+        "url": platform,
+        "username": username,
+        "samples": SAMPLES,
+        "day": DAY,
+        "artifacts": ARTIFACTS,
+    }
+    result = run_script("webapp.mjs", options, timeout=240)
     check_result(result, username, len(samples))
 
 

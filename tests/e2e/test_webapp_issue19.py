@@ -4,50 +4,26 @@ Screenshots of the main pages at 1280x800 and 390x844 land in test-artifacts/iss
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 import uuid
-from pathlib import Path
 from typing import Any
 
 from tests.conftest import SAMPLES, SAMPLES_ERROR
-from tests.e2e.test_passkey_browser import CHROMIUM, require_browser
+from tests.e2e.browser import ARTIFACT_ROOT, run_script
 from tests.e2e.test_webapp_browser import platform  # noqa: F401 (the fixture)
 
-HERE = Path(__file__).resolve().parent
-ARTIFACTS = HERE.parents[1] / "test-artifacts" / "issue19"
+ARTIFACTS = ARTIFACT_ROOT / "issue19"
 
 
 def run_browser(url: str) -> dict[str, Any]:
-    node = require_browser()
     assert sorted(SAMPLES.glob("*.avro")), SAMPLES_ERROR or f"no sample files in {SAMPLES}"
-    completed = subprocess.run(
-        [
-            node,
-            str(HERE / "issue19.mjs"),
-            "--url",
-            url,
-            "--username",
-            f"i19-{uuid.uuid4().hex[:8]}",
-            "--samples",
-            str(SAMPLES),
-            "--artifacts",
-            str(ARTIFACTS),
-            "--chromium",
-            str(CHROMIUM),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=HERE,
-    )
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
-    assert lines, (
-        f"no result from issue19.mjs\nstdout:{completed.stdout}\nstderr:{completed.stderr}"
-    )
-    result: dict[str, Any] = json.loads(lines[-1])
-    assert completed.returncode == 0 and result["ok"], json.dumps(result, indent=2)[:20_000]
+    options = {
+        "url": url,
+        "username": f"i19-{uuid.uuid4().hex[:8]}",
+        "samples": SAMPLES,
+        "artifacts": ARTIFACTS,
+    }
+    result = run_script("issue19.mjs", options, timeout=300)
     assert result["consoleErrors"] == []
     return result
 
