@@ -10,11 +10,9 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,10 +23,10 @@ from healthplatform.db.models import DailyMetrics, Narrative, Upload
 from healthplatform.events.relay import OutboxRelay
 from healthplatform.healthconnect.synth import synthetic_file
 from healthplatform.settings import Settings
+from tests.support.processes import EXE
 from tests.support.services import KeySet, drop_rabbit_topology, free_port
 
 pytestmark = pytest.mark.integration
-EXE = str(Path(sys.executable).parent / "healthplatform")
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

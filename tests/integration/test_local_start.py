@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,10 +17,10 @@ import pytest
 
 from tests.integration.auth.conftest import AuthClient
 from tests.integration.auth.softauthn import SoftAuthenticator
+from tests.support.processes import EXE
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.integration
-EXE = str(Path(sys.executable).parent / "healthplatform")
 
 
 def local_env(data: Path) -> dict[str, str]:

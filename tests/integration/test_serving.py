@@ -18,12 +18,12 @@ import pytest
 
 from healthplatform.settings import Settings
 from tests.integration.test_etl_crash import settings_env
+from tests.support.processes import EXE
 from tests.support.services import free_port, process_tree
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-EXE = str(Path(sys.executable).parent / "healthplatform")
 
 
 def broken_factory() -> object:

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,33 +13,10 @@ import pytest
 
 from tests.integration.auth.conftest import AuthClient
 from tests.integration.auth.softauthn import SoftAuthenticator
+from tests.support.processes import EXE, interrupt, start_up
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.integration
-EXE = str(Path(sys.executable).parent / "healthplatform")
-
-
-def start(env: dict[str, str], port: int) -> tuple[subprocess.Popen[bytes], float]:
-    proc = subprocess.Popen(
-        [EXE, "up", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    started = time.monotonic()
-    while time.monotonic() - started < 60:
-        try:
-            if httpx.get(f"http://localhost:{port}/health/ready", timeout=1).status_code == 200:
-                return proc, time.monotonic() - started
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
-        time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("not ready after 60 s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> int:
-    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
-    return proc.wait(20)
 
 
 async def wait_completed(http: httpx.AsyncClient, token: str, count: int) -> list[dict]:  # type: ignore[type-arg]
@@ -64,7 +38,7 @@ async def test_up_one_origin_restart_and_demo(tmp_path: Path, samples: list[Path
     origin = f"http://localhost:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HP_")}
     env["HP_DATA_DIR"] = str(tmp_path / "data")
-    proc, ready_after = start(env, port)
+    proc, ready_after = start_up(env, port)
     try:
         assert ready_after < 30, f"ready after {ready_after:.1f} s"
         async with httpx.AsyncClient(base_url=origin, timeout=10) as http:
@@ -91,9 +65,9 @@ async def test_up_one_origin_restart_and_demo(tmp_path: Path, samples: list[Path
         for name in ("health.db", "auth.db"):
             assert (data / name).stat().st_mode & 0o777 == 0o600, name
     finally:
-        assert stop(proc) == 0
+        assert interrupt(proc) == 0
 
-    proc, _ = start(env, port)  # data survives a restart
+    proc, _ = start_up(env, port)  # data survives a restart
     try:
         async with httpx.AsyncClient(base_url=origin, timeout=10) as http:
             auth = AuthClient(http, None, None)  # type: ignore[arg-type]
@@ -126,4 +100,4 @@ async def test_up_one_origin_restart_and_demo(tmp_path: Path, samples: list[Path
             )
             assert unknown.returncode == 1 and "sign up" in unknown.stderr
     finally:
-        assert stop(proc) == 0
+        assert interrupt(proc) == 0

@@ -19,7 +19,8 @@ import pytest
 from healthplatform.core.identity import user_key
 from tests.integration.auth.conftest import NEW_CLIENT, AuthClient
 from tests.integration.auth.softauthn import SoftAuthenticator
-from tests.integration.test_up import start, stop, wait_completed
+from tests.integration.test_up import wait_completed
+from tests.support.processes import interrupt, start_up
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.integration
@@ -68,7 +69,7 @@ async def test_up_delete_data_then_account(tmp_path: Path, samples: list[Path]) 
     env = {k: v for k, v in os.environ.items() if not k.startswith("HP_")}
     data = tmp_path / "data"
     env["HP_DATA_DIR"] = str(data)
-    proc, _ = start(env, port)
+    proc, _ = start_up(env, port)
     try:
         async with httpx.AsyncClient(base_url=origin, timeout=20, headers=NEW_CLIENT) as http:
             auth = AuthClient(http, None, None)  # type: ignore[arg-type]
@@ -121,8 +122,8 @@ async def test_up_delete_data_then_account(tmp_path: Path, samples: list[Path]) 
             )
             assert history.status_code == 200 and history.json()["uploads"] == []
     finally:
-        assert stop(proc) == 0
-    proc, _ = start(env, port)  # a restart: the deleted account stays gone
+        assert interrupt(proc) == 0
+    proc, _ = start_up(env, port)  # a restart: the deleted account stays gone
     try:
         async with httpx.AsyncClient(base_url=origin, timeout=20, headers=NEW_CLIENT) as http:
             auth = AuthClient(http, None, None)  # type: ignore[arg-type]
@@ -133,4 +134,4 @@ async def test_up_delete_data_then_account(tmp_path: Path, samples: list[Path]) 
             refused = await http.get("/v1/upload/history", headers=as_alice)
             assert refused.status_code == 401 and "revoked" in refused.text, refused.text
     finally:
-        assert stop(proc) == 0
+        assert interrupt(proc) == 0

@@ -15,7 +15,8 @@ from fhir.resources.R4B.bundle import Bundle
 from tests.integration.auth.conftest import AuthClient
 from tests.integration.auth.softauthn import SoftAuthenticator
 from tests.integration.mcp_client import assistant
-from tests.integration.test_up import EXE, start, stop, wait_completed
+from tests.integration.test_up import wait_completed
+from tests.support.processes import EXE, interrupt, start_up
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,7 @@ async def test_up_serves_mcp_and_the_cli_exports_fhir(tmp_path: Path, samples: l
     origin = f"http://localhost:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HP_")}
     env["HP_DATA_DIR"] = str(tmp_path / "data")
-    proc, _ = start(env, port)
+    proc, _ = start_up(env, port)
     try:
         async with httpx.AsyncClient(base_url=origin, timeout=30) as http:
             auth = AuthClient(http, None, None)  # type: ignore[arg-type]
@@ -69,4 +70,4 @@ async def test_up_serves_mcp_and_the_cli_exports_fhir(tmp_path: Path, samples: l
             )  # fmt: skip
             assert unknown.returncode == 2 and "sign up" in unknown.stderr
     finally:
-        assert stop(proc) == 0
+        assert interrupt(proc) == 0

@@ -12,7 +12,7 @@ import pytest
 
 from tests.integration.auth.conftest import NEW_CLIENT, AuthClient
 from tests.integration.auth.softauthn import SoftAuthenticator
-from tests.integration.test_up import start, stop
+from tests.support.processes import interrupt, start_up
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.integration
@@ -27,7 +27,7 @@ async def test_up_logout_and_reuse_reach_the_api(tmp_path: Path) -> None:
     origin = f"http://localhost:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HP_")}
     env["HP_DATA_DIR"] = str(tmp_path / "data")
-    proc, _ = start(env, port)
+    proc, _ = start_up(env, port)
     try:
         async with httpx.AsyncClient(base_url=origin, timeout=10, headers=NEW_CLIENT) as http:
             auth = AuthClient(http, None, None)  # type: ignore[arg-type]
@@ -50,12 +50,12 @@ async def test_up_logout_and_reuse_reach_the_api(tmp_path: Path) -> None:
             internal = await http.get("/internal/revoked-sessions")
             assert internal.status_code == 404
     finally:
-        assert stop(proc) == 0
-    proc, _ = start(env, port)
+        assert interrupt(proc) == 0
+    proc, _ = start_up(env, port)
     try:
         async with httpx.AsyncClient(base_url=origin, timeout=10, headers=NEW_CLIENT) as http:
             for token in (laptop["access_token"], rotated):
                 response = await read(http, token)
                 assert response.status_code == 401, response.text
     finally:
-        assert stop(proc) == 0
+        assert interrupt(proc) == 0

@@ -11,7 +11,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,12 +21,11 @@ import pytest
 
 from healthplatform.settings import Settings
 from tests.integration.test_etl_crash import settings_env
-from tests.support import services
+from tests.support import processes, services
 from tests.support.hostile_avro import HOSTILE, ODD, steps_with_extra_field, zz
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.integration
-EXE = str(Path(sys.executable).parent / "healthplatform")
 REFUSED = {400, 413, 415, 422}
 PROBE_LIMIT_S = 1.0
 
@@ -44,27 +42,13 @@ def busy_scan(records: int = 10, items: int = 200_000) -> bytes:
 @pytest.fixture
 def server(embedded_settings: Settings) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
-    proc = subprocess.Popen(
-        [EXE, "serve", "api", "--host", "127.0.0.1", "--port", str(port)],
-        env=settings_env(embedded_settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/health/live", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "exited"
+    args = ["serve", "api", "--host", "127.0.0.1", "--port", str(port)]
+    proc, _ = processes.start(args, settings_env(embedded_settings), f"{base}/health/live")
     try:
         yield proc, base
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        processes.kill(proc)
 
 
 class Upload(threading.Thread):
@@ -198,13 +182,12 @@ async def test_sigterm_stops_up_during_an_attack(tmp_path: Path) -> None:
     hostile upload is being read."""
     from tests.integration.auth.conftest import AuthClient
     from tests.integration.auth.softauthn import SoftAuthenticator
-    from tests.integration.test_up import start
 
     port = free_port()
     origin = f"http://localhost:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HP_")}
     env["HP_DATA_DIR"] = str(tmp_path / "data")
-    proc, _ = start(env, port)
+    proc, _ = processes.start_up(env, port)
     try:
         async with httpx.AsyncClient(base_url=origin, timeout=10) as http:
             auth = AuthClient(http, None, None)  # type: ignore[arg-type]
