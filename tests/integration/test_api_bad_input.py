@@ -15,6 +15,7 @@ from healthplatform.healthconnect.registry import record_types
 from healthplatform.healthconnect.synth import synthetic_file, synthetic_records
 from tests.conftest import ApiClient
 from tests.integration.test_api_uploads import count_objects
+from tests.support.hostile_avro import zz
 
 pytestmark = pytest.mark.integration
 
@@ -34,15 +35,6 @@ def deflate_bomb() -> bytes:
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
     chunk = bytes(1 << 20)
     payload = b"".join(compressor.compress(chunk) for _ in range(200)) + compressor.flush()
-
-    def zz(n: int) -> bytes:
-        n = (n << 1) ^ (n >> 63)
-        out = bytearray()
-        while n & ~0x7F:
-            out.append((n & 0x7F) | 0x80)
-            n >>= 7
-        out.append(n)
-        return bytes(out)
 
     return good[:header_end] + zz(1000) + zz(len(payload)) + payload + sync
 

@@ -20,8 +20,7 @@ import pytest
 from healthplatform.apps.api import create_app
 from healthplatform.healthconnect.synth import synthetic_file
 from healthplatform.settings import Settings
-from tests.integration.test_faults import via_proxy
-from tests.support.proxy import FlakyProxy
+from tests.support.proxy import FlakyProxy, via_proxy
 from tests.support.services import PG_ADMIN_DSN, KeySet
 
 pytestmark = pytest.mark.integration

@@ -18,16 +18,10 @@ from healthplatform.db.models import OutboxEvent, Upload
 from healthplatform.events.rabbit import RabbitConsumer, RabbitPublisher, Topology
 from healthplatform.events.relay import OutboxRelay
 from healthplatform.settings import Settings
-from tests.support.proxy import FlakyProxy
+from tests.support.proxy import FlakyProxy, via_proxy
 from tests.support.services import RABBIT_URL, KeySet, drop_rabbit_topology
 
 pytestmark = pytest.mark.integration
-
-
-def via_proxy(url: str, proxy: FlakyProxy) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{proxy.port}")
-    return parts._replace(netloc=netloc).geturl()
 
 
 async def upload(client: httpx.AsyncClient, keys: KeySet, sub: str, path: Path) -> httpx.Response:

@@ -42,8 +42,7 @@ from healthplatform.events.relay import OutboxRelay
 from healthplatform.healthconnect.synth import synthetic_file
 from healthplatform.ops.housekeeping import run_housekeeping
 from healthplatform.settings import Settings
-from tests.integration.test_faults import via_proxy
-from tests.support.proxy import FlakyProxy
+from tests.support.proxy import FlakyProxy, via_proxy
 from tests.support.services import KeySet, drop_rabbit_topology
 
 pytestmark = pytest.mark.integration

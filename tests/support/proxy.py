@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from urllib.parse import urlsplit
 
 from tests.support.services import free_port
 
@@ -48,3 +49,10 @@ class FlakyProxy:
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         self._conns.discard(writer)
         self._conns.discard(up_writer)
+
+
+def via_proxy(url: str, proxy: FlakyProxy) -> str:
+    """``url`` with its host and port replaced by the proxy's (credentials, path kept)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{proxy.port}")
+    return parts._replace(netloc=netloc).geturl()

@@ -17,15 +17,10 @@ from healthplatform.auth.settings import AuthSettings
 from healthplatform.db.engine import create_auth_engine
 from healthplatform.db.migrate import AUTH
 from tests.integration.auth.conftest import AuthClient, open_client
-from tests.support.proxy import FlakyProxy
+from tests.support.proxy import FlakyProxy, via_proxy
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def via_proxy(url: str, proxy: FlakyProxy) -> str:
-    parts = urlsplit(url)
-    return url.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{proxy.port}", 1)
 
 
 async def test_health_and_liveness(auth: AuthClient) -> None:
