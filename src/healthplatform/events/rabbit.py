@@ -209,15 +209,7 @@ class RabbitConsumer:
         carried["x-last-error"] = error[:1000]
         assert self._channel is not None
         await self._channel.default_exchange.publish(
-            aio_pika.Message(
-                message.body,
-                message_id=message.message_id,
-                type=message.type,
-                headers=carried,
-                content_type=message.content_type,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=self.topology.queue,
+            _copy(message, carried), routing_key=self.topology.queue
         )
         await message.ack()
 
@@ -229,15 +221,17 @@ class RabbitConsumer:
         assert self._dlx is not None
         headers = dict(message.headers or {})
         headers["x-error"] = error[:1000]
-        await self._dlx.publish(
-            aio_pika.Message(
-                message.body,
-                message_id=message.message_id,
-                type=message.type,
-                headers=headers,
-                content_type=message.content_type,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=message.routing_key or "",
-        )
+        await self._dlx.publish(_copy(message, headers), routing_key=message.routing_key or "")
         await message.ack()
+
+
+def _copy(message: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika.Message:
+    """A persistent copy of ``message`` (body, id, type, content type) with ``headers``."""
+    return aio_pika.Message(
+        message.body,
+        message_id=message.message_id,
+        type=message.type,
+        headers=headers,
+        content_type=message.content_type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )
